@@ -1,0 +1,1 @@
+"""Reusable Pulumi ComponentResources, grouped by platform, and pure renderers."""

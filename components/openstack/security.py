@@ -1,0 +1,76 @@
+"""A Neutron security group built from rule specs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_openstack as openstack
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    protocol: str
+    """``tcp``, ``udp`` or ``icmp``."""
+    port_min: int | None = None
+    """First port of the range (tcp/udp); None = every port."""
+    port_max: int | None = None
+    """Last port of the range; None = ``port_min``."""
+    remote_cidr: str | None = None
+    """Source CIDR of the traffic; exclusive with ``remote_group_id``."""
+    remote_group_id: pulumi.Input[str] | None = None
+    """Source security group: only members of that group may connect."""
+    description: str = ""
+    direction: str = "ingress"
+    """``ingress`` or ``egress``."""
+
+    def __post_init__(self) -> None:
+        if (self.remote_cidr is None) == (self.remote_group_id is None):
+            raise ValueError("a rule needs exactly one of remote_cidr or remote_group_id")
+        if self.protocol == "icmp" and self.port_min is not None:
+            raise ValueError("icmp rules take no ports")
+
+
+@dataclass(frozen=True)
+class SecurityGroupArgs:
+    group_name: str
+    """Name of the group in Neutron."""
+    description: str
+    rules: Sequence[RuleSpec] = ()
+    """Rules added to the group. Neutron's default egress rules are kept, so no egress rule
+    that duplicates them should be given (Neutron answers 409 to duplicates)."""
+
+
+class SecurityGroup(pulumi.ComponentResource):
+    group_id: pulumi.Output[str]
+    """The group's id, for ports and for other groups' remote-group rules."""
+    group_name: pulumi.Output[str]
+    """The group's name in Neutron."""
+
+    def __init__(
+        self, name: str, args: SecurityGroupArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudlabs:openstack:SecurityGroup", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        group = openstack.networking.SecGroup(
+            f"{name}-group", name=args.group_name, description=args.description, opts=child
+        )
+        for i, rule in enumerate(args.rules):
+            ports = rule.port_min is not None
+            openstack.networking.SecGroupRule(
+                f"{name}-rule-{i}",
+                security_group_id=group.id,
+                direction=rule.direction,
+                ethertype="IPv4",
+                protocol=rule.protocol,
+                port_range_min=rule.port_min if ports else None,
+                port_range_max=(rule.port_max or rule.port_min) if ports else None,
+                remote_ip_prefix=rule.remote_cidr,
+                remote_group_id=rule.remote_group_id,
+                description=rule.description or None,
+                opts=child,
+            )
+        self.group_id = group.id
+        self.group_name = group.name
+        self.register_outputs({"group_id": self.group_id, "group_name": self.group_name})

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Validators the tests run on generated files, from Debian's packages.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/setup/lib.sh
+. scripts/setup/lib.sh
+apt_install shellcheck

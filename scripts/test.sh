@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Prepare everything the test suite uses (Python packages, system tools, services, local
+# images) on this machine, then run the whole suite: lint, types, unit and integration tests.
+# Usage: scripts/test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "Python virtualenv and pinned packages"
+bash scripts/setup/python.sh requirements-dev.txt
+
+step "system tools and services"
+# --- setup steps (one line each) ---
+bash scripts/setup/tools.sh
+# --- end of setup steps ---
+
+step "lint and types"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+
+step "tests"
+exec .venv/bin/python -m pytest "$@"

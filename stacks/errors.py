@@ -1,0 +1,91 @@
+"""Errors raised by cloud-labs before any resource is registered.
+
+Hierarchy::
+
+    CloudLabsError
+    ├── LabSelectionError      the `lab` config key is missing or names no known lab
+    ├── LabNotAvailableError   the lab is known but cannot be built (yet) by this version
+    └── ConfigError            the lab's config has one or more problems (all listed at once)
+
+Each message is meant to be read by the person who wrote the stack's config: it names the
+config key (as written in ``Pulumi.<stack>.yaml``), what was expected and what arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+_NO_VALUE: Any = object()
+
+
+class CloudLabsError(pulumi.RunError):
+    """Base class of every error cloud-labs raises on purpose.
+
+    It derives from ``pulumi.RunError`` so that ``pulumi preview``/``up`` print the message
+    alone, without a Python traceback.
+    """
+
+
+class LabSelectionError(CloudLabsError):
+    """The ``lab`` config key is missing or unknown."""
+
+
+class LabNotAvailableError(CloudLabsError):
+    """The selected lab exists in the catalogue but cannot be built by this version."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a stack's config."""
+
+    path: tuple[str | int, ...]
+    """Where: config keys from the top of the lab's config (list items by index)."""
+    message: str
+    """What is wrong, phrased as what was expected."""
+    value: Any = field(default=_NO_VALUE)
+    """The value given, when there is one to show."""
+
+    def at(self, *prefix: str | int) -> Problem:
+        """The same problem, seen from a containing model."""
+        return Problem((*prefix, *self.path), self.message, self.value)
+
+    @property
+    def location(self) -> str:
+        out = ""
+        for part in self.path:
+            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        return out or "(config)"
+
+    def render(self) -> str:
+        text = f"{self.location}: {self.message}"
+        if self.value is not _NO_VALUE:
+            text += f" (got {self.value!r})"
+        return text
+
+
+class ConfigError(CloudLabsError):
+    """A lab's config has problems; ``problems`` holds every one of them."""
+
+    def __init__(self, lab: str, problems: Sequence[Problem]) -> None:
+        self.lab = lab
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = [f"invalid config for lab {lab!r}: {count} problem{'s' if count != 1 else ''}"]
+        lines += [f"  - {p.render()}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class Problems(ValueError):
+    """Raised inside model validators to report several problems at once.
+
+    The config loader unpacks it into individual :class:`Problem` entries, each with the path
+    of the model that raised it prepended.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(p.render() for p in self.problems))

@@ -1,0 +1,130 @@
+"""openstack-vm: one VM on a private network behind a router, reachable by floating IP.
+
+LABS.md, objectives 6 and 7 of the first lab. Resize is a flavor change in config followed by
+``pulumi up`` (Nova resizes the server in place).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pulumi
+
+from components.openstack import (
+    Keypair,
+    KeypairArgs,
+    PrivateNetwork,
+    PrivateNetworkArgs,
+    Router,
+    RouterArgs,
+    RouterInterfaceSpec,
+    SecurityGroup,
+    SecurityGroupArgs,
+    Server,
+    ServerArgs,
+)
+from components.openstack.network import RouteSpec
+from stacks.errors import Problem
+from stacks.openstack_config import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
+from stacks.openstack_rules import rule_specs
+from stacks.registry import Lab
+from stacks.types import Cidr, Name, SshPublicKey
+from stacks.validation import LabModel, check
+
+
+class OpenStackVmConfig(LabModel):
+    """Config of the ``openstack-vm`` lab (keys of ``Pulumi.<stack>.yaml``)."""
+
+    external_network: Name
+    """The provider's public network: router gateway and floating IP pool."""
+    ssh_public_key: SshPublicKey
+    """The key the VM's default user accepts."""
+    ssh_user: Name = "ubuntu"
+    """The image's default login user (for the ssh command output)."""
+    access_cidr: Cidr
+    """Where ICMP and SSH may come from."""
+    keypair_name: Name = "cloudlabs-key"
+    network: NetworkConfig
+    router_name: Name = "cloudlabs-router"
+    security_group_name: Name = "cloudlabs-vm"
+    extra_rules: list[RuleConfig] = []
+    """More ingress rules for the VM's security group (beyond ICMP and SSH)."""
+    server: ServerConfig
+
+    @check
+    def _server_address(self) -> Iterator[Problem]:
+        yield from fixed_ip_problems([(("server", "fixedIp"), self.server.fixed_ip, self.network)])
+
+
+def build(config: OpenStackVmConfig) -> None:
+    net = config.network
+    keypair = Keypair(
+        "vm-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
+    )
+    network = PrivateNetwork(
+        "vm-net",
+        PrivateNetworkArgs(
+            network_name=net.name,
+            cidr=str(net.cidr),
+            gateway_ip=str(net.gateway),
+            dns_nameservers=[str(ip) for ip in net.dns_servers],
+            allocation_pools=[(str(p.start), str(p.end)) for p in net.allocation_pools],
+            host_routes=[RouteSpec(str(r.destination), str(r.next_hop)) for r in net.host_routes],
+        ),
+    )
+    router = Router(
+        "vm-router",
+        RouterArgs(
+            router_name=config.router_name,
+            external_network=config.external_network,
+            interfaces=[RouterInterfaceSpec(subnet_id=network.subnet_id)],
+        ),
+    )
+    base_rules = [
+        RuleConfig(protocol="icmp", remote_cidr=config.access_cidr, description="ping"),
+        RuleConfig(
+            protocol="tcp", ports=(22, 22), remote_cidr=config.access_cidr, description="ssh"
+        ),
+    ]
+    group = SecurityGroup(
+        "vm-sg",
+        SecurityGroupArgs(
+            group_name=config.security_group_name,
+            description="ICMP and SSH to the lab VM",
+            rules=rule_specs([*base_rules, *config.extra_rules]),
+        ),
+    )
+    server = Server(
+        "vm",
+        ServerArgs(
+            server_name=config.server.name,
+            image_name=config.server.image,
+            flavor_name=config.server.flavor,
+            network_id=network.network_id,
+            subnet_id=network.subnet_id,
+            fixed_ip=str(config.server.fixed_ip) if config.server.fixed_ip else None,
+            security_group_ids=[group.group_id],
+            key_pair=keypair.name,
+            floating_ip_pool=config.external_network if config.server.floating_ip else None,
+            floating_ip_after=[router],
+        ),
+    )
+    user = config.ssh_user
+    pulumi.export("fixedIp", server.fixed_ip)
+    if config.server.floating_ip:
+        pulumi.export("floatingIp", server.floating_ip)
+        pulumi.export("sshCommand", server.floating_ip.apply(lambda ip: f"ssh {user}@{ip}"))
+    else:
+        pulumi.export(
+            "sshCommand",
+            server.fixed_ip.apply(lambda ip: f"ssh {user}@{ip}  # from inside the network"),
+        )
+
+
+LAB = Lab(
+    name="openstack-vm",
+    platform="OpenStack",
+    summary="keypair, security group, private network, router, one VM with a floating IP",
+    config=OpenStackVmConfig,
+    build=build,
+)

@@ -1,0 +1,69 @@
+"""The `lab` config key selects the builder; unknown, missing and unbuilt labs say so."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.errors import CloudLabsError, LabNotAvailableError, LabSelectionError
+from stacks.registry import labs, select
+from tests.harness import StackRun, load_stack_file, run_program
+
+LABS_MD = [
+    "dev",
+    "docker-basics",
+    "vbox-nat",
+    "vbox-cluster",
+    "libvirt-host",
+    "openstack-vm",
+    "openstack-calculator",
+    "openstack-naas",
+    "openstack-k8s",
+]
+
+
+def test_catalogue_lists_every_lab_of_the_specification() -> None:
+    assert [lab.name for lab in labs()] == LABS_MD
+
+
+def test_unknown_lab_lists_the_known_ones() -> None:
+    recorded = StackRun()
+    with pytest.raises(LabSelectionError) as caught:
+        run_program({"lab": "openstack-vn"}, run=recorded)
+    message = str(caught.value)
+    assert "unknown lab 'openstack-vn'" in message
+    for name in LABS_MD:
+        assert name in message
+    assert recorded.resources == []
+
+
+def test_missing_lab_is_an_error_listing_the_known_ones() -> None:
+    with pytest.raises(LabSelectionError) as caught:
+        run_program({})
+    assert "no lab selected" in str(caught.value)
+    assert "openstack-vm" in str(caught.value)
+
+
+def test_lab_is_read_from_config_not_from_the_stack_name() -> None:
+    run = run_program(load_stack_file("openstack-vm"), stack="openstack-vm-alice")
+    assert run.of_type("openstack:compute/instance:Instance")
+
+
+def test_errors_print_without_traceback_in_pulumi() -> None:
+    import pulumi
+
+    assert issubclass(CloudLabsError, pulumi.RunError)
+
+
+@pytest.mark.parametrize("lab", [lab.name for lab in labs() if not lab.available])
+def test_unbuilt_lab_says_so(lab: str) -> None:
+    with pytest.raises(LabNotAvailableError) as caught:
+        select(lab)
+    assert "not built yet" in str(caught.value)
+    assert "openstack-vm" in str(caught.value)  # what is available instead
+
+
+def test_every_shipped_stack_file_selects_a_known_lab(root) -> None:
+    names = {lab.name for lab in labs()}
+    for path in sorted(root.glob("Pulumi.*.yaml")):
+        config = load_stack_file(path.name[len("Pulumi.") : -len(".yaml")])
+        assert config.get("cloud-labs:lab") in names, path.name

@@ -1,0 +1,40 @@
+"""Every shell script of the project is shellcheck-clean (shellcheck is installed by setup)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def shell_scripts() -> list[Path]:
+    found = sorted(ROOT.glob("scripts/**/*.sh")) + [ROOT / ".ci" / "run"]
+    return [p for p in found if ".venv" not in p.parts]
+
+
+def test_there_are_scripts_to_check() -> None:
+    names = {p.name for p in shell_scripts()}
+    assert {"test.sh", "up.sh", "python.sh", "run"} <= names
+
+
+def test_shellcheck_clean() -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: scripts/test.sh installs it"
+    result = subprocess.run(
+        [shellcheck, "-x", "-S", "style", *map(str, shell_scripts())],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "scripts/test.sh" in readme and "scripts/up.sh" in readme
+    assert [ln for ln in ci.splitlines() if ln and not ln.startswith(("#", "set ", "cd "))] == [
+        "bash scripts/test.sh"
+    ]
