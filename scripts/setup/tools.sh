@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/setup/lib.sh
 . scripts/setup/lib.sh
-apt_install shellcheck
+apt_install shellcheck cloud-init

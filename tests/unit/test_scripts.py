@@ -38,3 +38,16 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert [ln for ln in ci.splitlines() if ln and not ln.startswith(("#", "set ", "cd "))] == [
         "bash scripts/test.sh"
     ]
+
+
+def test_validators_catch_what_they_should(tmp_path: Path) -> None:
+    import pytest
+
+    from tests.validators import assert_cloud_config_valid, assert_shell_snippet_clean
+
+    assert_cloud_config_valid("#cloud-config\npackages: [nginx]\n")
+    with pytest.raises(AssertionError, match="not of type 'array'"):
+        assert_cloud_config_valid("#cloud-config\npackages: nginx\n")
+    assert_shell_snippet_clean('echo "$HOME"\n')
+    with pytest.raises(AssertionError, match="SC2086"):
+        assert_shell_snippet_clean("x=$1\necho $x\n")
