@@ -7,10 +7,10 @@ import pytest
 from components.openstack import (
     PrivateNetwork,
     PrivateNetworkArgs,
-    RouteSpec,
     Router,
     RouterArgs,
     RouterInterfaceSpec,
+    RouteSpec,
     RuleSpec,
     SecurityGroup,
     SecurityGroupArgs,
@@ -104,14 +104,19 @@ def test_security_group_rules_from_cidr_and_from_group() -> None:
 
     run = run_function(program)
     front = run.one("openstack:networking/secGroup:SecGroup", "front-group")
-    rules = {r.name: r.inputs for r in run.of_type("openstack:networking/secGroupRule:SecGroupRule")}
+    rules = {
+        r.name: r.inputs for r in run.of_type("openstack:networking/secGroupRule:SecGroupRule")
+    }
     assert rules["ops-rule-0"]["remoteGroupId"] == front.id
     assert "remoteIpPrefix" not in rules["ops-rule-0"]
     assert (rules["ops-rule-0"]["portRangeMin"], rules["ops-rule-0"]["portRangeMax"]) == (
         50001,
         50004,
     )
-    assert (rules["ops-rule-1"]["portRangeMin"], rules["ops-rule-1"]["portRangeMax"]) == (4789, 4789)
+    assert (rules["ops-rule-1"]["portRangeMin"], rules["ops-rule-1"]["portRangeMax"]) == (
+        4789,
+        4789,
+    )
     assert "portRangeMin" not in rules["ops-rule-2"]
 
 

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def shell_scripts() -> list[Path]:
-    found = sorted(ROOT.glob("scripts/**/*.sh")) + [ROOT / ".ci" / "run"]
+    found = [*sorted(ROOT.glob("scripts/**/*.sh")), ROOT / ".ci" / "run"]
     return [p for p in found if ".venv" not in p.parts]
 
 
