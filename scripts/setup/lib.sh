@@ -1,8 +1,11 @@
 # shellcheck shell=bash
 # Shared helpers for the scripts in scripts/setup/. Source it, do not run it:
 #
-#   # shellcheck source=scripts/setup/lib.sh
+#   # shellcheck source-path=SCRIPTDIR source=lib.sh
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# (check with `shellcheck -x`). Provides: log, die, require_root,
+# pkg_installed, apt_update, apt_install, apt_has_candidate.
 #
 # Everything here writes progress to stderr so that callers can keep stdout
 # for machine-readable results.
