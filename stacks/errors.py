@@ -57,7 +57,12 @@ class Problem:
     def location(self) -> str:
         out = ""
         for part in self.path:
-            out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+            if isinstance(part, int):
+                out += f"[{part}]"
+            elif part == "[key]":  # pydantic's marker: the problem is the mapping key itself
+                out += " (the key)"
+            else:
+                out += f".{part}" if out else part
         return out or "(config)"
 
     def render(self) -> str:

@@ -12,24 +12,33 @@ import pulumi_openstack as openstack
 @dataclass(frozen=True)
 class RuleSpec:
     protocol: str
-    """``tcp``, ``udp`` or ``icmp``."""
+    """``tcp``, ``udp``, ``icmp``, or another IP protocol by number (``"4"`` = IP-in-IP)."""
     port_min: int | None = None
     """First port of the range (tcp/udp); None = every port."""
     port_max: int | None = None
     """Last port of the range; None = ``port_min``."""
     remote_cidr: str | None = None
-    """Source CIDR of the traffic; exclusive with ``remote_group_id``."""
+    """Source CIDR of the traffic; exclusive with ``remote_group_id`` and ``remote_own_group``."""
     remote_group_id: pulumi.Input[str] | None = None
     """Source security group: only members of that group may connect."""
     description: str = ""
     direction: str = "ingress"
     """``ingress`` or ``egress``."""
+    remote_own_group: bool = False
+    """Source is the group the rule belongs to: its members may reach each other."""
 
     def __post_init__(self) -> None:
-        if (self.remote_cidr is None) == (self.remote_group_id is None):
-            raise ValueError("a rule needs exactly one of remote_cidr or remote_group_id")
-        if self.protocol == "icmp" and self.port_min is not None:
-            raise ValueError("icmp rules take no ports")
+        remotes = (self.remote_cidr is not None) + (self.remote_group_id is not None)
+        if remotes + self.remote_own_group != 1:
+            raise ValueError(
+                "a rule needs exactly one of remote_cidr, remote_group_id or remote_own_group"
+            )
+        if self.protocol not in ("tcp", "udp", "icmp") and not (
+            self.protocol.isdigit() and 0 <= int(self.protocol) <= 255
+        ):
+            raise ValueError(f"unknown protocol {self.protocol!r}: tcp, udp, icmp or 0-255")
+        if self.protocol not in ("tcp", "udp") and self.port_min is not None:
+            raise ValueError(f"{self.protocol} rules take no ports")
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class SecurityGroup(pulumi.ComponentResource):
                 port_range_min=rule.port_min if ports else None,
                 port_range_max=(rule.port_max or rule.port_min) if ports else None,
                 remote_ip_prefix=rule.remote_cidr,
-                remote_group_id=rule.remote_group_id,
+                remote_group_id=group.id if rule.remote_own_group else rule.remote_group_id,
                 description=rule.description or None,
                 opts=child,
             )

@@ -114,3 +114,13 @@ def test_overlapping_subnets_are_reported_once_each() -> None:
         ("c", "the subnet overlaps a (192.168.1.0/24)"),
         ("c", "the subnet overlaps b (192.168.2.0/24)"),
     ]
+
+
+def test_problem_locations_read_like_config_paths() -> None:
+    from stacks.errors import Problem
+
+    assert Problem(("network", "allocationPools", 0, "end"), "x").location == (
+        "network.allocationPools[0].end"
+    )
+    assert Problem(("labels", "-PoP", "[key]"), "x").location == "labels.-PoP (the key)"
+    assert Problem((), "x").location == "(config)"

@@ -1,0 +1,301 @@
+"""Docker building blocks: a user-defined network, a locally built image, a service container
+and a snapshot of a container committed to an image.
+
+The image is built by the engine from a Dockerfile (``docker.Image`` with ``skip_push``: it stays
+on the local engine, no registry involved); ``scripts/docker/delete-image.sh`` removes it on
+``destroy``, which the provider does not do. Containers carry fixed names, so each one is deleted
+before it is replaced: a replacement never collides with its predecessor's name or published
+port ("port is already allocated"). The snapshot runs ``scripts/docker/commit-snapshot.sh``
+through pulumi-command; its delete (``scripts/docker/delete-snapshot.sh``) removes the image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts" / "docker"
+"""Where the shell scripts run through pulumi-command (image and snapshot deletes) live."""
+
+
+def read_script(file_name: str) -> str:
+    """The text of ``scripts/docker/<file_name>`` (run by pulumi-command)."""
+    return (SCRIPTS / file_name).read_text()
+
+
+def _first_ip(datas: Sequence[object] | None) -> str:
+    """The address in the first network entry the engine reports for a container."""
+    if not datas:
+        return ""
+    first = datas[0]
+    value = (
+        first.get("ip_address") if isinstance(first, Mapping) else getattr(first, "ip_address", "")
+    )
+    return str(value or "")
+
+
+def _labels(labels: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())]
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    network_name: str
+    """The network's name on the engine; containers on it resolve each other by name."""
+    internal: bool = False
+    """True: no route out of the network (containers reach only each other)."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels set on the network."""
+
+
+class Network(pulumi.ComponentResource):
+    """A user-defined bridge network (the engine's DNS resolves container names on it)."""
+
+    network_name: pulumi.Output[str]
+    """The network's name, to attach containers to."""
+    network_id: pulumi.Output[str]
+    """The engine's id of the network."""
+
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudlabs:docker:Network", name, None, opts)
+        network = docker.Network(
+            f"{name}-network",
+            name=args.network_name,
+            driver="bridge",
+            internal=args.internal,
+            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in args.labels.items()],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.network_name = network.name
+        self.network_id = network.id
+        self.register_outputs({"network_name": self.network_name, "network_id": self.network_id})
+
+
+@dataclass(frozen=True)
+class ImageArgs:
+    image_name: str
+    """The local tag given to the image (``repository:tag``)."""
+    context: str
+    """The build context directory (relative to the project's root, where Pulumi runs)."""
+    dockerfile: str
+    """The Dockerfile, relative to the project's root like the docker CLI's ``-f``."""
+    build_args: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Build arguments (``ARG`` values such as ``BASE_IMAGE``)."""
+    platform: str | None = None
+    """Target platform (``linux/amd64``); None = the engine's own."""
+    builder_version: str = "BuilderV1"
+    """``BuilderV1`` (the classic builder) or ``BuilderBuildKit``."""
+
+
+class Image(pulumi.ComponentResource):
+    """An image built by the local engine from a Dockerfile, kept locally (never pushed)."""
+
+    image_name: pulumi.Output[str]
+    """The image's local tag."""
+    image_ref: pulumi.Output[str]
+    """What containers should run: the built image's id when the engine reports one (so a
+    rebuilt image replaces its containers), else its tag."""
+
+    def __init__(
+        self, name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudlabs:docker:Image", name, None, opts)
+        image = docker.Image(
+            f"{name}-image",
+            image_name=args.image_name,
+            skip_push=True,
+            build=docker.DockerBuildArgs(
+                context=args.context,
+                dockerfile=args.dockerfile,
+                args=dict(args.build_args),
+                platform=args.platform,
+                builder_version=args.builder_version,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # The provider keeps built images on `destroy`: this command's delete removes the tag.
+        # Containers run ``image_ref``, which depends on it, so they are deleted before it.
+        cleanup = command.local.Command(
+            f"{name}-cleanup",
+            create='docker image inspect --format "{{.Id}}" "${IMAGE}"',
+            delete=read_script("delete-image.sh"),
+            environment={"IMAGE": image.image_name},
+            interpreter=["/bin/bash", "-c"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.image_name = image.image_name
+        self.image_ref = pulumi.Output.all(image.repo_digest, image.image_name, cleanup.id).apply(
+            lambda values: str(values[0] or values[1])
+        )
+        self.register_outputs({"image_name": self.image_name, "image_ref": self.image_ref})
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    internal: int
+    """The port inside the container."""
+    external: int
+    """The port published on the host."""
+    host_ip: str = "127.0.0.1"
+    """The host address the port is published on."""
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class HealthcheckSpec:
+    test: Sequence[str]
+    """The check, exec form: ``["CMD", "program", "arg"...]``."""
+    interval: str = "10s"
+    timeout: str = "3s"
+    retries: int = 3
+    start_period: str = "5s"
+
+
+@dataclass(frozen=True)
+class ContainerArgs:
+    container_name: str
+    """The container's name on the engine (also its DNS name on user-defined networks)."""
+    image: pulumi.Input[str]
+    """The image to run (tag or id)."""
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variables."""
+    command: Sequence[str] | None = None
+    """Overrides the image's CMD; None = the image's own."""
+    network: pulumi.Input[str] | None = None
+    """A user-defined network to join; None = the engine's default bridge."""
+    aliases: Sequence[str] = ()
+    """Extra DNS names on ``network``."""
+    ports: Sequence[PortSpec] = ()
+    """Ports published on the host (none by default)."""
+    user: str | None = None
+    """``uid:gid`` (or name) to run as; None = the image's USER."""
+    read_only: bool = False
+    """Mount the root filesystem read-only."""
+    tmpfs: Mapping[str, str] = field(default_factory=dict)
+    """In-memory mounts (path to mount options), writable even with a read-only root."""
+    restart: str = "unless-stopped"
+    """Restart policy: no, on-failure, always or unless-stopped."""
+    healthcheck: HealthcheckSpec | None = None
+    """Health check run by the engine; None = the image's HEALTHCHECK."""
+    hostname: str | None = None
+    """The container's hostname; None = the engine's default."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels set on the container."""
+
+
+class Container(pulumi.ComponentResource):
+    """A long-running container, deleted before it is replaced (fixed name, published ports)."""
+
+    container_id: pulumi.Output[str]
+    """The engine's id of the container."""
+    container_name: pulumi.Output[str]
+    """The container's name."""
+    ip_address: pulumi.Output[str]
+    """The container's address on its (first) network."""
+
+    def __init__(
+        self, name: str, args: ContainerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudlabs:docker:Container", name, None, opts)
+        health = None
+        if args.healthcheck is not None:
+            check = args.healthcheck
+            health = docker.ContainerHealthcheckArgs(
+                tests=list(check.test),
+                interval=check.interval,
+                timeout=check.timeout,
+                retries=check.retries,
+                start_period=check.start_period,
+            )
+        networks = None
+        if args.network is not None:
+            networks = [
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args.network, aliases=list(args.aliases) or None
+                )
+            ]
+        container = docker.Container(
+            f"{name}-container",
+            name=args.container_name,
+            image=args.image,
+            envs=[pulumi.Output.concat(k, "=", v) for k, v in sorted(args.env.items())],
+            command=list(args.command) if args.command is not None else None,
+            networks_advanced=networks,
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=p.internal, external=p.external, ip=p.host_ip, protocol=p.protocol
+                )
+                for p in args.ports
+            ],
+            user=args.user,
+            read_only=args.read_only,
+            tmpfs=dict(args.tmpfs) or None,
+            restart=args.restart,
+            healthcheck=health,
+            hostname=args.hostname,
+            labels=_labels(args.labels),
+            must_run=True,
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.container_id = container.id
+        self.container_name = container.name
+        self.ip_address = container.network_datas.apply(_first_ip)
+        self.register_outputs(
+            {
+                "container_id": self.container_id,
+                "container_name": self.container_name,
+                "ip_address": self.ip_address,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class SnapshotArgs:
+    container_name: pulumi.Input[str]
+    """The container to commit."""
+    container_id: pulumi.Input[str]
+    """Its id: a new container (a replacement) means a new snapshot."""
+    image_name: str
+    """The ``repository:tag`` given to the snapshot image."""
+    prepare: str | None = None
+    """Shell command run inside the container before the commit (what the snapshot must
+    hold, e.g. a package installed by hand); None = commit as is."""
+
+
+class Snapshot(pulumi.ComponentResource):
+    """``docker commit`` of a container into an image; ``destroy`` removes the image."""
+
+    image_id: pulumi.Output[str]
+    """The snapshot image's id (``sha256:...``)."""
+    image_name: pulumi.Output[str]
+    """The snapshot image's tag."""
+
+    def __init__(
+        self, name: str, args: SnapshotArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudlabs:docker:Snapshot", name, None, opts)
+        environment: dict[str, pulumi.Input[str]] = {
+            "CONTAINER": args.container_name,
+            "IMAGE": args.image_name,
+        }
+        if args.prepare:
+            environment["PREPARE"] = args.prepare
+        commit = command.local.Command(
+            f"{name}-commit",
+            create=read_script("commit-snapshot.sh"),
+            delete=read_script("delete-snapshot.sh"),
+            environment=environment,
+            interpreter=["/bin/bash", "-c"],
+            triggers=[args.container_id, args.image_name, args.prepare or ""],
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        self.image_id = commit.stdout.apply(lambda out: out.strip())
+        self.image_name = pulumi.Output.from_input(args.image_name)
+        self.register_outputs({"image_id": self.image_id, "image_name": self.image_name})

@@ -1,0 +1,217 @@
+"""dev: the calculator as five containers on the local Docker engine (the default stack).
+
+One image, built by the engine from ``calculator/Dockerfile`` with the base image from config,
+runs every role (``CALC_ROLE``). The five containers share one user-defined network and reach
+each other by container name; only the front end publishes a port on the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+
+import pulumi
+
+from components.docker import (
+    Container,
+    ContainerArgs,
+    HealthcheckSpec,
+    Image,
+    ImageArgs,
+    Network,
+    NetworkArgs,
+    PortSpec,
+)
+from stacks.docker_config import (
+    BuildConfig,
+    ContainerName,
+    Duration,
+    ImageRef,
+    NonRootUser,
+    RestartPolicy,
+)
+from stacks.errors import Problem
+from stacks.registry import Lab
+from stacks.types import IPv4, Port
+from stacks.validation import LabModel, check
+
+FRONT_END = "calculator"
+OPERATORS = ("sum", "sub", "mul", "div")
+ROLES = (FRONT_END, *OPERATORS)
+DEFAULT_PORTS = {role: 50000 + index for index, role in enumerate(ROLES)}
+CONTEXT = "calculator"
+"""The build context: the calculator package (relative to the project's root)."""
+DOCKERFILE = "calculator/Dockerfile"
+HEALTHCHECK = ("CMD", "python3", "-m", "calculator", "healthcheck")
+"""Run inside each container; the subcommand finds the service from CALC_ROLE/CALC_PORT."""
+EXAMPLE = "(5+6)*2"
+LAB_LABEL = "org.cloudlabs.lab"
+
+
+class PublishConfig(LabModel):
+    """Where the front end is published on the host."""
+
+    host_ip: IPv4 = IPv4Address("127.0.0.1")
+    """The host address; 127.0.0.1 keeps the calculator private to this machine."""
+    host_port: Port = DEFAULT_PORTS[FRONT_END]
+
+
+class HealthcheckConfig(LabModel):
+    """How often the engine checks each service's ``/healthz``."""
+
+    interval: Duration = "10s"
+    timeout: Duration = "3s"
+    retries: int = 3
+    start_period: Duration = "5s"
+
+    @check
+    def _retries(self) -> Iterator[Problem]:
+        if self.retries < 1:
+            yield Problem(("retries",), "expected at least 1", self.retries)
+
+
+class DevConfig(LabModel):
+    """Config of the ``dev`` lab (keys of ``Pulumi.<stack>.yaml``)."""
+
+    base_image: ImageRef = "python:3.12-slim"
+    """The image the calculator image is built FROM (build argument BASE_IMAGE)."""
+    image: ImageRef = "cloudlabs/calculator:dev"
+    """The local tag of the calculator image."""
+    build: BuildConfig = BuildConfig()
+    network: ContainerName = "cloudlabs-dev"
+    """The user-defined network the five containers share."""
+    container_prefix: ContainerName = "cloudlabs-dev"
+    """Containers are named ``<prefix>-<role>``: cloudlabs-dev-calculator, cloudlabs-dev-sum..."""
+    ports: dict[str, int] = {}
+    """Port of each role inside its container; roles left out keep 50000-50004."""
+    publish: PublishConfig = PublishConfig()
+    restart: RestartPolicy = "unless-stopped"
+    user: NonRootUser = "10001:10001"
+    """The non-root ``uid:gid`` every service runs as."""
+    read_only: bool = True
+    """Read-only root filesystems (the services write nothing; /tmp is an in-memory mount)."""
+    operator_timeout: float = 5.0
+    """Seconds the front end waits for one operator call (CALC_TIMEOUT)."""
+    healthcheck: HealthcheckConfig = HealthcheckConfig()
+
+    @check
+    def _roles_and_ports(self) -> Iterator[Problem]:
+        # Checked here rather than by the field's type, so that one port out of range does
+        # not hide the other roles' problems.
+        used: dict[int, str] = {}
+        for role, port in self.ports.items():
+            if role not in ROLES:
+                yield Problem(
+                    ("ports", role), f"unknown role; expected one of {', '.join(ROLES)}", role
+                )
+            elif not 1 <= port <= 65535:
+                yield Problem(("ports", role), "expected a port between 1 and 65535", port)
+        for role in ROLES:
+            port = self.service_port(role)
+            if not 1 <= port <= 65535:
+                continue
+            if port in used:
+                yield Problem(
+                    ("ports", role), f"port {port} is already the port of {used[port]}", port
+                )
+            else:
+                used[port] = role
+
+    @check
+    def _timeout(self) -> Iterator[Problem]:
+        if not 0 < self.operator_timeout <= 300:
+            yield Problem(
+                ("operatorTimeout",), "expected seconds in (0, 300]", self.operator_timeout
+            )
+
+    def service_port(self, role: str) -> int:
+        return self.ports.get(role, DEFAULT_PORTS[role])
+
+    def container_name(self, role: str) -> str:
+        return f"{self.container_prefix}-{role}"
+
+
+def service_env(config: DevConfig, role: str) -> dict[str, str]:
+    """The environment of ``role``'s container: its role, bind address, port, and, for the
+    front end, the operators' URLs by container name on the shared network."""
+    env = {
+        "CALC_ROLE": role,
+        "CALC_HOST": "0.0.0.0",
+        "CALC_PORT": str(config.service_port(role)),
+    }
+    if role == FRONT_END:
+        env["CALC_TIMEOUT"] = f"{config.operator_timeout:g}"
+        for op in OPERATORS:
+            env[f"CALC_{op.upper()}_URL"] = (
+                f"http://{config.container_name(op)}:{config.service_port(op)}"
+            )
+    return env
+
+
+def build(config: DevConfig) -> None:
+    labels = {LAB_LABEL: "dev"}
+    network = Network("dev-net", NetworkArgs(network_name=config.network, labels=labels))
+    image = Image(
+        "dev-calculator",
+        ImageArgs(
+            image_name=config.image,
+            context=CONTEXT,
+            dockerfile=DOCKERFILE,
+            build_args={"BASE_IMAGE": config.base_image},
+            platform=config.build.platform,
+            builder_version=config.build.builder_version,
+        ),
+    )
+    health = config.healthcheck
+    containers: dict[str, Container] = {}
+    for role in (*OPERATORS, FRONT_END):
+        published: tuple[PortSpec, ...] = ()
+        if role == FRONT_END:
+            published = (
+                PortSpec(
+                    internal=config.service_port(role),
+                    external=config.publish.host_port,
+                    host_ip=str(config.publish.host_ip),
+                ),
+            )
+        containers[role] = Container(
+            f"dev-{role}",
+            ContainerArgs(
+                container_name=config.container_name(role),
+                image=image.image_ref,
+                env=service_env(config, role),
+                network=network.network_name,
+                aliases=(role,),
+                ports=published,
+                user=config.user,
+                read_only=config.read_only,
+                tmpfs={"/tmp": "rw,noexec,nosuid,size=16m"} if config.read_only else {},
+                restart=config.restart,
+                healthcheck=HealthcheckSpec(
+                    test=HEALTHCHECK,
+                    interval=health.interval,
+                    timeout=health.timeout,
+                    retries=health.retries,
+                    start_period=health.start_period,
+                ),
+                hostname=role,
+                labels={**labels, "org.cloudlabs.role": role},
+            ),
+        )
+    host = str(config.publish.host_ip)
+    if host == "0.0.0.0":
+        host = "127.0.0.1"
+    url = f"http://{host}:{config.publish.host_port}"
+    pulumi.export("url", url)
+    pulumi.export("curlCommand", f'curl -d "{EXAMPLE}" -X POST {url}')
+    pulumi.export("network", network.network_name)
+    pulumi.export("containers", {role: c.container_name for role, c in containers.items()})
+
+
+LAB = Lab(
+    name="dev",
+    platform="Docker",
+    summary="the calculator as five containers on the local Docker engine",
+    config=DevConfig,
+    build=build,
+)

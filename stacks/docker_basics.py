@@ -1,0 +1,199 @@
+"""docker-basics: containers on the local Docker engine, objective 5 of the first lab.
+
+``ct1`` is a plain long-running container; ``ct2`` runs an SSH server published on the host
+(2223 -> 22); a snapshot of ``ct2`` is committed to an image (``docker commit``, after the
+preparation command installed something in ``ct2``) and ``ct3`` runs from that snapshot; the
+"nano" recipe image is built from a Dockerfile. Every image is built FROM the configured base
+image, so a machine without a registry can use a local one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+
+import pulumi
+
+from components.docker import (
+    Container,
+    ContainerArgs,
+    Image,
+    ImageArgs,
+    PortSpec,
+    Snapshot,
+    SnapshotArgs,
+)
+from stacks.docker_config import BuildConfig, ContainerName, ImageRef, RestartPolicy
+from stacks.errors import Problem
+from stacks.registry import Lab
+from stacks.types import IPv4, NonEmptyText, Port, SshPublicKey
+from stacks.validation import LabModel, check
+
+RECIPES = "docker"
+"""The Dockerfile recipes (``docker/<recipe>/Dockerfile``), relative to the project's root."""
+LAB_LABEL = "org.cloudlabs.lab"
+
+
+class ImagesConfig(LabModel):
+    """Local tags of the images the lab builds."""
+
+    plain: ImageRef = "cloudlabs/basics-plain:latest"
+    """The base image as is, running ``sleep infinity`` (ct1)."""
+    ssh: ImageRef = "cloudlabs/basics-ssh:latest"
+    """The base image with an OpenSSH server (ct2)."""
+    nano: ImageRef = "cloudlabs/nano:latest"
+    """The recipe image: the base image with nano."""
+
+
+class ContainerConfig(LabModel):
+    name: ContainerName
+
+
+class SshContainerConfig(LabModel):
+    name: ContainerName = "ct2"
+    host_ip: IPv4 = IPv4Address("127.0.0.1")
+    """Where port 22 is published on the host; 0.0.0.0 makes it reachable from outside."""
+    host_port: Port = 2223
+    ssh_public_key: SshPublicKey | None = None
+    """The key root accepts (``ssh -p 2223 root@...``); unset = no login, sshd still answers."""
+
+
+class SnapshotConfig(LabModel):
+    image: ImageRef = "cloudlabs/ct2-snapshot:latest"
+    """The snapshot's ``repository:tag``."""
+    prepare: NonEmptyText | None = (
+        "apt-get update && DEBIAN_FRONTEND=noninteractive "
+        "apt-get install -y --no-install-recommends nano"
+    )
+    """Shell command run in ct2 before the commit (the lab installs nano by hand there)."""
+
+
+class DockerBasicsConfig(LabModel):
+    """Config of the ``docker-basics`` lab (keys of ``Pulumi.<stack>.yaml``)."""
+
+    base_image: ImageRef = "ubuntu:24.04"
+    """The image every recipe is built FROM (build argument BASE_IMAGE)."""
+    build: BuildConfig = BuildConfig()
+    images: ImagesConfig = ImagesConfig()
+    ct1: ContainerConfig = ContainerConfig(name="ct1")
+    ct2: SshContainerConfig = SshContainerConfig()
+    snapshot: SnapshotConfig = SnapshotConfig()
+    ct3: ContainerConfig = ContainerConfig(name="ct3")
+    restart: RestartPolicy = "unless-stopped"
+
+    @check
+    def _distinct_names(self) -> Iterator[Problem]:
+        seen: dict[str, str] = {}
+        for key in ("ct1", "ct2", "ct3"):
+            name = getattr(self, key).name
+            if name in seen:
+                yield Problem((key, "name"), f"already the name of {seen[name]}", name)
+            seen.setdefault(name, key)
+
+    @check
+    def _distinct_images(self) -> Iterator[Problem]:
+        def tagged(ref: str) -> str:
+            last = ref.rsplit("/", 1)[-1]
+            return ref if ":" in last or "@" in last else f"{ref}:latest"
+
+        seen: dict[str, str] = {}
+        for path, ref in (
+            (("images", "plain"), self.images.plain),
+            (("images", "ssh"), self.images.ssh),
+            (("images", "nano"), self.images.nano),
+            (("snapshot", "image"), self.snapshot.image),
+        ):
+            where = ".".join(path)
+            if tagged(ref) in seen:
+                yield Problem(path, f"already the image of {seen[tagged(ref)]}", ref)
+            seen.setdefault(tagged(ref), where)
+
+
+def _image(name: str, tag: str, recipe: str, config: DockerBasicsConfig) -> Image:
+    return Image(
+        name,
+        ImageArgs(
+            image_name=tag,
+            context=f"{RECIPES}/{recipe}",
+            dockerfile=f"{RECIPES}/{recipe}/Dockerfile",
+            build_args={"BASE_IMAGE": config.base_image},
+            platform=config.build.platform,
+            builder_version=config.build.builder_version,
+        ),
+    )
+
+
+def build(config: DockerBasicsConfig) -> None:
+    labels = {LAB_LABEL: "docker-basics"}
+    plain = _image("basics-plain", config.images.plain, "plain", config)
+    ssh = _image("basics-ssh", config.images.ssh, "ssh", config)
+    nano = _image("basics-nano", config.images.nano, "nano", config)
+
+    ct1 = Container(
+        "ct1",
+        ContainerArgs(
+            container_name=config.ct1.name,
+            image=plain.image_ref,
+            restart=config.restart,
+            hostname=config.ct1.name,
+            labels=labels,
+        ),
+    )
+    ssh_env: dict[str, pulumi.Input[str]] = {}
+    if config.ct2.ssh_public_key:
+        ssh_env["SSH_AUTHORIZED_KEY"] = config.ct2.ssh_public_key
+    ct2 = Container(
+        "ct2",
+        ContainerArgs(
+            container_name=config.ct2.name,
+            image=ssh.image_ref,
+            env=ssh_env,
+            ports=(
+                PortSpec(
+                    internal=22, external=config.ct2.host_port, host_ip=str(config.ct2.host_ip)
+                ),
+            ),
+            restart=config.restart,
+            hostname=config.ct2.name,
+            labels=labels,
+        ),
+    )
+    snapshot = Snapshot(
+        "ct2-snapshot",
+        SnapshotArgs(
+            container_name=ct2.container_name,
+            container_id=ct2.container_id,
+            image_name=config.snapshot.image,
+            prepare=config.snapshot.prepare,
+        ),
+    )
+    ct3 = Container(
+        "ct3",
+        ContainerArgs(
+            container_name=config.ct3.name,
+            image=snapshot.image_id,
+            env=ssh_env,
+            restart=config.restart,
+            hostname=config.ct3.name,
+            labels=labels,
+        ),
+    )
+    host = str(config.ct2.host_ip)
+    if host == "0.0.0.0":
+        host = "127.0.0.1"
+    pulumi.export("ct1Ip", ct1.ip_address)
+    pulumi.export("ct2Ip", ct2.ip_address)
+    pulumi.export("ct3Ip", ct3.ip_address)
+    pulumi.export("snapshotImageId", snapshot.image_id)
+    pulumi.export("snapshotImage", snapshot.image_name)
+    pulumi.export("nanoImage", nano.image_name)
+    pulumi.export("sshCommand", f"ssh -p {config.ct2.host_port} root@{host}")
+
+
+LAB = Lab(
+    name="docker-basics",
+    platform="Docker",
+    summary="ct1, ct2 with SSH on 2223, a committed snapshot, ct3, nano image",
+    config=DockerBasicsConfig,
+    build=build,
+)

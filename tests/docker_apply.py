@@ -1,0 +1,375 @@
+"""Create on the real Docker engine exactly what a stack declared under Pulumi mocks.
+
+The integration tests run a stack through the real program under mocks
+(:mod:`tests.harness`), then hand the recorded resources to :class:`EngineApply`, which creates
+them with the docker CLI: images (``docker build`` with the recorded context, Dockerfile, build
+arguments, platform and builder), networks, containers (name, image, environment, command,
+network and aliases, published ports, user, read-only root, tmpfs, restart policy, health check,
+hostname, labels) and pulumi-command ``local:Command`` resources (their ``create`` script with
+their environment; ``delete`` at clean-up, with ``PULUMI_COMMAND_STDOUT`` as pulumi-command
+sets it). Values the mocks made up (image ids, container ids, command output) are replaced by
+the real ones as they become known. Every input the stack declares must be understood here:
+an unknown input fails the test rather than being silently dropped.
+
+:meth:`EngineApply.cleanup` removes everything that was created, in reverse order, even after
+a failure; it is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.harness import ROOT, Resource, StackRun
+
+IMAGE = "docker:index/image:Image"
+NETWORK = "docker:index/network:Network"
+CONTAINER = "docker:index/container:Container"
+COMMAND = "command:local:Command"
+TEST_LABEL = "org.cloudlabs.test-run"
+
+# Inputs the engine needs no action for (pulumi-side behaviour only).
+_IGNORED = {
+    IMAGE: {"buildOnPreview", "skipPush"},
+    NETWORK: set(),
+    CONTAINER: {"mustRun"},
+    COMMAND: {"triggers", "delete", "addPreviousOutputInEnv"},
+}
+
+
+class DockerError(AssertionError):
+    """A docker command failed; the message holds its output."""
+
+
+def docker(*args: str, timeout: float = 600, env: Mapping[str, str] | None = None) -> str:
+    """Run the docker CLI; return stdout, raise :class:`DockerError` on failure."""
+    result = subprocess.run(
+        ["docker", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    if result.returncode != 0:
+        raise DockerError(
+            f"docker {shlex.join(args)} exited {result.returncode}\n"
+            f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}"
+        )
+    return result.stdout
+
+
+def _short(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+@dataclass
+class EngineApply:
+    """Applies a :class:`StackRun` to the engine; remembers what it created."""
+
+    run: StackRun
+    run_label: str
+    """Value of the ``org.cloudlabs.test-run`` label put on every container and network."""
+    real: dict[str, Any] = field(default_factory=dict)
+    """Mock value -> real value (image ids, container ids, command output)."""
+    images: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    containers: list[str] = field(default_factory=list)
+    commands: list[tuple[Resource, dict[str, str], str]] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    left_by_deletes: list[str] = field(default_factory=list)
+    """Images still present after the containers and the command resources' deletes ran
+    (what ``pulumi destroy`` would have left behind)."""
+
+    # --- order -------------------------------------------------------------------------
+    def _leaves(self) -> list[Resource]:
+        return [r for r in self.run.resources if r.type in _IGNORED]
+
+    def _order(self) -> Iterator[Resource]:
+        """Leaf resources, each after every resource it depends on (or whose component)."""
+        leaves = self._leaves()
+        by_name = {r.name: r for r in self.run.resources}
+
+        def leaf_names(name: str) -> set[str]:
+            res = by_name.get(name)
+            if res is None:
+                return set()
+            if res.type in _IGNORED:
+                return {name}
+            children = [r for r in self.run.resources if r.parent and _short(r.parent) == name]
+            return set().union(*(leaf_names(c.name) for c in children)) if children else set()
+
+        deps = {r.name: set().union(*(leaf_names(_short(u)) for u in r.depends_on)) for r in leaves}
+        done: set[str] = set()
+        pending = list(leaves)
+        while pending:
+            ready = [r for r in pending if deps[r.name] <= done]
+            assert ready, f"dependency cycle among {[r.name for r in pending]}"
+            for res in ready:
+                pending.remove(res)
+                done.add(res.name)
+                yield res
+
+    # --- values ------------------------------------------------------------------------
+    def _sub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.real.get(value, value)
+        if isinstance(value, list):
+            return [self._sub(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._sub(v) for k, v in value.items()}
+        return value
+
+    def _check_known(self, res: Resource, known: set[str]) -> None:
+        unknown = set(res.inputs) - known - _IGNORED[res.type]
+        assert not unknown, f"{res.urn}: inputs {sorted(unknown)} are not applied by the test"
+
+    # --- apply -------------------------------------------------------------------------
+    def apply(self) -> None:
+        for res in self._order():
+            inputs = self._sub(res.inputs)
+            if res.type == IMAGE:
+                self._image(res, inputs)
+            elif res.type == NETWORK:
+                self._network(res, inputs)
+            elif res.type == CONTAINER:
+                self._container(res, inputs)
+            else:
+                self._command(res, inputs)
+
+    def _image(self, res: Resource, inputs: dict[str, Any]) -> None:
+        self._check_known(res, {"imageName", "build"})
+        build = dict(inputs["build"])
+        known = {"context", "dockerfile", "args", "platform", "builderVersion"}
+        assert set(build) <= known, f"{res.urn}: build options {set(build) - known} not applied"
+        name = inputs["imageName"]
+        args = ["build", "--quiet", "--tag", name, "--label", f"{TEST_LABEL}={self.run_label}"]
+        dockerfile = build.get("dockerfile") or f"{build['context']}/Dockerfile"
+        args += ["--file", str(ROOT / dockerfile)]
+        for key, value in sorted((build.get("args") or {}).items()):
+            args += ["--build-arg", f"{key}={value}"]
+        if build.get("platform"):
+            args += ["--platform", build["platform"]]
+        buildkit = "1" if build.get("builderVersion") == "BuilderBuildKit" else "0"
+        self.images.append(name)
+        args.append(str(ROOT / build["context"]))
+        image_id = docker(*args, env={"DOCKER_BUILDKIT": buildkit}).strip().splitlines()[-1]
+        self.log.append(f"built {name} ({image_id})")
+        self.real[res.state["repoDigest"]] = image_id
+
+    def _network(self, res: Resource, inputs: dict[str, Any]) -> None:
+        self._check_known(res, {"name", "driver", "internal", "labels"})
+        name = inputs["name"]
+        args = ["network", "create", "--label", f"{TEST_LABEL}={self.run_label}"]
+        if inputs.get("driver"):
+            args += ["--driver", inputs["driver"]]
+        if inputs.get("internal"):
+            args.append("--internal")
+        for label in inputs.get("labels") or []:
+            args += ["--label", f"{label['label']}={label['value']}"]
+        self.networks.append(name)
+        network_id = docker(*args, name).strip()
+        self.real[res.id] = network_id
+
+    def _container(self, res: Resource, inputs: dict[str, Any]) -> None:
+        known = {
+            "name",
+            "image",
+            "envs",
+            "command",
+            "entrypoints",
+            "networksAdvanced",
+            "ports",
+            "user",
+            "readOnly",
+            "tmpfs",
+            "restart",
+            "healthcheck",
+            "hostname",
+            "labels",
+        }
+        self._check_known(res, known)
+        name = inputs["name"]
+        args = ["run", "--detach", "--name", name, "--label", f"{TEST_LABEL}={self.run_label}"]
+        for env in inputs.get("envs") or []:
+            args += ["--env", env]
+        networks = inputs.get("networksAdvanced") or []
+        for index, net in enumerate(networks):
+            assert index == 0, f"{res.urn}: more than one network is not applied by the test"
+            assert set(net) <= {"name", "aliases"}, f"{res.urn}: network options {net}"
+            args += ["--network", net["name"]]
+            for alias in net.get("aliases") or []:
+                args += ["--network-alias", alias]
+        for port in inputs.get("ports") or []:
+            assert set(port) <= {"internal", "external", "ip", "protocol"}, port
+            spec = f"{int(port['internal'])}/{port.get('protocol') or 'tcp'}"
+            args += ["--publish", f"{port.get('ip') or '0.0.0.0'}:{int(port['external'])}:{spec}"]
+        if inputs.get("user"):
+            args += ["--user", inputs["user"]]
+        if inputs.get("readOnly"):
+            args.append("--read-only")
+        for path, options in sorted((inputs.get("tmpfs") or {}).items()):
+            args += ["--tmpfs", f"{path}:{options}" if options else path]
+        if inputs.get("restart"):
+            args += ["--restart", inputs["restart"]]
+        health = inputs.get("healthcheck")
+        if health:
+            args += self._health(res, health)
+        if inputs.get("hostname"):
+            args += ["--hostname", inputs["hostname"]]
+        for label in inputs.get("labels") or []:
+            args += ["--label", f"{label['label']}={label['value']}"]
+        entry = list(inputs.get("entrypoints") or [])
+        if entry:
+            args += ["--entrypoint", entry[0]]
+        args.append(inputs["image"])
+        args += entry[1:] + list(inputs.get("command") or [])
+        self.containers.append(name)
+        container_id = docker(*args).strip()
+        self.log.append(f"started {name} ({container_id[:12]})")
+        self.real[res.id] = container_id
+
+    @staticmethod
+    def _health(res: Resource, health: dict[str, Any]) -> list[str]:
+        known = {"tests", "interval", "timeout", "retries", "startPeriod"}
+        assert set(health) <= known, f"{res.urn}: health options {set(health) - known}"
+        test = list(health["tests"])
+        if test[0] == "CMD":
+            # The CLI takes shell form; the exec-form words are quoted one by one.
+            command = shlex.join(test[1:])
+        else:
+            assert test[0] == "CMD-SHELL", f"{res.urn}: health check {test}"
+            command = test[1]
+        args = ["--health-cmd", command]
+        for key, flag in (
+            ("interval", "--health-interval"),
+            ("timeout", "--health-timeout"),
+            ("startPeriod", "--health-start-period"),
+        ):
+            if health.get(key):
+                args += [flag, health[key]]
+        if health.get("retries"):
+            args += ["--health-retries", str(int(health["retries"]))]
+        return args
+
+    def _command(self, res: Resource, inputs: dict[str, Any]) -> None:
+        self._check_known(res, {"create", "environment", "interpreter", "dir"})
+        interpreter = list(inputs.get("interpreter") or ["/bin/sh", "-c"])
+        env = {k: str(v) for k, v in (inputs.get("environment") or {}).items()}
+        cwd = Path(inputs.get("dir") or ROOT)
+        self.commands.append((res, env, ""))
+        result = subprocess.run(
+            [*interpreter, inputs["create"]],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, **env},
+            cwd=cwd,
+        )
+        if result.returncode != 0:
+            raise DockerError(
+                f"{res.urn}: create exited {result.returncode}\n"
+                f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}"
+            )
+        self.commands[-1] = (res, env, result.stdout)
+        self.real[res.state["stdout"]] = result.stdout.strip()
+        self.log.append(f"ran {res.name}: {result.stdout.strip()}")
+
+    # --- clean-up ----------------------------------------------------------------------
+    def run_delete(self, res: Resource, env: dict[str, str], stdout: str) -> None:
+        """Run a command resource's ``delete`` the way pulumi-command does."""
+        interpreter = list(res.inputs.get("interpreter") or ["/bin/sh", "-c"])
+        result = subprocess.run(
+            [*interpreter, res.inputs["delete"]],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **env, "PULUMI_COMMAND_STDOUT": stdout.strip()},
+            cwd=ROOT,
+        )
+        if result.returncode != 0:
+            raise DockerError(f"{res.urn}: delete exited {result.returncode}: {result.stderr}")
+
+    def cleanup(self) -> list[str]:
+        """Remove everything created (containers, command products, networks, images).
+
+        Returns the problems met (an empty list when everything went away)."""
+        problems: list[str] = []
+        for name in reversed(self.containers):
+            gone = subprocess.run(
+                ["docker", "rm", "--force", "--volumes", name], capture_output=True, text=True
+            )
+            if gone.returncode != 0 and "No such container" not in gone.stderr:
+                problems.append(f"container {name}: {gone.stderr.strip()}")
+        self.containers.clear()
+        for res, env, stdout in reversed(self.commands):
+            try:
+                self.run_delete(res, env, stdout)
+            except DockerError as error:
+                problems.append(str(error))
+        self.commands.clear()
+        self.left_by_deletes = [
+            name
+            for name in self.images
+            if subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode
+            == 0
+        ]
+        for name in reversed(self.networks):
+            gone = subprocess.run(["docker", "network", "rm", name], capture_output=True, text=True)
+            if gone.returncode != 0 and "not found" not in gone.stderr:
+                problems.append(f"network {name}: {gone.stderr.strip()}")
+        self.networks.clear()
+        for name in reversed(self.images):
+            gone = subprocess.run(["docker", "image", "rm", name], capture_output=True, text=True)
+            if gone.returncode != 0 and "No such image" not in gone.stderr:
+                problems.append(f"image {name}: {gone.stderr.strip()}")
+        self.images.clear()
+        return problems
+
+
+def leftovers(run_label: str, image_names: list[str]) -> list[str]:
+    """What is still on the engine from a test run: containers and networks carrying its
+    label, images carrying its label or one of ``image_names``."""
+    found: list[str] = []
+    label = f"label={TEST_LABEL}={run_label}"
+    found += docker("ps", "--all", "--quiet", "--filter", label).split()
+    found += docker("network", "ls", "--quiet", "--filter", label).split()
+    found += docker("image", "ls", "--quiet", "--filter", label).split()
+    for name in image_names:
+        if docker("image", "ls", "--quiet", name).strip():
+            found.append(name)
+    return found
+
+
+def run_recording_replace_options(
+    config: Mapping[str, Any], stack: str = "test"
+) -> tuple[StackRun, dict[str, bool]]:
+    """Run the program under mocks like :func:`tests.harness.run_program`, also recording each
+    resource's ``deleteBeforeReplace`` option (by resource name)."""
+    from tests import harness
+
+    options: dict[str, bool] = {}
+    original = harness._patch_monitor_for_options
+
+    def patch(run: StackRun) -> None:
+        original(run)
+        monitor = harness.runtime_settings.SETTINGS.monitor
+        register = monitor.RegisterResource
+
+        def recording(request: Any) -> Any:
+            options[request.name] = bool(request.deleteBeforeReplace)
+            return register(request)
+
+        monitor.RegisterResource = recording
+
+    harness._patch_monitor_for_options = patch
+    try:
+        run = harness.run_program(config, stack=stack)
+    finally:
+        harness._patch_monitor_for_options = original
+    return run, options

@@ -1,0 +1,233 @@
+"""docker-basics on the real Docker engine: SSH on ct2, a snapshot holding what ct2 installed,
+ct3 from it, the nano recipe.
+
+The shipped ``Pulumi.docker-basics.yaml`` runs through the real program under mocks, with the
+base image set to the local ``cloudlabs/base:bookworm``, names made unique for this run and a
+throw-away SSH key; the recorded images, containers and the snapshot command (its create and
+delete scripts, with their environment) are then applied to the engine (tests/docker_apply.py).
+The ssh recipe and the snapshot's preparation install Debian packages: the containers need the
+Debian mirror, as the base image's own set-up does.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.docker_apply import COMMAND, EngineApply, docker, leftovers
+from tests.harness import StackRun, load_stack_file, run_program
+
+pytestmark = pytest.mark.integration
+
+BASE_IMAGE = "cloudlabs/base:bookworm"
+K = "cloud-labs:"
+SNAPSHOT = "ct2-snapshot-commit"
+
+
+def port_for_ct2() -> int:
+    """The shipped 2223 when it is free on loopback, else any free port."""
+    for candidate in (2223, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise AssertionError("no free port on 127.0.0.1")
+
+
+@dataclass
+class Lab:
+    config: dict[str, Any]
+    run: StackRun
+    engine: EngineApply
+    port: int
+    key: Path
+
+    def name(self, ct: str) -> str:
+        name: str = self.config[K + ct]["name"]
+        return name
+
+    def image(self, which: str) -> str:
+        if which == "snapshot":
+            snap: str = self.config[K + "snapshot"]["image"]
+            return snap
+        tag: str = self.config[K + "images"][which]
+        return tag
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        data: list[dict[str, Any]] = json.loads(docker("inspect", ref))
+        return data[0]
+
+
+def banner(port: int, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                line = conn.makefile("rb").readline(255).decode(errors="replace").strip()
+                if line:
+                    return line
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"no SSH banner on 127.0.0.1:{port} after {timeout}s")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    suffix = uuid.uuid4().hex[:8]
+    prefix = f"cloudlabs-test-{suffix}"
+    repo = f"cloudlabs-test/{suffix}"
+    port = port_for_ct2()
+    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "cloudlabs-test", "-f", str(key)],
+        check=True,
+    )
+    config = load_stack_file("docker-basics")
+    config.update(
+        {
+            K + "baseImage": BASE_IMAGE,
+            K + "images": {
+                "plain": f"{repo}-plain:test",
+                "ssh": f"{repo}-ssh:test",
+                "nano": f"{repo}-nano:test",
+            },
+            K + "ct1": {"name": f"{prefix}-ct1"},
+            K + "ct2": {
+                **config[K + "ct2"],
+                "name": f"{prefix}-ct2",
+                "hostPort": port,
+                "sshPublicKey": key.with_suffix(".pub").read_text().strip(),
+            },
+            K + "snapshot": {**config[K + "snapshot"], "image": f"{repo}-snapshot:test"},
+            K + "ct3": {"name": f"{prefix}-ct3"},
+        }
+    )
+    run = run_program(config, stack="docker-basics")
+    engine = EngineApply(run, run_label=prefix)
+    try:
+        engine.apply()
+        yield Lab(config, run, engine, port, key)
+    finally:
+        problems = engine.cleanup()
+        assert not problems, problems
+
+
+def test_ct1_is_a_plain_long_running_container_on_the_bridge(lab: Lab) -> None:
+    info = lab.inspect(lab.name("ct1"))
+    assert info["State"]["Running"] is True
+    assert info["Config"]["Cmd"] == ["sleep", "infinity"]
+    assert list(info["NetworkSettings"]["Networks"]) == ["bridge"]
+    assert info["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+    assert not info["HostConfig"]["PortBindings"]
+
+
+def test_ct2_answers_ssh_on_the_published_port(lab: Lab) -> None:
+    assert banner(lab.port).startswith("SSH-2.0-OpenSSH")
+    bindings = lab.inspect(lab.name("ct2"))["HostConfig"]["PortBindings"]
+    assert bindings == {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(lab.port)}]}
+
+
+def test_the_ssh_command_output_logs_in_with_the_configured_key(lab: Lab) -> None:
+    command = lab.run.outputs["sshCommand"]
+    assert command == f"ssh -p {lab.port} root@127.0.0.1"
+    banner(lab.port)
+    options = ["-i", str(lab.key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"]
+    options += ["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10"]
+    words = command.split()
+    result = subprocess.run(
+        [words[0], *options, *words[1:], "hostname"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == lab.name("ct2")
+    refused = subprocess.run(
+        [words[0], *options[2:], "-o", "PasswordAuthentication=no", *words[1:], "true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0, "ssh without the key was accepted"
+
+
+def test_the_snapshot_holds_what_was_installed_in_ct2(lab: Lab) -> None:
+    commit = lab.run.one(COMMAND, SNAPSHOT)
+    snapshot_id = lab.engine.real[commit.state["stdout"]]
+    assert snapshot_id.startswith("sha256:")
+    assert lab.inspect(lab.image("snapshot"))["Id"] == snapshot_id
+    # nano came from the preparation run inside ct2, not from ct2's image.
+    assert "nano" in lab.config[K + "snapshot"]["prepare"]
+    in_ct2_image = subprocess.run(
+        ["docker", "run", "--rm", lab.image("ssh"), "sh", "-c", "command -v nano"],
+        capture_output=True,
+    )
+    assert in_ct2_image.returncode != 0, "the ssh recipe already has nano"
+    assert docker("exec", lab.name("ct2"), "sh", "-c", "command -v nano").strip()
+    version = docker("run", "--rm", "--entrypoint", "nano", snapshot_id, "--version")
+    assert "GNU nano" in version
+
+
+def test_ct3_runs_from_the_snapshot(lab: Lab) -> None:
+    info = lab.inspect(lab.name("ct3"))
+    commit = lab.run.one(COMMAND, SNAPSHOT)
+    assert info["Image"] == lab.engine.real[commit.state["stdout"]]
+    assert info["State"]["Running"] is True
+    assert "GNU nano" in docker("exec", lab.name("ct3"), "nano", "--version")
+    assert not info["HostConfig"]["PortBindings"]
+
+
+def test_the_containers_have_distinct_bridge_addresses(lab: Lab) -> None:
+    addresses = [
+        lab.inspect(lab.name(ct))["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        for ct in ("ct1", "ct2", "ct3")
+    ]
+    assert all(addresses) and len(set(addresses)) == 3, addresses
+
+
+def test_the_recipe_image_has_nano(lab: Lab) -> None:
+    version = docker("run", "--rm", lab.image("nano"), "nano", "--version")
+    assert "GNU nano" in version
+    assert lab.run.outputs["nanoImage"] == lab.image("nano")
+
+
+def test_commit_is_idempotent_and_delete_removes_the_snapshot(lab: Lab) -> None:
+    commit = lab.run.one(COMMAND, SNAPSHOT)
+    res, env, stdout = next(c for c in lab.engine.commands if c[0].name == commit.name)
+    again = subprocess.run(
+        ["/bin/bash", "-c", res.inputs["create"]],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **env},
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == stdout.strip(), "a second create took a new snapshot"
+    assert "already is a snapshot" in again.stderr
+    docker("rm", "--force", lab.name("ct3"))
+    lab.engine.run_delete(res, env, stdout)
+    gone = subprocess.run(["docker", "image", "inspect", stdout.strip()], capture_output=True)
+    assert gone.returncode != 0, "the snapshot image is still there after delete"
+    lab.engine.run_delete(res, env, stdout)  # idempotent
+
+
+def test_clean_up_leaves_nothing(lab: Lab) -> None:
+    built = list(lab.engine.images)
+    problems = lab.engine.cleanup()
+    assert not problems, problems
+    assert built and lab.engine.left_by_deletes == [], "destroy would leave these images"
+    names = [lab.image(w) for w in ("plain", "ssh", "nano", "snapshot")]
+    assert leftovers(lab.engine.run_label, names) == []
+    for ct in ("ct1", "ct2", "ct3"):
+        assert docker("ps", "--all", "--quiet", "--filter", f"name=^{lab.name(ct)}$").strip() == ""
