@@ -1,0 +1,266 @@
+"""cloud-init user-data that installs and starts one calculator service on a fresh VM.
+
+Pure functions of validated values (tested directly, validated by ``cloud-init schema``):
+
+- :func:`package_archive` packs the calculator's sources into a deterministic zip. Python imports
+  a package straight from a zip on ``PYTHONPATH`` (zipimport), so the VM needs only python3 from
+  its distribution: no pip, no index, no access to this repository.
+- :func:`render_user_data` writes the ``#cloud-config`` document for one role: the distribution
+  packages to install (from a configurable apt mirror), the archive (base64 in ``write_files``),
+  the role's environment file (bind address, port, the operators' URLs for the front end) and the
+  calculator's own systemd unit template (``calculator/systemd/calculator@.service``: restarts on
+  failure) with a drop-in that never stops restarting it; ``runcmd`` enables and starts the
+  role's instance, ``calculator@<role>.service``.
+
+:func:`load_package` is the one function that reads files: the calculator's sources and unit
+template under ``calculator/`` in this tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import tomllib
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROLES = ("calculator", "sum", "sub", "mul", "div")
+"""The five services: the front end, then the four operators."""
+OPERATORS = ROLES[1:]
+DEFAULT_PORTS = {role: 50000 + index for index, role in enumerate(ROLES)}
+"""The ports the calculator listens on by default (front end 50000, operators 50001-50004)."""
+
+USER_DATA_LIMIT = 65535
+"""Nova's limit on user-data, which it receives base64-encoded: see :func:`nova_size`."""
+
+INSTALL_DIR = "/opt/calculator"
+UNIT_DIR = "/etc/systemd/system"
+UNIT_TEMPLATE = "calculator@.service"
+"""The calculator's unit template (``calculator/systemd/``), one instance per role."""
+PYTHON = "/usr/bin/python3"
+"""The distribution's interpreter, from the ``python3`` package."""
+
+# Restart for ever: Restart=on-failure alone gives up after 5 failures within 10 seconds.
+DROP_IN = """\
+# cloud-labs: keep restarting the service whatever the number of failures.
+[Unit]
+StartLimitIntervalSec=0
+"""
+
+_DATE = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: same sources, same archive bytes
+_PACKAGE = "calculator"
+
+
+@dataclass(frozen=True)
+class CalculatorPackage:
+    """The calculator as an importable zip archive."""
+
+    version: str
+    """The distribution's version (``[project].version`` of calculator/pyproject.toml)."""
+    archive: bytes
+    """A zip holding ``calculator/*.py`` at its root (importable from ``PYTHONPATH``)."""
+    unit_template: str
+    """The package's systemd unit template (``calculator@.service``)."""
+
+    @property
+    def filename(self) -> str:
+        return f"cloudlabs_calculator-{self.version}.zip"
+
+    @property
+    def path(self) -> str:
+        """Where the archive is written on the VM."""
+        return f"{INSTALL_DIR}/{self.filename}"
+
+
+@dataclass(frozen=True)
+class BootstrapSpec:
+    """What one VM runs: its role, where it listens, where it finds the operators."""
+
+    role: str
+    """One of :data:`ROLES`."""
+    port: int
+    """The service's TCP port."""
+    bind_address: str = "0.0.0.0"
+    """The address the service listens on (all addresses by default)."""
+    upstreams: Mapping[str, str] = field(default_factory=dict)
+    """Front end only: operator role -> URL (``http://<address>:<port>``), all four."""
+    timeout: float | None = None
+    """Front end only: seconds to wait for one operator call (``CALC_TIMEOUT``)."""
+    packages: Sequence[str] = ("python3",)
+    """Distribution packages to install, ``name`` or ``name=version``."""
+    package_update: bool = True
+    """Refresh the package index before installing (``apt-get update``)."""
+    apt_mirror: str | None = None
+    """The primary apt mirror (Debian/Ubuntu images); None keeps the image's own."""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}; expected one of {ROLES}")
+        if self.role == "calculator":
+            if sorted(self.upstreams) != sorted(OPERATORS):
+                raise ValueError(f"the front end needs the URLs of {OPERATORS}")
+        elif self.upstreams:
+            raise ValueError(f"the {self.role} service takes no upstream URLs")
+
+
+def unit_name(role: str) -> str:
+    """The systemd unit running ``role``: an instance of the package's template."""
+    return UNIT_TEMPLATE.replace("@", f"@{role}")
+
+
+def env_path(template: str, role: str) -> str:
+    """The environment file the unit ``template`` reads for ``role`` (its ``EnvironmentFile``)."""
+    found: list[str] = re.findall(r"^EnvironmentFile=-?(\S+)$", template, flags=re.MULTILINE)
+    if len(found) != 1:
+        raise ValueError(f"the unit template must name one EnvironmentFile, not {found}")
+    return found[0].replace("%i", role)
+
+
+def service_url(address: str, port: int) -> str:
+    """The URL of a service at ``address`` (an IPv4 address or a host name)."""
+    return f"http://{address}:{port}"
+
+
+def package_archive(files: Mapping[str, bytes]) -> bytes:
+    """A deterministic zip of ``files`` (archive path -> content): sorted, fixed dates."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            entry = zipfile.ZipInfo(name, _DATE)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            entry.create_system = 3  # Unix, whatever the building machine
+            archive.writestr(entry, files[name], compresslevel=9)
+    return buffer.getvalue()
+
+
+def load_package(project: Path) -> CalculatorPackage:
+    """The calculator at ``project`` (the directory holding its pyproject.toml), zipped.
+
+    Only the import package's Python sources and markers are taken (``src/calculator``), not
+    tests, caches or byte code; and the unit template ``systemd/calculator@.service``.
+    """
+    with (project / "pyproject.toml").open("rb") as handle:
+        version = str(tomllib.load(handle)["project"]["version"])
+    source = project / "src"
+    files = {
+        path.relative_to(source).as_posix(): path.read_bytes()
+        for path in sorted((source / _PACKAGE).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed")
+    }
+    if f"{_PACKAGE}/__main__.py" not in files:
+        raise FileNotFoundError(f"no {_PACKAGE}/__main__.py under {source}")
+    template = (project / "systemd" / UNIT_TEMPLATE).read_text(encoding="utf-8")
+    env_path(template, "sum")  # fails early on a template this renderer cannot configure
+    return CalculatorPackage(
+        version=version, archive=package_archive(files), unit_template=template
+    )
+
+
+def render_env(spec: BootstrapSpec, package: CalculatorPackage) -> str:
+    """The unit's environment file (systemd ``EnvironmentFile`` syntax, one ``KEY=value``)."""
+    lines = [
+        f"# cloud-labs calculator: {spec.role} service (written by cloud-init)",
+        f"CALC_PYTHON={PYTHON}",
+        f"PYTHONPATH={package.path}",
+        f"CALC_HOST={spec.bind_address}",
+        f"CALC_PORT={spec.port}",
+    ]
+    for role in OPERATORS:
+        if role in spec.upstreams:
+            lines.append(f"CALC_{role.upper()}_URL={spec.upstreams[role]}")
+    if spec.timeout is not None and spec.role == "calculator":
+        lines.append(f"CALC_TIMEOUT={spec.timeout:g}")
+    return "\n".join(lines) + "\n"
+
+
+def _package_entry(spec: str) -> str | list[str]:
+    """cloud-init's form of a package: ``name`` or ``[name, version]``."""
+    name, sep, version = spec.partition("=")
+    return [name, version] if sep else name
+
+
+def user_data_document(spec: BootstrapSpec, package: CalculatorPackage) -> dict[str, Any]:
+    """The cloud-config of one role, as data (see :func:`render_user_data`)."""
+    doc: dict[str, Any] = {}
+    if spec.apt_mirror:
+        doc["apt"] = {"primary": [{"arches": ["default"], "uri": spec.apt_mirror}]}
+    if spec.packages:
+        doc["package_update"] = spec.package_update
+        doc["packages"] = [_package_entry(p) for p in spec.packages]
+    doc["write_files"] = [
+        {
+            "path": package.path,
+            "encoding": "b64",
+            "content": base64.b64encode(package.archive).decode("ascii"),
+            "owner": "root:root",
+            "permissions": "0644",
+        },
+        {
+            "path": env_path(package.unit_template, spec.role),
+            "content": render_env(spec, package),
+            "owner": "root:root",
+            "permissions": "0644",
+        },
+        {
+            "path": f"{UNIT_DIR}/{UNIT_TEMPLATE}",
+            "content": package.unit_template,
+            "owner": "root:root",
+            "permissions": "0644",
+        },
+        {
+            "path": f"{UNIT_DIR}/{UNIT_TEMPLATE}.d/cloudlabs.conf",
+            "content": DROP_IN,
+            "owner": "root:root",
+            "permissions": "0644",
+        },
+    ]
+    doc["runcmd"] = [
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", "--now", unit_name(spec.role)],
+    ]
+    return doc
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text as literal blocks, so the unit and environment file stay readable."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def render_user_data(spec: BootstrapSpec, package: CalculatorPackage) -> str:
+    """The ``#cloud-config`` user-data of one role; same inputs, same bytes."""
+    body = yaml.dump(
+        user_data_document(spec, package),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1 << 20,
+        allow_unicode=False,
+    )
+    return "#cloud-config\n" + body
+
+
+def nova_size(user_data: str) -> int:
+    """The size Nova checks against :data:`USER_DATA_LIMIT`: the base64 of the user-data."""
+    return len(base64.b64encode(user_data.encode("utf-8")))
+
+
+_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
+
+
+def valid_package(spec: str) -> bool:
+    """True for a Debian package name, optionally pinned: ``python3`` or ``python3=3.11.2-1``."""
+    return bool(_PACKAGE_RE.match(spec))

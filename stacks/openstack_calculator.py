@@ -1,0 +1,128 @@
+"""openstack-calculator: the calculator on five VMs of one private network.
+
+LABS.md, objectives 8 and 9 of the first lab. Each VM installs and starts its service by
+cloud-init (a systemd unit); the front end's user-data carries the operators' addresses. Only
+the front end has a floating IP; the operators admit traffic only from the front end's group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from components.calculator_bootstrap import ROLES
+from components.openstack import (
+    Keypair,
+    KeypairArgs,
+    PrivateNetwork,
+    PrivateNetworkArgs,
+    Router,
+    RouterArgs,
+    RouterInterfaceSpec,
+    RouteSpec,
+)
+from stacks.calculator_common import (
+    BootstrapConfig,
+    Placement,
+    ServicesConfig,
+    build_calculator,
+    check_user_data_size,
+    export_outputs,
+    security_groups,
+    service_address_problems,
+)
+from stacks.errors import Problem
+from stacks.openstack_config import NetworkConfig
+from stacks.registry import Lab
+from stacks.types import Cidr, Name, NonEmptyText, SshPublicKey
+from stacks.validation import LabModel, check
+
+
+class OpenStackCalculatorConfig(LabModel):
+    """Config of the ``openstack-calculator`` lab (keys of ``Pulumi.<stack>.yaml``)."""
+
+    external_network: Name
+    """The provider's public network: router gateway and floating IP pool."""
+    ssh_public_key: SshPublicKey
+    """The key every VM's default user accepts."""
+    ssh_user: Name = "ubuntu"
+    """The image's default login user (for the ssh commands in the outputs)."""
+    access_cidr: Cidr
+    """Where the calculator's users are: who may reach the front end's port."""
+    admin_cidr: Cidr
+    """Who may SSH to (and ping) the front end, the jump host to the operators."""
+    keypair_name: Name = "cloudlabs-calc-key"
+    router_name: Name = "cloudlabs-calc-router"
+    front_end_group_name: Name = "cloudlabs-calc-front"
+    operator_group_name: Name = "cloudlabs-calc-operators"
+    network: NetworkConfig
+    image: NonEmptyText
+    """Glance image of every VM (python3 >= 3.11 and cloud-init), e.g. Ubuntu 24.04."""
+    flavor: NonEmptyText
+    """Nova flavor of every VM."""
+    services: ServicesConfig = ServicesConfig()
+    bootstrap: BootstrapConfig = BootstrapConfig()
+
+    @check
+    def _addresses(self) -> Iterator[Problem]:
+        placement = dict.fromkeys(ROLES, self.network)
+        yield from service_address_problems(self.services, placement)
+
+
+def build(config: OpenStackCalculatorConfig) -> None:
+    check_user_data_size(LAB.name, config.services, config.bootstrap)
+    net = config.network
+    keypair = Keypair(
+        "calc-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
+    )
+    network = PrivateNetwork(
+        "calc-net",
+        PrivateNetworkArgs(
+            network_name=net.name,
+            cidr=str(net.cidr),
+            gateway_ip=str(net.gateway),
+            dns_nameservers=[str(ip) for ip in net.dns_servers],
+            allocation_pools=[(str(p.start), str(p.end)) for p in net.allocation_pools],
+            host_routes=[RouteSpec(str(r.destination), str(r.next_hop)) for r in net.host_routes],
+        ),
+    )
+    router = Router(
+        "calc-router",
+        RouterArgs(
+            router_name=config.router_name,
+            external_network=config.external_network,
+            interfaces=[RouterInterfaceSpec(subnet_id=network.subnet_id)],
+        ),
+    )
+    front_group, operator_group = security_groups(
+        "calc",
+        config.services,
+        config.access_cidr,
+        config.admin_cidr,
+        config.front_end_group_name,
+        config.operator_group_name,
+    )
+    # Every VM boots once the router is there: cloud-init reaches the package mirror through it.
+    where = Placement(network.network_id, network.subnet_id, after=(router,))
+    calc = build_calculator(
+        "calc",
+        services=config.services,
+        bootstrap=config.bootstrap,
+        image=config.image,
+        flavor=config.flavor,
+        key_pair=keypair.name,
+        placements=dict.fromkeys(ROLES, where),
+        front_group=front_group,
+        operator_group=operator_group,
+        external_network=config.external_network,
+        floating_ip_after=(router,),
+    )
+    export_outputs(calc, config.services, config.ssh_user)
+
+
+LAB = Lab(
+    name="openstack-calculator",
+    platform="OpenStack",
+    summary="the calculator on five VMs, one floating IP on the front end",
+    config=OpenStackCalculatorConfig,
+    build=build,
+)

@@ -1,0 +1,288 @@
+"""openstack-naas: the calculator across two sub-networks joined by routers.
+
+LABS.md, objectives 10 and 11 of the first lab. Sub-network 1 holds the front end, sub-network 2
+the four operators. Three routers, read from the seed's figure as follows (README explains why):
+
+- the access router: external gateway, sub-network 1's gateway (192.168.1.254); it holds the
+  front end's floating IP, the end users' way in;
+- the public router: external gateway, 192.168.1.253 in sub-network 1; sub-network 2's way out
+  (package mirror) by source NAT, with no way in;
+- the inter-subnet router: 192.168.2.254 (sub-network 2's gateway) and a second interface in
+  sub-network 1 (192.168.1.252).
+
+Sub-network 1's hosts learn the route to sub-network 2 by DHCP (a subnet host route via the
+inter-subnet router), so no VM needs a manual ``route add``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pulumi
+
+from components.calculator_bootstrap import OPERATORS
+from components.openstack import (
+    Keypair,
+    KeypairArgs,
+    PrivateNetwork,
+    PrivateNetworkArgs,
+    Router,
+    RouterArgs,
+    RouterInterfaceSpec,
+    RouteSpec,
+)
+from stacks.calculator_common import (
+    BootstrapConfig,
+    Placement,
+    ServicesConfig,
+    ServiceVmConfig,
+    build_calculator,
+    carrying,
+    check_user_data_size,
+    export_outputs,
+    security_groups,
+    service_address_problems,
+)
+from stacks.errors import Problem
+from stacks.openstack_config import NetworkConfig, overlap_problems, usable
+from stacks.registry import Lab
+from stacks.types import Cidr, IPv4, Name, NonEmptyText, SshPublicKey
+from stacks.validation import LabModel, check
+
+DEFAULT_ROUTE = "0.0.0.0/0"
+
+
+class AccessRouterConfig(LabModel):
+    """The end users' way in: external gateway, holds sub-network 1's gateway address."""
+
+    name: Name = "naas-access"
+
+
+class PublicRouterConfig(LabModel):
+    """The bridge between the public network and sub-network 1 (sub-network 2's way out)."""
+
+    name: Name = "naas-public"
+    address: IPv4
+    """Its interface in sub-network 1 (192.168.1.253)."""
+
+
+class InterRouterConfig(LabModel):
+    """The bridge between the sub-networks; sub-network 2's gateway address is its other side."""
+
+    name: Name = "naas-inter"
+    address: IPv4
+    """Its interface in sub-network 1, the next hop of the route to sub-network 2."""
+
+
+class RoutersConfig(LabModel):
+    access: AccessRouterConfig = AccessRouterConfig()
+    public: PublicRouterConfig
+    inter: InterRouterConfig
+
+
+def _naas_defaults() -> ServicesConfig:
+    def vm(short: str) -> ServiceVmConfig:
+        return ServiceVmConfig(name=f"naas-{short}")
+
+    return ServicesConfig(
+        calculator=vm("front"), sum=vm("sum"), sub=vm("sub"), mul=vm("mul"), div=vm("div")
+    )
+
+
+class OpenStackNaasConfig(LabModel):
+    """Config of the ``openstack-naas`` lab (keys of ``Pulumi.<stack>.yaml``)."""
+
+    external_network: Name
+    """The provider's public network: gateways of the access and public routers, floating IP."""
+    ssh_public_key: SshPublicKey
+    ssh_user: Name = "ubuntu"
+    access_cidr: Cidr
+    """Who may reach the front end's port through its floating IP."""
+    admin_cidr: Cidr
+    """Who may SSH to (and ping) the front end, the jump host to the operators."""
+    keypair_name: Name = "naas-key"
+    front_end_group_name: Name = "naas-front"
+    operator_group_name: Name = "naas-operators"
+    front_network: NetworkConfig
+    """Sub-network 1 (192.168.1.0/24): the front end. Its gateway is the access router."""
+    operator_network: NetworkConfig
+    """Sub-network 2 (192.168.2.0/24): the operators. Its gateway is the inter-subnet router."""
+    routers: RoutersConfig
+    image: NonEmptyText
+    """Glance image of every VM (python3 >= 3.11 and cloud-init), e.g. Ubuntu 24.04."""
+    flavor: NonEmptyText
+    services: ServicesConfig = _naas_defaults()
+    bootstrap: BootstrapConfig = BootstrapConfig()
+
+    @check
+    def _subnets_apart(self) -> Iterator[Problem]:
+        yield from overlap_problems(
+            [
+                (("frontNetwork", "cidr"), self.front_network.cidr),
+                (("operatorNetwork", "cidr"), self.operator_network.cidr),
+            ]
+        )
+
+    @check
+    def _addresses(self) -> Iterator[Problem]:
+        placement = {
+            role: self.operator_network if role in OPERATORS else self.front_network
+            for role in ("calculator", *OPERATORS)
+        }
+        routers = [
+            (("routers", "public", "address"), self.routers.public.address, self.front_network),
+            (("routers", "inter", "address"), self.routers.inter.address, self.front_network),
+        ]
+        yield from service_address_problems(self.services, placement, routers)
+
+    @check
+    def _router_addresses_outside_pools(self) -> Iterator[Problem]:
+        for key in ("public", "inter"):
+            ip = getattr(self.routers, key).address
+            for i, pool in enumerate(self.front_network.allocation_pools):
+                if usable(self.front_network.cidr, ip) and ip in pool:
+                    yield Problem(
+                        ("routers", key, "address"),
+                        f"the address is inside frontNetwork.allocationPools[{i}] "
+                        f"({pool.start}-{pool.end}): DHCP could give it to a VM first",
+                        str(ip),
+                    )
+
+    @check
+    def _no_competing_route(self) -> Iterator[Problem]:
+        for i, route in enumerate(self.front_network.host_routes):
+            if route.destination.overlaps(self.operator_network.cidr):
+                yield Problem(
+                    ("frontNetwork", "hostRoutes", i, "destination"),
+                    f"the route to {self.operator_network.cidr} is the lab's own "
+                    "(via routers.inter.address); remove this one",
+                    str(route.destination),
+                )
+
+
+def _network(name: str, net: NetworkConfig, extra: list[RouteSpec]) -> PrivateNetwork:
+    return PrivateNetwork(
+        name,
+        PrivateNetworkArgs(
+            network_name=net.name,
+            cidr=str(net.cidr),
+            gateway_ip=str(net.gateway),
+            dns_nameservers=[str(ip) for ip in net.dns_servers],
+            allocation_pools=[(str(p.start), str(p.end)) for p in net.allocation_pools],
+            host_routes=[
+                *(RouteSpec(str(r.destination), str(r.next_hop)) for r in net.host_routes),
+                *extra,
+            ],
+        ),
+    )
+
+
+def build(config: OpenStackNaasConfig) -> None:
+    check_user_data_size(LAB.name, config.services, config.bootstrap)
+    operator_cidr = str(config.operator_network.cidr)
+    inter_front = str(config.routers.inter.address)
+    public_front = str(config.routers.public.address)
+    to_operators = RouteSpec(operator_cidr, inter_front)
+
+    keypair = Keypair(
+        "naas-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
+    )
+    # Sub-network 1 pushes the route to sub-network 2 to its hosts (DHCP option 121).
+    front_net = _network("naas-net1", config.front_network, [to_operators])
+    operator_net = _network("naas-net2", config.operator_network, [])
+
+    access = Router(
+        "naas-access",
+        RouterArgs(
+            router_name=config.routers.access.name,
+            external_network=config.external_network,
+            # No fixed IP: the interface takes sub-network 1's gateway address (.254).
+            interfaces=[RouterInterfaceSpec(subnet_id=front_net.subnet_id)],
+        ),
+    )
+    public = Router(
+        "naas-public",
+        RouterArgs(
+            router_name=config.routers.public.name,
+            external_network=config.external_network,
+            interfaces=[
+                RouterInterfaceSpec(
+                    subnet_id=front_net.subnet_id,
+                    network_id=front_net.network_id,
+                    fixed_ip=public_front,
+                )
+            ],
+            # Answers to sub-network 2's outgoing traffic go back through the inter router.
+            routes=[to_operators],
+        ),
+    )
+    # The inter router's default route leads to the public router: its interfaces (hence its
+    # routes) are created after the public router and destroyed before it.
+    after_public = (public,)
+    inter = Router(
+        "naas-inter",
+        RouterArgs(
+            router_name=config.routers.inter.name,
+            interfaces=[
+                # No fixed IP: sub-network 2's gateway address (.254).
+                RouterInterfaceSpec(subnet_id=carrying(operator_net.subnet_id, after_public)),
+                RouterInterfaceSpec(
+                    subnet_id=carrying(front_net.subnet_id, after_public),
+                    network_id=front_net.network_id,
+                    fixed_ip=inter_front,
+                ),
+            ],
+            # Sub-network 2's way out: the public router, by source NAT only.
+            routes=[RouteSpec(DEFAULT_ROUTE, public_front)],
+        ),
+    )
+    front_group, operator_group = security_groups(
+        "naas",
+        config.services,
+        config.access_cidr,
+        config.admin_cidr,
+        config.front_end_group_name,
+        config.operator_group_name,
+    )
+    # The front end boots once its sub-network pushes the route (DHCP at first boot) and the
+    # route's next hop exists; the operators once their gateway leads out.
+    front_place = Placement(
+        front_net.network_id, front_net.subnet_id, after=(front_net, access, inter)
+    )
+    operator_place = Placement(
+        operator_net.network_id, operator_net.subnet_id, after=(inter, public)
+    )
+    placements = {"calculator": front_place, **dict.fromkeys(OPERATORS, operator_place)}
+    calc = build_calculator(
+        "naas",
+        services=config.services,
+        bootstrap=config.bootstrap,
+        image=config.image,
+        flavor=config.flavor,
+        key_pair=keypair.name,
+        placements=placements,
+        front_group=front_group,
+        operator_group=operator_group,
+        external_network=config.external_network,
+        floating_ip_after=(access,),
+    )
+    export_outputs(calc, config.services, config.ssh_user)
+    pulumi.export(
+        "routerAddresses",
+        {
+            "access": str(config.front_network.gateway),
+            "public": public_front,
+            "interFront": inter_front,
+            "interOperators": str(config.operator_network.gateway),
+        },
+    )
+    pulumi.export("interSubnetRoute", f"{operator_cidr} via {inter_front}")
+
+
+LAB = Lab(
+    name="openstack-naas",
+    platform="OpenStack",
+    summary="the calculator across two sub-networks and three routers",
+    config=OpenStackNaasConfig,
+    build=build,
+)
