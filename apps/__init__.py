@@ -1,0 +1,1 @@
+"""Applications the labs deploy inside their guests."""

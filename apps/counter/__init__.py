@@ -1,0 +1,1 @@
+"""The request counter of the VirtualBox cluster lab (see ``counter.py``)."""

@@ -1,0 +1,29 @@
+"""VirtualBox building blocks (type tokens ``cloudlabs:virtualbox:*``), driving ``VBoxManage``
+through pulumi-command with the scripts of ``scripts/virtualbox/``, on this machine or on a
+remote VirtualBox host over SSH."""
+
+from components.virtualbox.disk import Disk, DiskArgs
+from components.virtualbox.host import RemoteHost, VBoxHost, script_text
+from components.virtualbox.machine import (
+    InternalNic,
+    Machine,
+    MachineArgs,
+    PortForward,
+    mac_address,
+)
+from components.virtualbox.seed import SeedIso, SeedIsoArgs
+
+__all__ = [
+    "Disk",
+    "DiskArgs",
+    "InternalNic",
+    "Machine",
+    "MachineArgs",
+    "PortForward",
+    "RemoteHost",
+    "SeedIso",
+    "SeedIsoArgs",
+    "VBoxHost",
+    "mac_address",
+    "script_text",
+]

@@ -1,0 +1,58 @@
+"""A VirtualBox disk cloned from a cloud image or from another disk (``clonemedium``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.virtualbox.host import VBoxHost, run_script
+
+
+@dataclass(frozen=True)
+class DiskArgs:
+    path: str
+    """The VDI file to create on the VirtualBox host (``~/`` = that user's home)."""
+    source: str
+    """The cloud image (VMDK/VDI/VHD) or the disk to clone."""
+    size_mb: int = 0
+    """Grow the clone to this size; 0 keeps the source's size. A larger value later grows the
+    disk in place (the VM must be powered off); a disk never shrinks."""
+    source_url: str | None = None
+    """Where to download ``source`` from when it is missing (cloud images only)."""
+    source_is_disk: bool = False
+    """True when ``source`` is a disk of this stack (it stays registered after the clone)."""
+    host: VBoxHost = field(default_factory=VBoxHost)
+    """Where VBoxManage runs."""
+    after: Sequence[pulumi.Resource] = ()
+    """Resources to create first (the disk being cloned)."""
+
+
+class Disk(pulumi.ComponentResource):
+    path: pulumi.Output[str]
+    """The disk's file on the VirtualBox host, as given."""
+
+    def __init__(self, name: str, args: DiskArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cloudlabs:virtualbox:Disk", name, None, opts)
+        run_script(
+            f"{name}-medium",
+            args.host,
+            create="disk-create.sh",
+            update="disk-create.sh",
+            delete="disk-delete.sh",
+            environment={
+                "DISK_PATH": args.path,
+                "DISK_SOURCE": args.source,
+                "DISK_SOURCE_URL": args.source_url or "",
+                "DISK_SOURCE_KIND": "disk" if args.source_is_disk else "image",
+                "DISK_SIZE_MB": str(args.size_mb),
+            },
+            # A new file or a new source is a new disk; the size grows in place (update).
+            triggers=[args.path, args.source],
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(args.after), delete_before_replace=True
+            ),
+        )
+        self.path = pulumi.Output.from_input(args.path)
+        self.register_outputs({"path": self.path})

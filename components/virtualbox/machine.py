@@ -1,0 +1,159 @@
+"""A VirtualBox VM: settings, adapters, NAT port forwards, disk and seed DVD, started headless,
+and a wait until its SSH server answers through its forward."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+
+from components.virtualbox.disk import Disk
+from components.virtualbox.host import VBoxHost, run_script
+from components.virtualbox.seed import SeedIso
+
+VIRTUALBOX_OUI = "080027"
+
+
+def mac_address(key: str) -> str:
+    """A stable MAC address in VirtualBox's range, derived from ``key`` (12 hex digits)."""
+    return VIRTUALBOX_OUI + hashlib.sha256(key.encode()).hexdigest()[:6].upper()
+
+
+def colon_mac(mac: str) -> str:
+    """``080027AABBCC`` -> ``08:00:27:aa:bb:cc`` (the form netplan and dnsmasq use)."""
+    return ":".join(mac[i : i + 2] for i in range(0, 12, 2)).lower()
+
+
+@dataclass(frozen=True)
+class PortForward:
+    """A NAT port-forwarding rule of adapter 1."""
+
+    name: str
+    """The rule's name (``ssh``, ``http``)."""
+    host_port: int
+    guest_port: int
+    host_ip: str = "127.0.0.1"
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+    @property
+    def rule(self) -> str:
+        """The rule as VBoxManage writes it: ``name,proto,hostip,hostport,guestip,guestport``."""
+        return f"{self.name},{self.protocol},{self.host_ip},{self.host_port},,{self.guest_port}"
+
+
+@dataclass(frozen=True)
+class InternalNic:
+    """Adapter 2: a VirtualBox internal network or a host-only interface."""
+
+    network: str
+    """The internal network's name, or the host-only interface (``vboxnet0``)."""
+    mac: str
+    """12 hex digits."""
+    mode: Literal["intnet", "hostonly"] = "intnet"
+
+
+@dataclass(frozen=True)
+class MachineArgs:
+    vm_name: str
+    """The VM's name in VirtualBox."""
+    base_folder: str
+    """Where VirtualBox keeps the VM's settings (``~/`` = that user's home)."""
+    cpus: int
+    memory_mb: int
+    """Changing CPUs or memory updates the VM in place (it is shut down and started again)."""
+    disk: Disk
+    """The boot disk."""
+    nat_mac: str
+    """MAC address of adapter 1 (NAT), 12 hex digits."""
+    seed: SeedIso | None = None
+    """The cloud-init seed DVD."""
+    internal: InternalNic | None = None
+    """Adapter 2, if any."""
+    forwards: Sequence[PortForward] = ()
+    """NAT rules of adapter 1; changes apply live."""
+    ostype: str = "Ubuntu_64"
+    firmware: Literal["bios", "efi"] = "bios"
+    start: bool = True
+    """Start the VM headless (and keep it started)."""
+    wait_for_ssh: str | None = None
+    """The name of the forward to wait on until the guest's SSH server answers."""
+    wait_timeout_s: int = 900
+    stop_timeout_s: int = 120
+    """How long an ACPI shutdown may take before the VM is powered off."""
+    host: VBoxHost = field(default_factory=VBoxHost)
+    after: Sequence[pulumi.Resource] = ()
+    """Resources to create first (e.g. the VM serving DHCP on the internal network)."""
+
+
+class Machine(pulumi.ComponentResource):
+    vm_name: pulumi.Output[str]
+    """The VM's name in VirtualBox."""
+    ssh_port: pulumi.Output[int | None]
+    """The host port forwarded to the guest's SSH server, if any."""
+    ready: pulumi.Output[str]
+    """The last state line of the VM (and of the SSH wait, when there is one)."""
+
+    def __init__(
+        self, name: str, args: MachineArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudlabs:virtualbox:Machine", name, None, opts)
+        nic = args.internal
+        env: dict[str, pulumi.Input[str]] = {
+            "VM_NAME": args.vm_name,
+            "VM_OSTYPE": args.ostype,
+            "VM_BASEFOLDER": args.base_folder,
+            "VM_CPUS": str(args.cpus),
+            "VM_MEMORY_MB": str(args.memory_mb),
+            "VM_FIRMWARE": args.firmware,
+            "VM_DISK": args.disk.path,
+            "VM_SEED": args.seed.path if args.seed is not None else "",
+            "VM_NIC1_MAC": args.nat_mac,
+            "VM_NIC2": nic.mode if nic is not None else "none",
+            "VM_NIC2_NETWORK": nic.network if nic is not None else "",
+            "VM_NIC2_MAC": nic.mac if nic is not None else "",
+            "VM_FORWARDS": "\n".join(f.rule for f in args.forwards),
+            "VM_START": "yes" if args.start else "no",
+            "VM_STOP_TIMEOUT": str(args.stop_timeout_s),
+        }
+        needs: list[pulumi.Resource] = [args.disk, *args.after]
+        if args.seed is not None:
+            needs.append(args.seed)
+        vm = run_script(
+            f"{name}-vm",
+            args.host,
+            create="vm-apply.sh",
+            update="vm-apply.sh",
+            delete="vm-delete.sh",
+            environment=env,
+            # A new name, folder, OS type or firmware is a new VM; everything else converges.
+            triggers=[args.vm_name, args.base_folder, args.ostype, args.firmware],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=needs, delete_before_replace=True),
+        )
+        ready: pulumi.Output[str] = vm.stdout
+        ssh = next((f for f in args.forwards if f.name == args.wait_for_ssh), None)
+        if args.wait_for_ssh is not None and ssh is None:
+            raise ValueError(f"{name}: no forward named {args.wait_for_ssh!r} to wait on")
+        if ssh is not None and args.start:
+            wait = run_script(
+                f"{name}-ssh",
+                args.host,
+                create="ssh-wait.sh",
+                environment={
+                    "SSH_HOST": ssh.host_ip,
+                    "SSH_PORT": str(ssh.host_port),
+                    "WAIT_TIMEOUT": str(args.wait_timeout_s),
+                },
+                # Wait again whenever the VM is replaced.
+                triggers=[vm.id],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[vm]),
+            )
+            ready = wait.stdout
+        self.vm_name = pulumi.Output.from_input(args.vm_name)
+        self.ssh_port = pulumi.Output.from_input(ssh.host_port if ssh else None)
+        self.ready = ready
+        self.register_outputs(
+            {"vm_name": self.vm_name, "ssh_port": self.ssh_port, "ready": self.ready}
+        )

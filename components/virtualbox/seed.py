@@ -1,0 +1,63 @@
+"""A cloud-init NoCloud seed ISO (volume ``cidata``) built on the VirtualBox host."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.virtualbox.host import VBoxHost, run_script
+
+
+@dataclass(frozen=True)
+class SeedIsoArgs:
+    directory: str
+    """Where the ISO goes on the VirtualBox host (``~/`` = that user's home)."""
+    hostname: str
+    """The guest's name (part of the file name)."""
+    user_data: str
+    """The ``#cloud-config`` user-data."""
+    meta_data: str
+    """The meta-data (instance-id, local-hostname)."""
+    network_config: str | None = None
+    """The network-config (netplan version 2); None = cloud-init's default DHCP."""
+    host: VBoxHost = field(default_factory=VBoxHost)
+    """Where VBoxManage runs."""
+
+
+def seed_path(args: SeedIsoArgs) -> str:
+    """The ISO's path: it carries a hash of the content, so new content is a new file."""
+    digest = hashlib.sha256()
+    for part in (args.user_data, args.meta_data, args.network_config or ""):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return f"{args.directory.rstrip('/')}/{args.hostname}-seed-{digest.hexdigest()[:12]}.iso"
+
+
+class SeedIso(pulumi.ComponentResource):
+    path: pulumi.Output[str]
+    """The ISO on the VirtualBox host."""
+
+    def __init__(self, name: str, args: SeedIsoArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cloudlabs:virtualbox:SeedIso", name, None, opts)
+        path = seed_path(args)
+        env: dict[str, pulumi.Input[str]] = {
+            "SEED_PATH": path,
+            "SEED_USER_DATA": args.user_data,
+            "SEED_META_DATA": args.meta_data,
+            "SEED_NETWORK_CONFIG": args.network_config or "",
+        }
+        run_script(
+            f"{name}-iso",
+            args.host,
+            create="seed-create.sh",
+            delete="seed-delete.sh",
+            environment=env,
+            # New content = new file name = a new ISO; the VM swaps its DVD, then the old ISO
+            # is deleted.
+            triggers=[path],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.path = pulumi.Output.from_input(path)
+        self.register_outputs({"path": self.path})

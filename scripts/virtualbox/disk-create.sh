@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Create a VirtualBox disk (VDI) as a clone of a source disk or cloud image, then grow it.
+# Idempotent: a disk already registered at DISK_PATH is kept (and grown if too small).
+#
+# Environment:
+#   DISK_PATH        the disk to create (a leading ~/ means the home directory)
+#   DISK_SOURCE      the disk or cloud image (VMDK/VDI/VHD) to clone
+#   DISK_SOURCE_URL  optional: where to download DISK_SOURCE from when it is missing
+#   DISK_SOURCE_KIND "image" (an outside file: left unregistered after the clone) or "disk"
+#   DISK_SIZE_MB     the disk's size in MB; 0 keeps the source's size
+#   VBOXMANAGE       the VBoxManage command (default: VBoxManage on PATH)
+set -euo pipefail
+
+vbm() { "${VBOXMANAGE:-VBoxManage}" "$@"; }
+die() { printf 'disk-create: %s\n' "$*" >&2; exit 1; }
+expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
+registered() { vbm list hdds | sed -n 's/^Location:[[:space:]]*//p' | grep -Fxq -- "$1"; }
+
+disk="$(expand "${DISK_PATH:?DISK_PATH is required}")"
+source="$(expand "${DISK_SOURCE:?DISK_SOURCE is required}")"
+size="${DISK_SIZE_MB:-0}"
+[[ "${size}" =~ ^[0-9]+$ ]] || die "DISK_SIZE_MB must be a number of MB (got '${size}')"
+
+if ! registered "${disk}"; then
+    [[ ! -e "${disk}" ]] || die "${disk} exists but VirtualBox does not know it; move it away"
+    if [[ ! -f "${source}" ]]; then
+        [[ -n "${DISK_SOURCE_URL:-}" ]] || die "source image ${source} not found (set its URL to download it)"
+        mkdir -p "$(dirname -- "${source}")"
+        curl -fL --retry 3 -o "${source}.part" -- "${DISK_SOURCE_URL}"
+        mv -- "${source}.part" "${source}"
+    fi
+    was_registered=no
+    if registered "${source}"; then was_registered=yes; fi
+    mkdir -p "$(dirname -- "${disk}")"
+    vbm clonemedium disk "${source}" "${disk}" --format VDI
+    if [[ "${DISK_SOURCE_KIND:-image}" == image && "${was_registered}" == no ]]; then
+        vbm closemedium disk "${source}"
+    fi
+fi
+
+if ((size > 0)); then
+    current="$(vbm showmediuminfo disk "${disk}" | sed -n 's/^Capacity:[[:space:]]*\([0-9]*\) MBytes.*/\1/p')"
+    [[ -n "${current}" ]] || die "could not read the capacity of ${disk}"
+    if ((current < size)); then
+        vbm modifymedium disk "${disk}" --resize "${size}"
+    elif ((current > size)); then
+        die "${disk} holds ${current} MB, more than the ${size} MB asked: a disk cannot shrink"
+    fi
+fi
+printf '%s\n' "${disk}"

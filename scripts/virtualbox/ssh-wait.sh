@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Wait until an SSH server answers with its banner (the guest has booted and sshd runs).
+#
+# Environment:
+#   SSH_HOST      the address to try (default 127.0.0.1: a NAT port forward)
+#   SSH_PORT      the port
+#   WAIT_TIMEOUT  seconds before giving up (default 600)
+set -euo pipefail
+
+host="${SSH_HOST:-127.0.0.1}"
+port="${SSH_PORT:?SSH_PORT is required}"
+deadline=$((SECONDS + ${WAIT_TIMEOUT:-600}))
+while ((SECONDS < deadline)); do
+    if exec 3<>"/dev/tcp/${host}/${port}" 2>/dev/null; then
+        banner=""
+        IFS= read -r -t 10 banner <&3 || true
+        exec 3<&- 3>&-
+        if [[ "${banner}" == SSH-* ]]; then
+            printf 'ssh on %s:%s: %s\n' "${host}" "${port}" "${banner%$'\r'}"
+            exit 0
+        fi
+    fi
+    sleep 2
+done
+printf 'ssh-wait: no SSH server answered on %s:%s within %ss\n' "${host}" "${port}" "${WAIT_TIMEOUT:-600}" >&2
+exit 1

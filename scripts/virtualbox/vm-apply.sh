@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Create or update a VirtualBox VM until it matches the environment, then start it.
+# Idempotent: it reads the VM's state (showvminfo) and changes only what differs. Settings that
+# VirtualBox changes only on a powered-off VM (CPUs, memory, adapters, disk) stop it first
+# (ACPI shutdown, then power off after VM_STOP_TIMEOUT); NAT rules and the seed DVD change live.
+#
+# Environment:
+#   VM_NAME          the VM's name in VirtualBox
+#   VM_OSTYPE        VirtualBox OS type (Ubuntu_64)
+#   VM_BASEFOLDER    where the VM's settings live (a leading ~/ means the home directory)
+#   VM_CPUS          number of virtual CPUs
+#   VM_MEMORY_MB     memory in MB
+#   VM_FIRMWARE      bios or efi
+#   VM_DISK          the boot disk (SATA port 0)
+#   VM_SEED          optional: the cloud-init seed ISO (DVD on SATA port 1)
+#   VM_NIC1_MAC      MAC address of adapter 1 (NAT), 12 hex digits
+#   VM_NIC2          none, intnet or hostonly: adapter 2
+#   VM_NIC2_NETWORK  the internal network's name, or the host-only interface
+#   VM_NIC2_MAC      MAC address of adapter 2
+#   VM_FORWARDS      NAT rules of adapter 1, one per line: name,tcp,hostip,hostport,,guestport
+#   VM_START         yes to start the VM (headless), no to leave it powered off
+#   VM_STOP_TIMEOUT  seconds to wait for an ACPI shutdown (default 120)
+#   VBOXMANAGE       the VBoxManage command (default: VBoxManage on PATH)
+set -euo pipefail
+
+vbm() { "${VBOXMANAGE:-VBoxManage}" "$@"; }
+die() { printf 'vm-apply: %s\n' "$*" >&2; exit 1; }
+expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
+
+name="${VM_NAME:?VM_NAME is required}"
+base="$(expand "${VM_BASEFOLDER:?VM_BASEFOLDER is required}")"
+disk="$(expand "${VM_DISK:?VM_DISK is required}")"
+seed=""
+[[ -z "${VM_SEED:-}" ]] || seed="$(expand "${VM_SEED}")"
+nic2="${VM_NIC2:-none}"
+
+info="$(mktemp)"
+trap 'rm -f -- "${info}"' EXIT
+refresh() { vbm showvminfo "${name}" --machinereadable >"${info}"; }
+# The value of one key of `showvminfo --machinereadable` (keys may be quoted), unquoted.
+get() {
+    awk -v key="$1" '{ k = $0; sub(/=.*/, "", k); gsub(/"/, "", k)
+        if (k == key) { v = substr($0, index($0, "=") + 1); gsub(/^"|"$/, "", v); print v; exit } }' "${info}"
+}
+state() { refresh; get VMState; }
+
+stop_vm() {
+    local waited=0 timeout="${VM_STOP_TIMEOUT:-120}"
+    vbm controlvm "${name}" acpipowerbutton
+    while [[ "$(state)" == running ]] && ((waited < timeout)); do
+        sleep 2
+        waited=$((waited + 2))
+    done
+    if [[ "$(state)" != poweroff && "$(state)" != aborted ]]; then
+        vbm controlvm "${name}" poweroff
+    fi
+}
+
+if ! vbm showvminfo "${name}" --machinereadable >"${info}" 2>/dev/null; then
+    mkdir -p "${base}"
+    vbm createvm --name "${name}" --ostype "${VM_OSTYPE:?VM_OSTYPE is required}" \
+        --basefolder "${base}" --register
+    refresh
+fi
+
+# Settings that need a powered-off VM.
+settings=()
+[[ "$(get cpus)" == "${VM_CPUS:?}" ]] || settings+=(--cpus "${VM_CPUS}")
+[[ "$(get memory)" == "${VM_MEMORY_MB:?}" ]] || settings+=(--memory "${VM_MEMORY_MB}")
+want_fw="${VM_FIRMWARE:-bios}"
+[[ "$(get firmware)" == "${want_fw^^}" ]] || settings+=(--firmware "${want_fw}")
+[[ "$(get ioapic)" == on ]] || settings+=(--ioapic on)
+# Ubuntu cloud images log to the first serial port; give them one, disconnected.
+[[ "$(get uart1)" == "0x03f8,4" ]] || settings+=(--uart1 0x3F8 4 --uartmode1 disconnected)
+[[ "$(get nic1)" == nat ]] || settings+=(--nic1 nat)
+[[ "$(get macaddress1)" == "${VM_NIC1_MAC:?}" ]] || settings+=(--macaddress1 "${VM_NIC1_MAC}")
+case "${nic2}" in
+none) [[ "$(get nic2)" == none ]] || settings+=(--nic2 none) ;;
+intnet)
+    [[ "$(get nic2)" == intnet ]] || settings+=(--nic2 intnet)
+    [[ "$(get intnet2)" == "${VM_NIC2_NETWORK:?}" ]] || settings+=(--intnet2 "${VM_NIC2_NETWORK}")
+    ;;
+hostonly)
+    vbm list hostonlyifs | sed -n 's/^Name:[[:space:]]*//p' | grep -Fxq -- "${VM_NIC2_NETWORK:?}" ||
+        die "host-only interface ${VM_NIC2_NETWORK} does not exist (VirtualBox: File > Tools > Network)"
+    [[ "$(get nic2)" == hostonly ]] || settings+=(--nic2 hostonly)
+    [[ "$(get hostonlyadapter2)" == "${VM_NIC2_NETWORK}" ]] ||
+        settings+=(--host-only-adapter2 "${VM_NIC2_NETWORK}")
+    ;;
+*) die "VM_NIC2 must be none, intnet or hostonly (got '${nic2}')" ;;
+esac
+if [[ "${nic2}" != none ]]; then
+    [[ "$(get macaddress2)" == "${VM_NIC2_MAC:?}" ]] || settings+=(--macaddress2 "${VM_NIC2_MAC}")
+fi
+need_ctl=no
+[[ "$(get storagecontrollername0)" == SATA ]] || need_ctl=yes
+need_disk=no
+[[ "$(get SATA-0-0)" == "${disk}" ]] || need_disk=yes
+
+if ((${#settings[@]} > 0)) || [[ "${need_ctl}" == yes || "${need_disk}" == yes ]]; then
+    if [[ "$(get VMState)" == running ]]; then
+        stop_vm
+    fi
+    ((${#settings[@]} == 0)) || vbm modifyvm "${name}" "${settings[@]}"
+    if [[ "${need_ctl}" == yes ]]; then
+        vbm storagectl "${name}" --name SATA --add sata --controller IntelAhci --portcount 2
+    fi
+    if [[ "${need_disk}" == yes ]]; then
+        vbm storageattach "${name}" --storagectl SATA --port 0 --device 0 --type hdd --medium "${disk}"
+    fi
+    refresh
+fi
+
+# The seed DVD can change on a running VM.
+if [[ -n "${seed}" && "$(get SATA-1-0)" != "${seed}" ]]; then
+    vbm storageattach "${name}" --storagectl SATA --port 1 --device 0 --type dvddrive --medium "${seed}"
+elif [[ -z "${seed}" && -n "$(get SATA-1-0)" && "$(get SATA-1-0)" != none && "$(get SATA-1-0)" != emptydrive ]]; then
+    vbm storageattach "${name}" --storagectl SATA --port 1 --device 0 --type dvddrive --medium emptydrive
+fi
+
+# NAT port forwards of adapter 1: live on a running VM, in the settings otherwise.
+running=no
+[[ "$(get VMState)" == running ]] && running=yes
+natpf() {
+    if [[ "${running}" == yes ]]; then vbm controlvm "${name}" natpf1 "$@"; else vbm modifyvm "${name}" --natpf1 "$@"; fi
+}
+declare -A want=()
+while IFS= read -r rule; do
+    [[ -n "${rule}" ]] || continue
+    want["${rule%%,*}"]="${rule}"
+done <<<"${VM_FORWARDS:-}"
+declare -A have=()
+while IFS= read -r rule; do
+    [[ -n "${rule}" ]] || continue
+    have["${rule%%,*}"]="${rule}"
+done < <(sed -n 's/^Forwarding([0-9]*)="\(.*\)"$/\1/p' "${info}")
+for rule_name in "${!have[@]}"; do
+    if [[ "${want[${rule_name}]:-}" != "${have[${rule_name}]}" ]]; then
+        natpf delete "${rule_name}"
+    fi
+done
+for rule_name in "${!want[@]}"; do
+    if [[ "${have[${rule_name}]:-}" != "${want[${rule_name}]}" ]]; then
+        natpf "${want[${rule_name}]}"
+    fi
+done
+
+if [[ "${VM_START:-yes}" == yes && "$(state)" != running ]]; then
+    vbm startvm "${name}" --type headless
+fi
+printf '%s %s\n' "${name}" "$(state)"

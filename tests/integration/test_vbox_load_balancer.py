@@ -1,0 +1,228 @@
+"""The load-balancer experiment of the cluster lab, for real, on loopback.
+
+The nginx and Redis configuration are the ones the shipped ``vbox-cluster`` stack puts into
+master's and node01's cloud-init user-data, with the lab addresses remapped to loopback ports;
+three instances of the counter app run behind nginx, with and without a real redis-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from apps.counter.counter import Redis
+from tests.fakes.vbox_runner import free_port_block
+from tests.harness import ROOT, run_stack_file
+from tests.validators import require
+
+COUNTER = ROOT / "apps" / "counter" / "counter.py"
+
+
+def guest_files(hostname: str) -> dict[str, str]:
+    run = run_stack_file("vbox-cluster")
+    seed = next(r for r in run.resources if r.name == f"{hostname}-seed-iso")
+    doc = yaml.safe_load(seed.inputs["environment"]["SEED_USER_DATA"])
+    return {f["path"]: f["content"] for f in doc["write_files"]}
+
+
+def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class Lab:
+    """nginx + counters (+ redis) on loopback; every process is stopped at the end."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.procs: list[subprocess.Popen[Any]] = []
+        base, held = free_port_block(6)
+        for sock in held:
+            sock.close()
+        self.lb_port, self.redis_port = base, base + 1
+        self.app_ports = [base + 2, base + 3, base + 4]
+        self.counters: list[subprocess.Popen[Any]] = []
+
+    def spawn(self, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
+        log = open(self.tmp / f"proc-{len(self.procs)}.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            args, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start_redis(self) -> None:
+        rendered = guest_files("node01")["/etc/redis/cloudlabs.conf"]
+        conf = re.sub(r"(?m)^bind .*$", "bind 127.0.0.1", rendered)
+        conf = re.sub(r"(?m)^port .*$", f"port {self.redis_port}", conf)
+        assert conf != rendered
+        path = self.tmp / "redis.conf"
+        path.write_text(conf + f'save ""\nappendonly no\ndir {self.tmp}\n')
+        wait_port(self.redis_port, self.spawn([require("redis-server"), str(path)]))
+
+    def start_counters(self, redis: bool) -> None:
+        self.stop(self.counters)
+        self.counters = []
+        for port in self.app_ports:
+            env = {"COUNTER_HOST": "127.0.0.1", "COUNTER_PORT": str(port)}
+            if redis:
+                env |= {
+                    "COUNTER_REDIS_HOST": "127.0.0.1",
+                    "COUNTER_REDIS_PORT": str(self.redis_port),
+                }
+            proc = self.spawn([sys.executable, str(COUNTER)], env)
+            wait_port(port, proc)
+            self.counters.append(proc)
+
+    def start_nginx(self) -> None:
+        rendered = guest_files("master")["/etc/nginx/conf.d/load-balancer.conf"]
+        servers = re.findall(r"server (192\.168\.56\.\d+):5001", rendered)
+        assert servers == ["192.168.56.2", "192.168.56.3", "192.168.56.4"], rendered
+        conf = rendered
+        for address, port in zip(servers, self.app_ports, strict=True):
+            conf = conf.replace(f"server {address}:5001", f"server 127.0.0.1:{port}")
+        conf = conf.replace("listen 80;", f"listen 127.0.0.1:{self.lb_port};")
+        assert "192.168.56" not in conf and f"listen 127.0.0.1:{self.lb_port};" in conf
+        (self.tmp / "lb.conf").write_text(conf)
+        t = self.tmp
+        (t / "nginx.conf").write_text(
+            f"worker_processes 1;\npid {t}/nginx.pid;\nerror_log {t}/error.log;\n"
+            "events { worker_connections 8192; }\n"
+            f"http {{\n access_log off;\n client_body_temp_path {t}/body;\n"
+            f" proxy_temp_path {t}/proxy;\n fastcgi_temp_path {t}/fcgi;\n"
+            f" uwsgi_temp_path {t}/uwsgi;\n scgi_temp_path {t}/scgi;\n"
+            f" include {t}/lb.conf;\n}}\n"
+        )
+        nginx = require("nginx")
+        check = subprocess.run(
+            [nginx, "-t", "-p", str(t), "-c", str(t / "nginx.conf")],
+            capture_output=True,
+            text=True,
+        )
+        assert check.returncode == 0, check.stderr
+        proc = self.spawn([nginx, "-p", str(t), "-c", str(t / "nginx.conf"), "-g", "daemon off;"])
+        wait_port(self.lb_port, proc)
+
+    @staticmethod
+    def stop(procs: list[subprocess.Popen[Any]]) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+    def close(self) -> None:
+        self.stop(list(reversed(self.procs)))
+
+    def count(self, port: int) -> int:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /count HTTP/1.0\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+        return int(data.split(b"\r\n\r\n", 1)[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    lab = Lab(tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+async def _post(port: int, limit: asyncio.Semaphore) -> tuple[int, str]:
+    async with limit:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(
+                b"POST / HTTP/1.1\r\nHost: lab\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            await writer.drain()
+            data = await reader.read()
+        finally:
+            writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+async def _posts(
+    port: int, total: int, concurrency: int, kill: subprocess.Popen[Any] | None = None
+) -> list[tuple[int, str]]:
+    limit = asyncio.Semaphore(concurrency)
+    tasks = [asyncio.create_task(_post(port, limit)) for _ in range(total)]
+    if kill is not None:
+        # Mid-run: once a quarter of the requests are answered, one instance dies abruptly.
+        while sum(t.done() for t in tasks) < total // 4:
+            await asyncio.sleep(0.01)
+        kill.send_signal(signal.SIGKILL)
+    return await asyncio.gather(*tasks)
+
+
+def posts(port: int, total: int, concurrency: int, **kw: Any) -> list[tuple[int, str]]:
+    return asyncio.run(asyncio.wait_for(_posts(port, total, concurrency, **kw), timeout=180))
+
+
+COUNT_RE = re.compile(r"has processed (\d+) requests")
+
+
+def test_without_redis_each_instance_counts_only_its_own_requests(lab: Lab) -> None:
+    lab.start_counters(redis=False)
+    lab.start_nginx()
+    answers = posts(lab.lb_port, 300, 30)
+    assert {status for status, _ in answers} == {200}
+    per_instance = [lab.count(port) for port in lab.app_ports]
+    assert sum(per_instance) == 300
+    assert all(0 < n < 300 for n in per_instance), per_instance  # round robin over all three
+    reported = [int(COUNT_RE.search(body).group(1)) for _, body in answers]  # type: ignore[union-attr]
+    assert max(reported) < 300, "no instance saw every request"
+    assert len(reported) > len(set(reported)), "the same count is reported by several instances"
+
+
+def test_with_redis_2000_concurrent_posts_count_exactly_2000(lab: Lab) -> None:
+    lab.start_redis()
+    lab.start_counters(redis=True)
+    lab.start_nginx()
+    answers = posts(lab.lb_port, 2000, 500)
+    assert [s for s, _ in answers if s != 200] == []
+    reported = sorted(int(COUNT_RE.search(b).group(1)) for _, b in answers)  # type: ignore[union-attr]
+    assert reported == list(range(1, 2001)), "each request got its own count"
+    assert [lab.count(port) for port in lab.app_ports] == [2000, 2000, 2000]
+    assert Redis("127.0.0.1", lab.redis_port).command("GET", "counter") == "2000"
+
+
+def test_with_redis_killing_an_instance_mid_run_loses_no_request(lab: Lab) -> None:
+    lab.start_redis()
+    lab.start_counters(redis=True)
+    lab.start_nginx()
+    victim = lab.counters[1]
+    answers = posts(lab.lb_port, 2000, 500, kill=victim)
+    assert victim.poll() is not None, "the instance was stopped during the run"
+    assert [s for s, _ in answers if s != 200] == [], "nginx retried on the other instances"
+    assert Redis("127.0.0.1", lab.redis_port).command("GET", "counter") == "2000"
+    survivors = [p for i, p in enumerate(lab.app_ports) if i != 1]
+    assert [lab.count(port) for port in survivors] == [2000, 2000]
