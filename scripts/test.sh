@@ -15,6 +15,11 @@ step "system tools and services"
 bash scripts/setup/tools.sh
 bash scripts/setup/docker.sh
 bash scripts/setup/base-image.sh
+bash scripts/setup/docker-labs.sh
+bash scripts/setup/calculator-bootstrap.sh
+bash scripts/setup/k8s-tests.sh
+bash scripts/setup/virtualbox-tests.sh
+bash scripts/setup/libvirt.sh
 # --- end of setup steps ---
 
 step "lint and types"

@@ -8,6 +8,8 @@ exported outputs. Assertion messages should name the resource's URN.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import ipaddress
 import itertools
 import json
@@ -25,6 +27,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "cloud-labs"
+_PEM_KINDS = ("PUBLIC KEY", "RSA PRIVATE KEY", "CERTIFICATE")
 
 
 @dataclass
@@ -108,6 +111,30 @@ class RecordingMocks(Mocks):
             state["fingerprint"] = "SHA256:mock"
         elif typ == "openstack:compute/instance:Instance":
             state["accessIpV4"] = ""
+        elif typ == "docker:index/image:Image":
+            state["repoDigest"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
+        elif typ == "docker:index/container:Container":
+            nets = state.get("networksAdvanced") or [{"name": "bridge"}]
+            state["networkDatas"] = [
+                {"ipAddress": f"172.30.0.{next(self._ids) % 250 + 2}", "networkName": n["name"]}
+                for n in nets
+            ]
+        elif typ == "command:local:Command":
+            state["stdout"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
+        elif typ == "random:index/randomPassword:RandomPassword":
+            # Drawn (deterministically) from the character classes the inputs allow.
+            classes = {"lower": "abcdefghijklmnopqrstuvwxyz", "upper": "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+            classes |= {"numeric": "0123456789", "special": "!#$%&*()-_=+[]{}<>:?"}
+            chars = "".join(c for key, c in classes.items() if state.get(key, True))
+            digest = hashlib.sha256(args.name.encode()).digest() * 4
+            state["result"] = "".join(chars[b % len(chars)] for b in digest[: int(state["length"])])
+        elif typ.startswith("tls:index/"):  # PEM-shaped, not real keys or certificates
+            body = base64.b64encode(hashlib.sha512(args.name.encode()).digest()).decode()
+            pem = {k: f"-----BEGIN {k}-----\n{body}\n-----END {k}-----\n" for k in _PEM_KINDS}
+            if typ == "tls:index/privateKey:PrivateKey":
+                state["publicKeyPem"] = pem["PUBLIC KEY"]
+                state["privateKeyPem"] = pem["RSA PRIVATE KEY"]
+            state.setdefault("certPem", pem["CERTIFICATE"])
         self.run.resources.append(
             Resource(
                 type=typ,

@@ -1,0 +1,31 @@
+"""Libvirt/KVM components (``cloudlabs:libvirt:*``), driven through pulumi-command."""
+
+from components.libvirt.commands import LibvirtHost, SshTarget
+from components.libvirt.resources import (
+    BaseImage,
+    BaseImageArgs,
+    HostPreparation,
+    HostPreparationArgs,
+    Network,
+    NetworkArgs,
+    SeedFiles,
+    Vm,
+    VmArgs,
+)
+from components.libvirt.xml_render import NetworkSpec, NicSpec
+
+__all__ = [
+    "BaseImage",
+    "BaseImageArgs",
+    "HostPreparation",
+    "HostPreparationArgs",
+    "LibvirtHost",
+    "Network",
+    "NetworkArgs",
+    "NetworkSpec",
+    "NicSpec",
+    "SeedFiles",
+    "SshTarget",
+    "Vm",
+    "VmArgs",
+]

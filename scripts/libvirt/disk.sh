@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A VM's system disk, made from the base image: a qcow2 overlay whose backing file is the
+# base (DISK_MODE=backing) or a full copy (DISK_MODE=copy), of DISK_SIZE_GIB GiB.
+#
+# The disk is marked as this stack's by the file DISK_PATH.cloudlabs holding OWNER.
+# create: makes a missing disk; grows a disk of this stack that is smaller than asked (never
+#         shrinks it); a disk not created by this stack is an error.
+# delete: removes the disk and its mark, only when they are this stack's.
+#
+# Usage: disk.sh create|delete
+# Environment: DISK_PATH, BASE_PATH, DISK_SIZE_GIB, DISK_MODE (backing|copy), OWNER
+set -euo pipefail
+
+ACTION="${1:-create}"
+: "${DISK_PATH:?}" "${OWNER:?}"
+MARK="${DISK_PATH}.cloudlabs"
+
+log() { printf '[disk %s] %s\n' "${DISK_PATH}" "$*" >&2; }
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+ours() { [[ -f "${MARK}" ]] && [[ "$(head -n 1 "${MARK}")" == "${OWNER}" ]]; }
+
+# info_field FILE FIELD: a field of `qemu-img info --output=json` (numbers and strings).
+info_field() {
+    qemu-img info -U --output=json "$1" |
+        sed -n "s/^ *\"$2\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" | head -n 1
+}
+
+create() {
+    : "${BASE_PATH:?}" "${DISK_SIZE_GIB:?}"
+    local want=$((DISK_SIZE_GIB * 1024 * 1024 * 1024)) size
+    if [[ -e "${DISK_PATH}" ]]; then
+        ours || die "exists and was not created by ${OWNER}; remove it or choose another storage directory"
+        size="$(info_field "${DISK_PATH}" virtual-size)"
+        if ((size < want)); then
+            log "growing to ${DISK_SIZE_GIB} GiB"
+            qemu-img resize "${DISK_PATH}" "${DISK_SIZE_GIB}G" >/dev/null
+        fi
+        echo "disk ${DISK_PATH}: ready"
+        return 0
+    fi
+    [[ -r "${BASE_PATH}" ]] || die "base image ${BASE_PATH} not found"
+    local base_format base_size
+    base_format="$(info_field "${BASE_PATH}" format)"
+    base_size="$(info_field "${BASE_PATH}" virtual-size)"
+    ((base_size <= want)) ||
+        die "the base image is ${base_size} bytes, larger than the ${DISK_SIZE_GIB} GiB asked"
+    mkdir -p "$(dirname "${DISK_PATH}")"
+    case "${DISK_MODE:-backing}" in
+    backing)
+        log "creating a ${DISK_SIZE_GIB} GiB overlay of ${BASE_PATH}"
+        qemu-img create -q -f qcow2 -F "${base_format}" -b "${BASE_PATH}" "${DISK_PATH}.part" \
+            "${DISK_SIZE_GIB}G"
+        ;;
+    copy)
+        log "copying ${BASE_PATH} (${DISK_SIZE_GIB} GiB)"
+        qemu-img convert -O qcow2 "${BASE_PATH}" "${DISK_PATH}.part"
+        qemu-img resize -q "${DISK_PATH}.part" "${DISK_SIZE_GIB}G"
+        ;;
+    *) die "DISK_MODE must be backing or copy" ;;
+    esac
+    printf '%s\n' "${OWNER}" >"${MARK}"
+    mv "${DISK_PATH}.part" "${DISK_PATH}"
+    echo "disk ${DISK_PATH}: created"
+}
+
+delete() {
+    if ours; then
+        log "removing"
+        rm -f "${DISK_PATH}" "${DISK_PATH}.part" "${MARK}"
+    elif [[ -e "${DISK_PATH}" ]]; then
+        log "not created by ${OWNER}: kept"
+    fi
+}
+
+case "${ACTION}" in
+create) create ;;
+delete) delete ;;
+*) die "usage: $0 create|delete" ;;
+esac

@@ -1,0 +1,342 @@
+"""The libvirt-host stack's own commands, run against a real libvirtd with QEMU.
+
+Prerequisites (installed and started by ``scripts/setup/libvirt.sh``): libvirtd and virtlogd
+running inside the network namespace ``cloudlabs-libvirt``, QEMU, qemu-img, genisoimage/isoinfo,
+xmllint. Every bridge, dnsmasq and firewall rule libvirt makes stays inside that namespace; the
+commands run there too (``ip netns exec``), as they would on the KVM host.
+
+The stack is run under mocks with a small config (software emulation, 128 MiB guests, a local
+empty qcow2 as the base image); the create commands it declares run in dependency order, then
+again (nothing changes), then the deletes in reverse order (nothing of the stack is left; a
+network and a domain the stack did not create are untouched).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import Resource, StackRun, load_stack_file, run_program
+from tests.validators import require
+
+pytestmark = pytest.mark.integration
+
+NETNS = "cloudlabs-libvirt"
+URI = "qemu:///system"
+COMMAND = "command:local:Command"
+SETUP_HINT = "run: bash scripts/setup/libvirt.sh"
+
+
+def sh(*args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180)
+    if check:
+        assert result.returncode == 0, f"{args[:4]}: {result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def virsh(*args: str, check: bool = True) -> str:
+    return sh("virsh", "-q", "-c", URI, *args, check=check)
+
+
+def in_netns(*args: str, check: bool = True) -> str:
+    return sh("ip", "netns", "exec", NETNS, *args, check=check)
+
+
+@dataclass
+class Lab:
+    tag: str
+    storage: Path
+    base: Path
+    public_bridge: str
+    foreign_network: str
+    foreign_domain: str
+    config: dict[str, Any]
+    run: StackRun
+    commands: list[Resource]
+
+    def name(self, vm: str) -> str:
+        return f"{self.tag}-{vm}"
+
+
+def ordered(run: StackRun) -> list[Resource]:
+    """The stack's commands, each after the ones it depends on (as the engine would run them)."""
+    pending = run.of_type(COMMAND)
+    done: list[Resource] = []
+    while pending:
+        ready = [c for c in pending if not any(run.depends_on(c, o) for o in pending if o is not c)]
+        assert ready, f"dependency cycle among {pending}"
+        done += ready
+        pending = [c for c in pending if c not in ready]
+    return done
+
+
+def execute(command: Resource, action: str) -> str:
+    """Run the command's ``create`` or ``delete`` in the namespace, with its environment."""
+    env = {**os.environ, **command.inputs["environment"]}
+    result = subprocess.run(
+        ["ip", "netns", "exec", NETNS, "/bin/sh", "-c", command.inputs[action]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"{command} {action}: {result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def all_domains() -> list[str]:
+    return virsh("list", "--all", "--name").split()
+
+
+def all_networks() -> list[str]:
+    return virsh("net-list", "--all", "--name").split()
+
+
+def cleanup(tag: str, storage: Path, bridge: str) -> None:
+    for name in all_domains():
+        if name.startswith(tag):
+            virsh("destroy", name, check=False)
+            virsh("undefine", name, check=False)
+    for name in all_networks():
+        if name.startswith(tag):
+            virsh("net-destroy", name, check=False)
+            virsh("net-undefine", name, check=False)
+    in_netns("ip", "link", "del", bridge, check=False)
+    shutil.rmtree(storage, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    for tool in ("virsh", "qemu-img", "isoinfo", "ip", "xmllint", "virt-xml-validate"):
+        require(tool)
+    assert NETNS in sh("ip", "netns", "list"), f"no network namespace {NETNS}: {SETUP_HINT}"
+    version = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True)
+    assert version.returncode == 0, f"libvirtd does not answer: {version.stderr} ({SETUP_HINT})"
+    pid = Path("/run/libvirtd.pid").read_text().strip()
+    assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{NETNS}").st_ino, (
+        f"libvirtd runs outside {NETNS}"
+    )
+
+    tag = "cl" + uuid.uuid4().hex[:6]
+    storage = Path(f"/var/lib/libvirt/images/{tag}")
+    public = f"{tag}p0"
+    try:
+        storage.mkdir(parents=True)
+        base = storage / "base.qcow2"
+        sh("qemu-img", "create", "-q", "-f", "qcow2", str(base), "256M")
+        in_netns("ip", "link", "add", public, "type", "bridge")
+        in_netns("ip", "link", "set", public, "up")
+
+        # What the stack did not create: a network and a domain it must leave alone.
+        foreign_net, foreign_dom = f"{tag}-foreign", f"{tag}-foreign"
+        net_xml = storage / "foreign-net.xml"
+        net_xml.write_text(
+            f"<network><name>{foreign_net}</name><bridge name='{tag}f0'/>"
+            "<ip address='10.99.0.1' netmask='255.255.255.0'/></network>"
+        )
+        virsh("net-define", str(net_xml))
+        virsh("net-start", foreign_net)
+        dom_xml = storage / "foreign-dom.xml"
+        dom_xml.write_text(
+            f"<domain type='qemu'><name>{foreign_dom}</name><memory unit='MiB'>64</memory>"
+            "<os><type arch='x86_64'>hvm</type></os></domain>"
+        )
+        virsh("define", str(dom_xml))
+
+        config = load_stack_file("libvirt-host")
+        k = "cloud-labs:"
+        vms = config[k + "vms"]
+        config.update(
+            {
+                k + "domainType": "qemu",
+                k + "storageDir": str(storage),
+                k + "baseImage": str(base),
+                k + "allowUndersized": True,
+                k + "autostart": True,
+                k + "hostPreparation": {"enabled": True, "persist": False},
+                k + "natNetwork": {
+                    "name": f"{tag}-nat",
+                    "bridge": f"{tag}n0",
+                    "cidr": "192.168.150.0/24",
+                    "address": "192.168.150.1",
+                    "dhcpStart": "192.168.150.100",
+                    "dhcpEnd": "192.168.150.199",
+                    "adoptExisting": False,
+                },
+                k + "managementNetwork": {
+                    "name": f"{tag}-mgmt",
+                    "bridge": f"{tag}m0",
+                    "cidr": "10.0.0.0/24",
+                    "address": "10.0.0.1",
+                },
+                k + "publicBridge": {"enabled": True, "bridge": public, "network": f"{tag}-pub"},
+                k + "vms": [
+                    {
+                        **vm,
+                        "name": f"{tag}-{vm['name']}",
+                        "memoryMib": 128,
+                        "vcpus": 1,
+                        "diskGib": 1,
+                    }
+                    for vm in vms
+                ],
+            }
+        )
+        run = run_program(config, stack="itest")
+        yield Lab(tag, storage, base, public, foreign_net, foreign_dom, config, run, ordered(run))
+    finally:
+        cleanup(tag, storage, public)
+
+
+def state(lab: Lab) -> dict[str, Any]:
+    """What the stack made, as libvirt and the file system see it."""
+    seen: dict[str, Any] = {}
+    for name in all_domains():
+        seen[f"domain {name}"] = (virsh("dumpxml", "--inactive", name), virsh("domstate", name))
+    for name in all_networks():
+        seen[f"network {name}"] = (
+            virsh("net-dumpxml", "--inactive", name),
+            virsh("net-info", name),
+        )
+    for path in sorted(lab.storage.iterdir()):
+        st = path.stat()
+        seen[f"file {path.name}"] = (st.st_size, st.st_mtime_ns)
+    return seen
+
+
+def test_lifecycle(lab: Lab) -> None:
+    commands = lab.commands
+    assert len(commands) == 1 + 3 + 1 + 5 * 3, commands
+
+    # --- create --------------------------------------------------------------------------
+    outputs = {c.name: execute(c, "create") for c in commands}
+    assert "ip-forward: 1" in outputs["host-kernel"]
+    assert in_netns("cat", "/proc/sys/net/ipv4/ip_forward").strip() == "1"
+    assert "nested-kvm:" in outputs["host-kernel"]
+
+    nets = {n.name: n.inputs["environment"] for n in commands if n.name.endswith("-define")}
+    assert {e["NETWORK_NAME"] for e in nets.values()} == {
+        f"{lab.tag}-nat",
+        f"{lab.tag}-mgmt",
+        f"{lab.tag}-pub",
+    }
+    for name, bridge in ((f"{lab.tag}-nat", f"{lab.tag}n0"), (f"{lab.tag}-mgmt", f"{lab.tag}m0")):
+        info = virsh("net-info", name)
+        assert "Active:         yes" in info and f"Bridge:         {bridge}" in info, info
+        # The bridge exists in the namespace, not on this machine.
+        in_netns("ip", "link", "show", bridge)
+        assert sh("ip", "link", "show", bridge, check=False) == ""
+    nat = ET.fromstring(virsh("net-dumpxml", f"{lab.tag}-nat"))
+    assert nat.find("forward").get("mode") == "nat"
+    assert nat.find("ip").attrib == {"address": "192.168.150.1", "netmask": "255.255.255.0"}
+    assert nat.find("ip/dhcp/range").attrib == {
+        "start": "192.168.150.100",
+        "end": "192.168.150.199",
+    }
+    addr = in_netns("ip", "-4", "-o", "addr", "show", f"{lab.tag}n0")
+    assert "192.168.150.1/24" in addr
+    # NAT really set up inside the namespace: masquerading rules and dnsmasq serving the range.
+    rules = in_netns("iptables", "-t", "nat", "-S")
+    assert "-s 192.168.150.0/24" in rules and "MASQUERADE" in rules, rules
+    assert f"{lab.tag}-nat" in sh("ps", "-eo", "args")
+    mgmt = ET.fromstring(virsh("net-dumpxml", f"{lab.tag}-mgmt"))
+    assert mgmt.find("forward") is None, "the management network must be isolated"
+    assert mgmt.find("ip").get("address") == "10.0.0.1"
+    pub = ET.fromstring(virsh("net-dumpxml", f"{lab.tag}-pub"))
+    assert pub.find("forward").get("mode") == "bridge"
+    assert pub.find("bridge").get("name") == lab.public_bridge
+
+    for vm in lab.config["cloud-labs:vms"]:
+        name = vm["name"]
+        assert virsh("domstate", name).strip() == "running", name
+        live = ET.fromstring(virsh("dumpxml", name))
+        assert int(live.findtext("memory")) == 128 * 1024
+        assert live.findtext("vcpu") == "1"
+        nics = [
+            (i.find("mac").get("address"), i.find("source").get("network"))
+            for i in live.findall("devices/interface")
+        ]
+        expected = [(vm["natMac"], f"{lab.tag}-nat")]
+        if vm["role"] == "gateway":
+            expected.append((vm["publicMac"], f"{lab.tag}-pub"))
+        expected.append((vm["mac"], f"{lab.tag}-mgmt"))
+        assert nics == expected, name
+        disk = lab.storage / f"{name}.qcow2"
+        iso = lab.storage / f"{name}-cidata.iso"
+        sources = [d.find("source").get("file") for d in live.findall("devices/disk")]
+        assert sources == [str(disk), str(iso)], name
+        chain = sh("qemu-img", "info", "-U", "--backing-chain", str(disk))
+        assert f"backing file: {lab.base}" in chain and "virtual size: 1 GiB" in chain, chain
+        seed = next(c for c in commands if c.name == f"vm-{name}-seed")
+        env = seed.inputs["environment"]
+        assert "Volume id: cidata" in sh("isoinfo", "-d", "-i", str(iso))
+        for file, key in (
+            ("meta-data", "META_DATA"),
+            ("user-data", "USER_DATA"),
+            ("network-config", "NETWORK_CONFIG"),
+        ):
+            assert sh("isoinfo", "-i", str(iso), "-J", "-x", f"/{file}") == env[key], file
+        assert vm["ip"] + "/24" in env["NETWORK_CONFIG"]
+        assert f"local-hostname: {name}" in env["META_DATA"]
+
+    # --- create again: nothing changes ----------------------------------------------------
+    before = state(lab)
+    for c in commands:
+        execute(c, "create")
+    assert state(lab) == before
+
+    # A changed size is an update of the same domain: redefined in place, same UUID.
+    gateway = lab.name("gateway")
+    uuid_before = virsh("domuuid", gateway)
+    bigger = [
+        {**vm, "memoryMib": 192} if vm["name"] == gateway else vm
+        for vm in lab.config["cloud-labs:vms"]
+    ]
+    rerun = run_program({**lab.config, "cloud-labs:vms": bigger}, stack="itest")
+    changed = [
+        c
+        for c in rerun.of_type(COMMAND)
+        if c.inputs["environment"]
+        != next(o for o in commands if o.name == c.name).inputs["environment"]
+    ]
+    assert [c.name for c in changed] == [f"vm-{gateway}-domain"]
+    execute(changed[0], "create")
+    inactive = ET.fromstring(virsh("dumpxml", "--inactive", gateway))
+    assert int(inactive.findtext("memory")) == 192 * 1024
+    assert virsh("domuuid", gateway) == uuid_before
+    assert virsh("domstate", gateway).strip() == "running"
+
+    # A domain of the same name not created by the stack is refused, and left alone.
+    domain_cmd = next(c for c in commands if c.name.endswith("-domain"))
+    clash = {**domain_cmd.inputs["environment"], "DOMAIN_NAME": lab.foreign_domain}
+    result = subprocess.run(
+        ["ip", "netns", "exec", NETNS, "/bin/sh", "-c", domain_cmd.inputs["create"]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **clash},
+    )
+    assert result.returncode != 0 and "not created by" in result.stderr, result.stderr
+
+    # --- delete: nothing of the stack remains ----------------------------------------------
+    for c in reversed(commands):
+        execute(c, "delete")
+    assert [d for d in all_domains() if d.startswith(lab.tag)] == [lab.foreign_domain]
+    assert [n for n in all_networks() if n.startswith(lab.tag)] == [lab.foreign_network]
+    assert "Active:         yes" in virsh("net-info", lab.foreign_network)
+    left = sorted(p.name for p in lab.storage.iterdir())
+    assert left == ["base.qcow2", "foreign-dom.xml", "foreign-net.xml"], left
+    for bridge in (f"{lab.tag}n0", f"{lab.tag}m0"):
+        assert in_netns("ip", "link", "show", bridge, check=False) == ""
+    assert "-s 192.168.150.0/24" not in in_netns("iptables", "-t", "nat", "-S")
+    # Deleting twice is harmless.
+    for c in reversed(commands):
+        execute(c, "delete")

@@ -1,0 +1,146 @@
+"""Bad libvirt-host config is rejected before any resource exists, every problem at once."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stacks.errors import ConfigError
+from tests.harness import StackRun, load_stack_file, run_program
+
+K = "cloud-labs:"
+SHIPPED = load_stack_file("libvirt-host")
+
+
+def vm(i: int, **changes: Any) -> tuple[str, Any]:
+    vms = copy.deepcopy(SHIPPED[K + "vms"])
+    vms[i].update(changes)
+    return "vms", vms
+
+
+CASES: list[tuple[str, list[tuple[str, Any]], list[tuple[str, str]]]] = [
+    (
+        "duplicate-mac",
+        [vm(1, mac="52:54:00:00:00:02")],
+        [("vms[1].mac", "already the MAC of vms[0].mac")],
+    ),
+    (
+        "duplicate-mac-across-nics",
+        [vm(2, natMac="52:54:00:00:00:03")],
+        [("vms[2].natMac", "already the MAC of vms[1].mac")],
+    ),
+    ("duplicate-ip", [vm(4, ip="10.0.0.5")], [("vms[4].ip", "already the address of vms[3]")]),
+    (
+        "ip-outside-management",
+        [vm(0, ip="10.0.1.2")],
+        [("vms[0].ip", "management network 10.0.0.0/24")],
+    ),
+    ("ip-is-the-host", [vm(0, ip="10.0.0.1")], [("vms[0].ip", "host's address")]),
+    ("ip-broadcast", [vm(0, ip="10.0.0.255")], [("vms[0].ip", "host address")]),
+    (
+        "controller-too-small",
+        [vm(2, memoryMib=4096)],
+        [("vms[2].memoryMib", "a controller needs at least 6144 MiB")],
+    ),
+    (
+        "compute-too-small",
+        [vm(3, memoryMib=1024)],
+        [("vms[3].memoryMib", "a compute needs at least 2048 MiB")],
+    ),
+    ("disk-too-small", [vm(1, diskGib=4)], [("vms[1].diskGib", "at least 10 GiB")]),
+    ("bad-mac", [vm(0, mac="52:54:00:00:02")], [("vms[0].mac", "MAC address")]),
+    ("multicast-mac", [vm(0, mac="01:54:00:00:00:02")], [("vms[0].mac", "unicast")]),
+    ("duplicate-name", [vm(1, name="gateway")], [("vms[1].name", "already the name of vms[0]")]),
+    ("unknown-role", [vm(1, role="database")], [("vms[1].role", "gateway")]),
+    ("zero-vcpus", [vm(1, vcpus=0)], [("vms[1].vcpus", "greater than or equal to 1")]),
+    (
+        "gateway-without-public-mac",
+        [
+            vm(0, publicMac=None),
+            ("publicBridge", {"enabled": True}),
+        ],
+        [("vms[0].publicMac", "public bridge")],
+    ),
+    (
+        "management-overlaps-nat",
+        [("managementNetwork", {"cidr": "192.168.122.0/24", "address": "192.168.122.10"})],
+        [
+            ("managementNetwork.cidr", "overlaps natNetwork.cidr"),
+            ("vms[0].ip", "management network"),
+            ("vms[1].ip", "management network"),
+            ("vms[2].ip", "management network"),
+            ("vms[3].ip", "management network"),
+            ("vms[4].ip", "management network"),
+        ],
+    ),
+    (
+        "dhcp-range-outside",
+        [("natNetwork", {**SHIPPED[K + "natNetwork"], "dhcpEnd": "192.168.123.10"})],
+        [("natNetwork.dhcpEnd", "inside 192.168.122.0/24")],
+    ),
+    (
+        "dhcp-range-contains-host",
+        [("natNetwork", {**SHIPPED[K + "natNetwork"], "dhcpStart": "192.168.122.1"})],
+        [("natNetwork.dhcpStart", "contains the host's address")],
+    ),
+    (
+        "same-bridge-twice",
+        [("managementNetwork", {"bridge": "virbr0"})],
+        [("managementNetwork.bridge", "already used by natNetwork")],
+    ),
+    (
+        "bridge-name-too-long",
+        [("managementNetwork", {"bridge": "a-very-long-bridge-name"})],
+        [("managementNetwork.bridge", "1-15")],
+    ),
+    ("relative-storage-dir", [("storageDir", "images")], [("storageDir", "absolute path")]),
+    ("bad-base-image", [("baseImage", "ubuntu.img")], [("baseImage", "http(s) URL")]),
+    ("bad-domain-type", [("domainType", "xen")], [("domainType", "kvm")]),
+    ("bad-ssh-key", [("sshPublicKey", "nope")], [("sshPublicKey", "base64 key")]),
+    ("unknown-key", [("vmCount", 5)], [("vmCount", "unknown key")]),
+    (
+        "connection-without-host",
+        [("connection", {"user": "root"})],
+        [("connection.host", "missing")],
+    ),
+    (
+        "combo",
+        [vm(2, memoryMib=512, ip="10.0.9.4"), ("storageDir", "rel")],
+        [
+            ("vms[2].ip", "management network"),
+            ("vms[2].memoryMib", "controller"),
+            ("storageDir", "absolute"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_rejected_before_any_resource(
+    changes: list[tuple[str, Any]], expected: list[tuple[str, str]]
+) -> None:
+    config = copy.deepcopy(SHIPPED)
+    for key, value in changes:
+        config[K + key] = value
+    recorded = StackRun()
+    with pytest.raises(ConfigError) as caught:
+        run_program(config, stack="bad", run=recorded)
+    assert recorded.resources == [], "resources were registered before the config was checked"
+    error = caught.value
+    assert error.lab == "libvirt-host"
+    text = str(error)
+    for path, words in expected:
+        lines = [ln for ln in text.splitlines() if ln.strip().startswith(f"- {path}:")]
+        assert lines, f"no problem reported at {path!r} in:\n{text}"
+        assert any(words in ln for ln in lines), f"{path}: {words!r} not in {lines}"
+    assert len(error.problems) == len(expected), text
+
+
+def test_undersized_vms_allowed_on_request() -> None:
+    config = copy.deepcopy(SHIPPED)
+    config[K + "allowUndersized"] = True
+    config[K + "vms"] = [{**v, "memoryMib": 128, "diskGib": 1} for v in config[K + "vms"]]
+    run = run_program(config)
+    assert run.resources
