@@ -13,12 +13,6 @@ from components.calculator_bootstrap import ROLES
 from components.openstack import (
     Keypair,
     KeypairArgs,
-    PrivateNetwork,
-    PrivateNetworkArgs,
-    Router,
-    RouterArgs,
-    RouterInterfaceSpec,
-    RouteSpec,
 )
 from stacks.calculator_common import (
     BootstrapConfig,
@@ -31,6 +25,7 @@ from stacks.calculator_common import (
     service_address_problems,
 )
 from stacks.errors import Problem
+from stacks.openstack_build import gateway_router, private_network
 from stacks.openstack_config import NetworkConfig
 from stacks.registry import Lab
 from stacks.types import Cidr, Name, NonEmptyText, SshPublicKey
@@ -74,25 +69,8 @@ def build(config: OpenStackCalculatorConfig) -> None:
     keypair = Keypair(
         "calc-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
     )
-    network = PrivateNetwork(
-        "calc-net",
-        PrivateNetworkArgs(
-            network_name=net.name,
-            cidr=str(net.cidr),
-            gateway_ip=str(net.gateway),
-            dns_nameservers=[str(ip) for ip in net.dns_servers],
-            allocation_pools=[(str(p.start), str(p.end)) for p in net.allocation_pools],
-            host_routes=[RouteSpec(str(r.destination), str(r.next_hop)) for r in net.host_routes],
-        ),
-    )
-    router = Router(
-        "calc-router",
-        RouterArgs(
-            router_name=config.router_name,
-            external_network=config.external_network,
-            interfaces=[RouterInterfaceSpec(subnet_id=network.subnet_id)],
-        ),
-    )
+    network = private_network("calc-net", net)
+    router = gateway_router("calc-router", config.router_name, config.external_network, network)
     front_group, operator_group = security_groups(
         "calc",
         config.services,

@@ -31,19 +31,14 @@ from components.kubernetes import (
 from components.openstack import (
     Keypair,
     KeypairArgs,
-    PrivateNetwork,
-    PrivateNetworkArgs,
-    Router,
-    RouterArgs,
-    RouterInterfaceSpec,
     RuleSpec,
     SecurityGroup,
     SecurityGroupArgs,
     Server,
     ServerArgs,
 )
-from components.openstack.network import RouteSpec
 from stacks.errors import Problem
+from stacks.openstack_build import gateway_router, private_network
 from stacks.openstack_config import NetworkConfig, fixed_ip_problems
 from stacks.registry import Lab
 from stacks.types import Cidr, IPv4, Name, NonEmptyText, Port, SshPublicKey
@@ -414,25 +409,8 @@ def build(config: OpenStackK8sConfig) -> None:
     keypair = Keypair(
         "k8s-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
     )
-    network = PrivateNetwork(
-        "k8s-net",
-        PrivateNetworkArgs(
-            network_name=net.name,
-            cidr=str(net.cidr),
-            gateway_ip=str(net.gateway),
-            dns_nameservers=[str(ip) for ip in net.dns_servers],
-            allocation_pools=[(str(p.start), str(p.end)) for p in net.allocation_pools],
-            host_routes=[RouteSpec(str(r.destination), str(r.next_hop)) for r in net.host_routes],
-        ),
-    )
-    router = Router(
-        "k8s-router",
-        RouterArgs(
-            router_name=config.router_name,
-            external_network=config.external_network,
-            interfaces=[RouterInterfaceSpec(subnet_id=network.subnet_id)],
-        ),
-    )
+    network = private_network("k8s-net", net)
+    router = gateway_router("k8s-router", config.router_name, config.external_network, network)
     nodes_group = SecurityGroup(
         "k8s-nodes-sg",
         SecurityGroupArgs(

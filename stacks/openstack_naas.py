@@ -24,8 +24,6 @@ from components.calculator_bootstrap import OPERATORS
 from components.openstack import (
     Keypair,
     KeypairArgs,
-    PrivateNetwork,
-    PrivateNetworkArgs,
     Router,
     RouterArgs,
     RouterInterfaceSpec,
@@ -44,6 +42,7 @@ from stacks.calculator_common import (
     service_address_problems,
 )
 from stacks.errors import Problem
+from stacks.openstack_build import private_network
 from stacks.openstack_config import NetworkConfig, overlap_problems, usable
 from stacks.registry import Lab
 from stacks.types import Cidr, IPv4, Name, NonEmptyText, SshPublicKey
@@ -160,23 +159,6 @@ class OpenStackNaasConfig(LabModel):
                 )
 
 
-def _network(name: str, net: NetworkConfig, extra: list[RouteSpec]) -> PrivateNetwork:
-    return PrivateNetwork(
-        name,
-        PrivateNetworkArgs(
-            network_name=net.name,
-            cidr=str(net.cidr),
-            gateway_ip=str(net.gateway),
-            dns_nameservers=[str(ip) for ip in net.dns_servers],
-            allocation_pools=[(str(p.start), str(p.end)) for p in net.allocation_pools],
-            host_routes=[
-                *(RouteSpec(str(r.destination), str(r.next_hop)) for r in net.host_routes),
-                *extra,
-            ],
-        ),
-    )
-
-
 def build(config: OpenStackNaasConfig) -> None:
     check_user_data_size(LAB.name, config.services, config.bootstrap)
     operator_cidr = str(config.operator_network.cidr)
@@ -188,8 +170,8 @@ def build(config: OpenStackNaasConfig) -> None:
         "naas-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
     )
     # Sub-network 1 pushes the route to sub-network 2 to its hosts (DHCP option 121).
-    front_net = _network("naas-net1", config.front_network, [to_operators])
-    operator_net = _network("naas-net2", config.operator_network, [])
+    front_net = private_network("naas-net1", config.front_network, [to_operators])
+    operator_net = private_network("naas-net2", config.operator_network)
 
     access = Router(
         "naas-access",

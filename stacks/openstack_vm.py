@@ -13,20 +13,14 @@ import pulumi
 from components.openstack import (
     Keypair,
     KeypairArgs,
-    PrivateNetwork,
-    PrivateNetworkArgs,
-    Router,
-    RouterArgs,
-    RouterInterfaceSpec,
     SecurityGroup,
     SecurityGroupArgs,
     Server,
     ServerArgs,
 )
-from components.openstack.network import RouteSpec
 from stacks.errors import Problem
+from stacks.openstack_build import gateway_router, private_network, rule_specs
 from stacks.openstack_config import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
-from stacks.openstack_rules import rule_specs
 from stacks.registry import Lab
 from stacks.types import Cidr, Name, SshPublicKey
 from stacks.validation import LabModel, check
@@ -61,25 +55,8 @@ def build(config: OpenStackVmConfig) -> None:
     keypair = Keypair(
         "vm-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
     )
-    network = PrivateNetwork(
-        "vm-net",
-        PrivateNetworkArgs(
-            network_name=net.name,
-            cidr=str(net.cidr),
-            gateway_ip=str(net.gateway),
-            dns_nameservers=[str(ip) for ip in net.dns_servers],
-            allocation_pools=[(str(p.start), str(p.end)) for p in net.allocation_pools],
-            host_routes=[RouteSpec(str(r.destination), str(r.next_hop)) for r in net.host_routes],
-        ),
-    )
-    router = Router(
-        "vm-router",
-        RouterArgs(
-            router_name=config.router_name,
-            external_network=config.external_network,
-            interfaces=[RouterInterfaceSpec(subnet_id=network.subnet_id)],
-        ),
-    )
+    network = private_network("vm-net", net)
+    router = gateway_router("vm-router", config.router_name, config.external_network, network)
     base_rules = [
         RuleConfig(protocol="icmp", remote_cidr=config.access_cidr, description="ping"),
         RuleConfig(

@@ -14,16 +14,19 @@ import ipaddress
 import itertools
 import json
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
 import yaml
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
+
+from stacks.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "cloud-labs"
@@ -248,3 +251,29 @@ def run_program(
 def run_stack_file(stack: str) -> StackRun:
     """Run a shipped ``Pulumi.<stack>.yaml`` through the real program under mocks."""
     return run_program(load_stack_file(stack), stack=stack)
+
+
+def assert_rejected(
+    config: Mapping[str, Any],
+    lab: str,
+    expected: Sequence[tuple[str, str]],
+    *,
+    stack: str = "bad",
+) -> ConfigError:
+    """Run ``config``: it must fail for ``lab`` before any resource, with exactly ``expected``.
+
+    ``expected`` lists (field path as reported, words the message must contain), one per problem.
+    """
+    recorded = StackRun()
+    with pytest.raises(ConfigError) as caught:
+        run_program(config, stack=stack, run=recorded)
+    assert recorded.resources == [], "resources were registered before the config was checked"
+    error = caught.value
+    assert error.lab == lab
+    text = str(error)
+    for path, words in expected:
+        lines = [line for line in text.splitlines() if line.strip().startswith(f"- {path}:")]
+        assert lines, f"no problem reported at {path!r} in:\n{text}"
+        assert any(words in line for line in lines), f"{path}: {words!r} not in {lines}"
+    assert len(error.problems) == len(expected), text
+    return error

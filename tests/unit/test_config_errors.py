@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from stacks.errors import ConfigError
-from tests.harness import StackRun, load_stack_file, run_program
+from tests.harness import StackRun, assert_rejected, load_stack_file, run_program
 
 Config = dict[str, Any]
 SHIPPED = load_stack_file("openstack-vm")
@@ -237,18 +237,7 @@ def test_rejected_before_any_resource(
     config = copy.deepcopy(SHIPPED)
     for mutate in mutations:
         mutate(config)
-    recorded = StackRun()
-    with pytest.raises(ConfigError) as caught:
-        run_program(config, stack="bad", run=recorded)
-    assert recorded.resources == [], "resources were registered before the config was checked"
-    error = caught.value
-    assert error.lab == "openstack-vm"
-    text = str(error)
-    for path, words in expected:
-        lines = [line for line in text.splitlines() if line.strip().startswith(f"- {path}:")]
-        assert lines, f"no problem reported at {path!r} in:\n{text}"
-        assert any(words in line for line in lines), f"{path}: {words!r} not in {lines}"
-    assert len(error.problems) == len(expected), text
+    assert_rejected(config, "openstack-vm", expected)
 
 
 def test_the_corpus_is_large_enough() -> None:

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from stacks.errors import ConfigError
-from tests.harness import StackRun, load_stack_file, run_program
+from tests.harness import assert_rejected, load_stack_file
 
 SHIPPED = load_stack_file("docker-basics")
 K = "cloud-labs:"
@@ -66,15 +65,4 @@ def test_rejected_before_any_resource(
 ) -> None:
     config = copy.deepcopy(SHIPPED)
     config.update({K + key: value for key, value in changes.items()})
-    recorded = StackRun()
-    with pytest.raises(ConfigError) as caught:
-        run_program(config, stack="docker-basics", run=recorded)
-    assert recorded.resources == [], "resources were registered before the config was checked"
-    error = caught.value
-    assert error.lab == "docker-basics"
-    text = str(error)
-    for path, words in expected:
-        lines = [line for line in text.splitlines() if line.strip().startswith(f"- {path}:")]
-        assert lines, f"no problem reported at {path!r} in:\n{text}"
-        assert any(words in line for line in lines), f"{path}: {words!r} not in {lines}"
-    assert len(error.problems) == len(expected), text
+    assert_rejected(config, "docker-basics", expected, stack="docker-basics")

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from stacks.errors import ConfigError
-from tests.harness import StackRun, load_stack_file, run_program
+from tests.harness import assert_rejected, load_stack_file, run_program
 
 K = "cloud-labs:"
 SHIPPED = load_stack_file("libvirt-host")
@@ -124,18 +123,7 @@ def test_rejected_before_any_resource(
     config = copy.deepcopy(SHIPPED)
     for key, value in changes:
         config[K + key] = value
-    recorded = StackRun()
-    with pytest.raises(ConfigError) as caught:
-        run_program(config, stack="bad", run=recorded)
-    assert recorded.resources == [], "resources were registered before the config was checked"
-    error = caught.value
-    assert error.lab == "libvirt-host"
-    text = str(error)
-    for path, words in expected:
-        lines = [ln for ln in text.splitlines() if ln.strip().startswith(f"- {path}:")]
-        assert lines, f"no problem reported at {path!r} in:\n{text}"
-        assert any(words in ln for ln in lines), f"{path}: {words!r} not in {lines}"
-    assert len(error.problems) == len(expected), text
+    assert_rejected(config, "libvirt-host", expected)
 
 
 def test_undersized_vms_allowed_on_request() -> None:
