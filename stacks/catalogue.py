@@ -1,4 +1,4 @@
-"""Every lab of LABS.md, in its order; labs without a builder yet say so when selected."""
+"""Every lab of LABS.md, in its order: the `lab` config key selects one of these."""
 
 from __future__ import annotations
 
