@@ -122,12 +122,15 @@ class Image(pulumi.ComponentResource):
         )
         # The provider keeps built images on `destroy`: this command's delete removes the tag.
         # Containers run ``image_ref``, which depends on it, so they are deleted before it.
+        # A new tag replaces the command (an update would only re-run ``create``), so the old
+        # command's delete removes the old tag.
         cleanup = command.local.Command(
             f"{name}-cleanup",
             create='docker image inspect --format "{{.Id}}" "${IMAGE}"',
             delete=read_script("delete-image.sh"),
             environment={"IMAGE": image.image_name},
             interpreter=["/bin/bash", "-c"],
+            triggers=[image.image_name],
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.image_name = image.image_name

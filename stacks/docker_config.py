@@ -66,7 +66,9 @@ def parse_non_root_user(value: Any) -> str:
     if not isinstance(value, str) or not _USER_RE.match(value.strip()):
         raise ValueError("expected 'uid:gid' (such as '10001:10001') or a user name")
     text = value.strip()
-    if text.split(":")[0] in ("0", "root"):
+    user = text.split(":")[0]
+    # The engine reads a numeric user as a uid: "00" is root too.
+    if user == "root" or (user.isdigit() and int(user) == 0):
         raise ValueError("the services must not run as root; give a non-root uid such as 10001")
     return text
 

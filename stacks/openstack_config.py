@@ -140,7 +140,7 @@ class ServerConfig(LabModel):
 def fixed_ip_problems(
     addresses: Iterable[tuple[Path, ipaddress.IPv4Address | None, NetworkConfig | None]],
 ) -> Iterator[Problem]:
-    """Fixed IPs: inside their subnet, not its gateway, not used twice."""
+    """Fixed IPs: inside their subnet, outside its DHCP pools, not its gateway, not used twice."""
     taken: dict[ipaddress.IPv4Address, Path] = {}
     for path, ip, subnet in addresses:
         if ip is None:
@@ -151,6 +151,15 @@ def fixed_ip_problems(
             elif ip == subnet.gateway:
                 yield Problem(
                     path, f"the address is the subnet's gateway {subnet.gateway}", str(ip)
+                )
+            elif pools := [i for i, pool in enumerate(subnet.allocation_pools) if ip in pool]:
+                # Neutron hands pool addresses to other ports (its DHCP port first), so a fixed
+                # address inside a pool can be taken before this port is created.
+                yield Problem(
+                    path,
+                    f"the address is inside the subnet's allocationPools[{pools[0]}]; "
+                    "pick one outside the DHCP pools",
+                    str(ip),
                 )
         if ip in taken:
             first = Problem(taken[ip], "").location

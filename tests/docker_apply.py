@@ -38,7 +38,7 @@ _IGNORED = {
     IMAGE: {"buildOnPreview", "skipPush"},
     NETWORK: set(),
     CONTAINER: {"mustRun"},
-    COMMAND: {"triggers", "delete", "addPreviousOutputInEnv"},
+    COMMAND: {"triggers", "delete"},
 }
 
 
@@ -258,7 +258,9 @@ class EngineApply:
         return args
 
     def _command(self, res: Resource, inputs: dict[str, Any]) -> None:
-        self._check_known(res, {"create", "environment", "interpreter", "dir"})
+        self._check_known(
+            res, {"create", "environment", "interpreter", "dir", "addPreviousOutputInEnv"}
+        )
         interpreter = list(inputs.get("interpreter") or ["/bin/sh", "-c"])
         env = {k: str(v) for k, v in (inputs.get("environment") or {}).items()}
         cwd = Path(inputs.get("dir") or ROOT)
@@ -282,15 +284,19 @@ class EngineApply:
 
     # --- clean-up ----------------------------------------------------------------------
     def run_delete(self, res: Resource, env: dict[str, str], stdout: str) -> None:
-        """Run a command resource's ``delete`` the way pulumi-command does."""
+        """Run a command resource's ``delete`` the way pulumi-command does: in its ``dir``,
+        with ``PULUMI_COMMAND_STDOUT`` unless ``addPreviousOutputInEnv`` is false."""
         interpreter = list(res.inputs.get("interpreter") or ["/bin/sh", "-c"])
+        previous = {"PULUMI_COMMAND_STDOUT": stdout.strip()}
+        if res.inputs.get("addPreviousOutputInEnv") is False:
+            previous = {}
         result = subprocess.run(
             [*interpreter, res.inputs["delete"]],
             capture_output=True,
             text=True,
             timeout=300,
-            env={**os.environ, **env, "PULUMI_COMMAND_STDOUT": stdout.strip()},
-            cwd=ROOT,
+            env={**os.environ, **env, **previous},
+            cwd=Path(res.inputs.get("dir") or ROOT),
         )
         if result.returncode != 0:
             raise DockerError(f"{res.urn}: delete exited {result.returncode}: {result.stderr}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from calculator.expr import ExpressionError, Node, Number, Operation, count_operations, parse
+from calculator.expr import ExpressionError, Node, Number, Operation, parse
 
 
 def shape(node: Node) -> object:
@@ -61,6 +61,17 @@ def test_error_positions_are_one_based() -> None:
 def test_limits(text: str, kwargs: dict[str, int], fragment: str) -> None:
     with pytest.raises(ExpressionError, match=fragment.replace("(", r"\(")):
         parse(text, **kwargs)
+
+
+def count_operations(node: Node) -> int:
+    count = 0
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Operation):
+            count += 1
+            stack.extend((item.left, item.right))
+    return count
 
 
 def test_deep_left_chain_is_not_recursive() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from calc_support import Cluster, call, unused_port
 from calculator.config import OPERATOR_ROLES, ConfigError
+from calculator.httpcore import UpstreamError, UpstreamPool, UpstreamResponse
 
 
 @pytest.mark.parametrize(
@@ -385,3 +386,80 @@ def test_oversized_body_refused_before_it_is_sent(services: Cluster) -> None:
         )
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_operator_interim_responses_are_skipped(cluster: Cluster) -> None:
+    """1xx answers before the real one are skipped, however many there are."""
+
+    async def chatty(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" * 3000)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n11")
+        await writer.drain()
+        await reader.read(1000)
+
+    fake = cluster.start_raw(chatty)
+    port = _front_end_with(cluster, f"http://127.0.0.1:{fake}", timeout=5)
+    assert call(port, "(5+6)*2").text == "result = 22"
+
+
+def test_call_sent_again_keeps_its_deadline_while_waiting(cluster: Cluster) -> None:
+    """A call sent again after its connection closed, queued behind newer calls (all
+    connections busy), still fails at its own deadline."""
+    closing = asyncio.Event()
+
+    async def upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if not closing.is_set():
+            closing.set()
+            await asyncio.sleep(0.5)
+            return  # the first connection closes without an answer
+        await asyncio.sleep(30)  # the next ones never answer
+
+    port = cluster.start_raw(upstream)
+
+    async def scenario() -> tuple[float, int]:
+        pool = UpstreamPool("sum", f"http://127.0.0.1:{port}", 0.6, max_connections=1)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[tuple[float, int]] = loop.create_future()
+        start = loop.time()
+
+        def first(result: UpstreamResponse | UpstreamError) -> None:
+            status = result.status if isinstance(result, UpstreamError) else 200
+            done.set_result((loop.time() - start, status))
+
+        pool.request(b"1 2", first)
+        await closing.wait()
+        await asyncio.sleep(0.4)
+        for _ in range(2):  # two newer batches, queued: the one connection is busy
+            pool.request(b"3 4", lambda result: None)
+            await asyncio.sleep(0.01)
+        try:
+            return await done
+        finally:
+            pool.close()
+
+    elapsed, status = cluster.runner.run(scenario())
+    assert status == 504
+    assert elapsed < 0.85  # 0.6 s; newer calls expire at 1 s
+
+
+def test_operator_closing_mid_batch(cluster: Cluster) -> None:
+    """An operator answering only the first of pipelined calls and then closing: the
+    unanswered calls are sent again on a new connection."""
+    connections: list[int] = []
+
+    async def one_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        left, right = (await reader.readexactly(length)).split()
+        body = str(int(left) + int(right)).encode()
+        await asyncio.sleep(0.05)  # let the whole batch arrive
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+
+    fake = cluster.start_raw(one_answer)
+    port = _front_end_with(cluster, f"http://127.0.0.1:{fake}", timeout=5)
+    assert call(port, "(1+2)*(3+4)").text == "result = 21"
+    assert len(connections) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import pytest
 
@@ -166,6 +167,10 @@ def test_chunked_body_and_expect_continue(services: Cluster) -> None:
         (b"GARBAGE\r\n\r\n", 400),
         (b"POST / HTTP/2.0\r\n\r\n", 505),
         (b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nContent-Length: \xb2\r\n\r\n", 400),  # a latin-1 digit
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-9;ab\r\n", 400),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0x3\r\n1 2\r\n0\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\n1 2\r\n0\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nno colon here\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         (b"POST / HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", 413),
@@ -182,6 +187,44 @@ def test_malformed_http(services: Cluster, raw: bytes, status: int) -> None:
     assert b"Connection: close" in data
 
 
+def test_stray_crlf_before_a_pipelined_request(services: Cluster) -> None:
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n1 2"
+    with socket.create_connection(("127.0.0.1", services.ports["sum"]), timeout=5) as sock:
+        sock.sendall(request + b"\r\n" + request + b"\r\n\r\n" + request)
+        data = b""
+        while data.count(b"\r\n\r\n3") < 3:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+    assert data.count(b"HTTP/1.1 200 OK") == 3
+
+
+def test_chunked_body_arriving_in_pieces(services: Cluster) -> None:
+    body = b"".join(b"1\r\n%s\r\n" % bytes([c]) for c in b"123 4") + b"0\r\nX-T: 1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", services.ports["mul"]), timeout=5) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for index in range(0, len(body), 3):
+            sock.sendall(body[index : index + 3])
+            time.sleep(0.005)
+        assert sock.recv(4096).endswith(b"\r\n\r\n492")
+
+
+def test_refused_body_is_not_swallowed_forever(cluster: Cluster) -> None:
+    """After an early 413 the rest of the body is read and dropped, for read-timeout at
+    most in all, however slowly it comes."""
+    port = cluster.start_operator("sum", read_timeout=0.5, max_body=10)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n1")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413 ")
+        start = time.monotonic()
+        with pytest.raises(OSError):
+            while time.monotonic() - start < 3:
+                sock.sendall(b"1")  # fails once the server has closed the connection
+                time.sleep(0.1)
+    assert time.monotonic() - start < 1.5
+
+
 def test_stalled_request_is_dropped(cluster: Cluster) -> None:
     port = cluster.start_operator("sum", read_timeout=0.3)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -193,9 +236,20 @@ def test_stalled_request_is_dropped(cluster: Cluster) -> None:
 
 
 def test_delay_option(cluster: Cluster) -> None:
-    import time
-
     port = cluster.start_operator("sum", delay=0.2)
     start = time.monotonic()
     assert call(port, "1 2").text == "3"
     assert time.monotonic() - start >= 0.2
+
+
+def test_idle_connection_is_closed(cluster: Cluster) -> None:
+    port = cluster.start_operator("sum", idle_timeout=0.3)
+    for request in (b"", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n1 2"):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(request)
+            start = time.monotonic()
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+        assert data.endswith(b"\r\n\r\n3") if request else data == b""
+        assert 0.25 < time.monotonic() - start < 1.5

@@ -89,25 +89,22 @@ def run_script(
     script: str,
     env: Mapping[str, str],
     opts: pulumi.ResourceOptions,
-    *,
-    delete: bool = True,
 ) -> command.local.Command | command.remote.Command:
     """A command resource: ``script create`` on ``up``, ``script delete`` on ``destroy``.
 
     ``create`` is also what runs when the environment changes (the scripts compare before
-    they act), so a changed definition updates the same resource in place.
+    they act), so a changed definition updates the same resource in place. The scripts do not
+    read the previous run's output, so it is not passed (a remote SSH server would refuse the
+    variables and warn on every update and delete).
     """
     full = {"LIBVIRT_URI": host.uri, **env}
     if host.ssh is None:
         return command.local.Command(
             name,
             create=script_command(script, "create", sudo=host.sudo, keep=list(full)),
-            delete=(
-                script_command(script, "delete", sudo=host.sudo, keep=list(full))
-                if delete
-                else None
-            ),
+            delete=script_command(script, "delete", sudo=host.sudo, keep=list(full)),
             environment=full,
+            add_previous_output_in_env=False,
             opts=opts,
         )
     ssh = host.ssh
@@ -123,7 +120,8 @@ def run_script(
         name,
         connection=connection,
         create=script_command(script, "create", full, sudo=host.sudo),
-        delete=script_command(script, "delete", full, sudo=host.sudo) if delete else None,
+        delete=script_command(script, "delete", full, sudo=host.sudo),
+        add_previous_output_in_env=False,
         opts=opts,
     )
 

@@ -40,7 +40,10 @@ create() {
         rm -f "${BASE_PATH}.part"
         die "download of ${BASE_SOURCE} failed"
     }
-    qemu-img info "${BASE_PATH}.part" >/dev/null || die "${BASE_SOURCE} is not a disk image"
+    qemu-img info "${BASE_PATH}.part" >/dev/null || {
+        rm -f "${BASE_PATH}.part"
+        die "${BASE_SOURCE} is not a disk image"
+    }
     printf '%s\n' "${OWNER}" >"${MARK}"
     mv "${BASE_PATH}.part" "${BASE_PATH}"
     echo "base image: ${BASE_PATH}"

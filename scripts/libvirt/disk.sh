@@ -22,18 +22,30 @@ die() {
 }
 ours() { [[ -f "${MARK}" ]] && [[ "$(head -n 1 "${MARK}")" == "${OWNER}" ]]; }
 
-# info_field FILE FIELD: a field of `qemu-img info --output=json` (numbers and strings).
+# info_field FILE FIELD: a top-level field of `qemu-img info --output=json` (numbers and
+# strings). Only the image's own fields, indented by exactly four spaces: QEMU 8 and later list
+# the protocol node first ("children"), with its own "format": "file" and "virtual-size".
 info_field() {
     qemu-img info -U --output=json "$1" |
-        sed -n "s/^ *\"$2\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" | head -n 1
+        sed -n "s/^    \"$2\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" | head -n 1
+}
+
+# virtual_size FILE: the image's size in bytes as the guest sees it.
+virtual_size() {
+    local size
+    size="$(info_field "$1" virtual-size)"
+    [[ "${size}" =~ ^[0-9]+$ ]] || die "cannot read the virtual size of $1"
+    printf '%s\n' "${size}"
 }
 
 create() {
     : "${BASE_PATH:?}" "${DISK_SIZE_GIB:?}"
+    # Checked before any arithmetic: bash would evaluate an expression hidden in the value.
+    [[ "${DISK_SIZE_GIB}" =~ ^[1-9][0-9]{0,5}$ ]] || die "DISK_SIZE_GIB must be a whole number of GiB"
     local want=$((DISK_SIZE_GIB * 1024 * 1024 * 1024)) size
     if [[ -e "${DISK_PATH}" ]]; then
         ours || die "exists and was not created by ${OWNER}; remove it or choose another storage directory"
-        size="$(info_field "${DISK_PATH}" virtual-size)"
+        size="$(virtual_size "${DISK_PATH}")"
         if ((size < want)); then
             log "growing to ${DISK_SIZE_GIB} GiB"
             qemu-img resize "${DISK_PATH}" "${DISK_SIZE_GIB}G" >/dev/null
@@ -44,7 +56,7 @@ create() {
     [[ -r "${BASE_PATH}" ]] || die "base image ${BASE_PATH} not found"
     local base_format base_size
     base_format="$(info_field "${BASE_PATH}" format)"
-    base_size="$(info_field "${BASE_PATH}" virtual-size)"
+    base_size="$(virtual_size "${BASE_PATH}")"
     ((base_size <= want)) ||
         die "the base image is ${base_size} bytes, larger than the ${DISK_SIZE_GIB} GiB asked"
     mkdir -p "$(dirname "${DISK_PATH}")"

@@ -4,7 +4,8 @@
 # create: net.ipv4.ip_forward=1; br_netfilter loaded with net.bridge.bridge-nf-call-*=1;
 #         with PERSIST=1 the same settings go to a sysctl.d and a modules-load.d file so they
 #         survive a reboot. Checks the tools the other scripts need, checks /dev/kvm when
-#         DOMAIN_TYPE=kvm, and reports nested KVM on stdout ("nested-kvm: ...").
+#         DOMAIN_TYPE=kvm, and reports nested KVM on stdout ("nested-kvm: ..."). With
+#         PERSIST=0, files an earlier run persisted are removed.
 # delete: removes the two files written by create (and only if they carry this script's
 #         header). Running kernel settings are left as they are until the next boot.
 # Every step checks first and acts only when needed.
@@ -100,6 +101,9 @@ create() {
             body+=$'\n'"${key} = 1"
         done
         write_file "${SYSCTL_FILE}" "${body}"
+    else
+        remove_ours "${SYSCTL_FILE}"
+        remove_ours "${MODULES_FILE}"
     fi
     echo "ip-forward: $(cat /proc/sys/net/ipv4/ip_forward)"
     echo "bridge-nf-call-iptables: $(cat /proc/sys/net/bridge/bridge-nf-call-iptables)"

@@ -24,8 +24,8 @@ die() {
 ours() { [[ -f "${MARK}" ]] && [[ "$(head -n 1 "${MARK}")" == "${OWNER}" ]]; }
 
 build() {
-    local dir
     dir="$(mktemp -d)"
+    trap 'rm -rf "${dir}"' EXIT
     printf '%s' "${META_DATA}" >"${dir}/meta-data"
     printf '%s' "${USER_DATA}" >"${dir}/user-data"
     printf '%s' "${NETWORK_CONFIG}" >"${dir}/network-config"
@@ -37,7 +37,6 @@ build() {
         xorriso -as mkisofs -quiet -output "${ISO_PATH}.part" -volid cidata -joliet -rock \
             "${dir}/meta-data" "${dir}/user-data" "${dir}/network-config"
     fi
-    rm -rf "${dir}"
     printf '%s\n%s\n' "${OWNER}" "$1" >"${MARK}"
     mv "${ISO_PATH}.part" "${ISO_PATH}"
 }

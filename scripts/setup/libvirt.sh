@@ -41,20 +41,29 @@ for tool in libvirtd virtlogd virsh virt-xml-validate qemu-img qemu-system-x86_6
     command -v "${tool}" >/dev/null 2>&1 || die "${tool} is missing after the install"
 done
 
-# /dev/kvm as udev would leave it (there is no udev here): group kvm, mode 0660. Without it
-# QEMU (user libvirt-qemu, group kvm) cannot open it, and libvirtd re-probes QEMU's
+# /dev/kvm readable and writable by group kvm, as udev would leave it (there is no udev here).
+# Without it QEMU (user libvirt-qemu, group kvm) cannot open it, and libvirtd re-probes QEMU's
 # capabilities on every call ("KVM was enabled when probing ... but it is not available now"),
-# which makes each `virsh define` take about a minute.
+# which makes each `virsh define` take about a minute. Only the group and its rw bits change;
+# a node that is already open to group kvm (or to everyone) is left as it is.
 if [[ -c /dev/kvm ]] && getent group kvm >/dev/null; then
-    if [[ "$(stat -c %G:%a /dev/kvm)" != "kvm:660" ]]; then
-        log "giving /dev/kvm to group kvm (mode 0660)"
+    kvm_mode="$(stat -c %A /dev/kvm)"
+    if [[ "${kvm_mode:7:2}" != rw ]] &&
+        [[ "$(stat -c %G /dev/kvm)" != kvm || "${kvm_mode:4:2}" != rw ]]; then
+        log "giving /dev/kvm to group kvm (read and write)"
         chgrp kvm /dev/kvm
-        chmod 0660 /dev/kvm
+        chmod g+rw /dev/kvm
     fi
 fi
 
-# The namespace, with its loopback up.
-if ! ip netns list | awk '{print $1}' | grep -qx "${NETNS}"; then
+# The namespace, with its loopback up. A name left from before a reboot (/run kept on disk)
+# no longer holds a namespace: it is removed and made again.
+if ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "${NETNS}" &&
+    ! ip netns exec "${NETNS}" true 2>/dev/null; then
+    log "network namespace ${NETNS} is stale: recreating it"
+    ip netns delete "${NETNS}"
+fi
+if ! ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "${NETNS}"; then
     log "creating network namespace ${NETNS}"
     ip netns add "${NETNS}"
 fi
@@ -70,7 +79,8 @@ start_daemon() {
     local name="$1" pidfile="$2" pid
     shift 2
     pid="$(cat "${pidfile}" 2>/dev/null || true)"
-    if [[ -n "${pid}" ]] && kill -0 "${pid}" 2>/dev/null; then
+    # A pid file left from before a reboot may name some other process now.
+    if [[ "${pid}" =~ ^[0-9]+$ ]] && [[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "${name}" ]]; then
         in_netns "${pid}" ||
             die "${name} (pid ${pid}) runs outside the namespace ${NETNS}; stop it first"
         return 0

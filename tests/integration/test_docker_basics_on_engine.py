@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.docker_apply import COMMAND, EngineApply, docker, leftovers
+from tests.docker_apply import COMMAND, TEST_LABEL, EngineApply, docker, leftovers
 from tests.harness import StackRun, load_stack_file, run_program
 
 pytestmark = pytest.mark.integration
@@ -202,17 +202,49 @@ def test_the_recipe_image_has_nano(lab: Lab) -> None:
     assert lab.run.outputs["nanoImage"] == lab.image("nano")
 
 
-def test_commit_is_idempotent_and_delete_removes_the_snapshot(lab: Lab) -> None:
-    commit = lab.run.one(COMMAND, SNAPSHOT)
-    res, env, stdout = next(c for c in lab.engine.commands if c[0].name == commit.name)
-    again = subprocess.run(
-        ["/bin/bash", "-c", res.inputs["create"]],
+def run_create(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The snapshot command's ``create``, run with only ``env`` (and PATH) set."""
+    result = subprocess.run(
+        ["/bin/bash", "-c", script],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **env},
         timeout=300,
     )
-    assert again.returncode == 0, again.stderr
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_a_new_ct2_gets_a_new_snapshot_not_the_old_one(lab: Lab) -> None:
+    # A replaced ct2 is a new container under the same name, while the tag may still name the
+    # old container's snapshot: create must commit the new one, not reuse the old.
+    commit = lab.run.one(COMMAND, SNAPSHOT)
+    res, env, stdout = next(c for c in lab.engine.commands if c[0].name == commit.name)
+    old_id = stdout.strip()
+    other = f"{lab.name('ct2')}-new"
+    lab.engine.containers.append(other)  # removed at clean-up
+    label = f"{TEST_LABEL}={lab.engine.run_label}"
+    docker("run", "--detach", "--name", other, "--label", label, lab.image("ssh"), "sleep", "1h")
+    new_env = {**{k: v for k, v in env.items() if k != "PREPARE"}, "CONTAINER": other}
+    taken = run_create(res.inputs["create"], new_env)
+    new_id = taken.stdout.strip()
+    assert new_id.startswith("sha256:") and new_id != old_id, taken.stderr
+    assert "already is a snapshot" not in taken.stderr
+    assert lab.inspect(lab.image("snapshot"))["Id"] == new_id
+    labels = lab.inspect(new_id)["Config"]["Labels"]
+    assert labels["org.cloudlabs.snapshot-of"] == lab.inspect(other)["Id"]
+    # The new snapshot's delete removes it and leaves the old one (ct3 runs it) alone.
+    lab.engine.run_delete(res, new_env, new_id)
+    gone = subprocess.run(["docker", "image", "inspect", new_id], capture_output=True)
+    assert gone.returncode != 0, "the new snapshot is still there after its delete"
+    assert lab.inspect(old_id)["Id"] == lab.inspect(lab.name("ct3"))["Image"] == old_id
+    docker("tag", old_id, lab.image("snapshot"))  # as the stack left it
+
+
+def test_commit_is_idempotent_and_delete_removes_the_snapshot(lab: Lab) -> None:
+    commit = lab.run.one(COMMAND, SNAPSHOT)
+    res, env, stdout = next(c for c in lab.engine.commands if c[0].name == commit.name)
+    again = run_create(res.inputs["create"], env)
     assert again.stdout.strip() == stdout.strip(), "a second create took a new snapshot"
     assert "already is a snapshot" in again.stderr
     docker("rm", "--force", lab.name("ct3"))

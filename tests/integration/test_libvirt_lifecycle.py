@@ -79,18 +79,30 @@ def ordered(run: StackRun) -> list[Resource]:
     return done
 
 
-def execute(command: Resource, action: str) -> str:
-    """Run the command's ``create`` or ``delete`` in the namespace, with its environment."""
-    env = {**os.environ, **command.inputs["environment"]}
-    result = subprocess.run(
+def attempt(command: Resource, action: str, **changes: str) -> subprocess.CompletedProcess[str]:
+    """Run the command's ``create`` or ``delete`` in the namespace, with its environment
+    (``changes`` replacing some of its variables)."""
+    env = {**os.environ, **command.inputs["environment"], **changes}
+    return subprocess.run(
         ["ip", "netns", "exec", NETNS, "/bin/sh", "-c", command.inputs[action]],
         capture_output=True,
         text=True,
         env=env,
         timeout=300,
     )
+
+
+def execute(command: Resource, action: str, **changes: str) -> str:
+    """:func:`attempt`, which must succeed; its stdout."""
+    result = attempt(command, action, **changes)
     assert result.returncode == 0, f"{command} {action}: {result.stdout}{result.stderr}"
     return result.stdout
+
+
+def refused(command: Resource, **changes: str) -> None:
+    """``create`` stops at something of the same name that the stack did not create."""
+    result = attempt(command, "create", **changes)
+    assert result.returncode != 0 and "not created by" in result.stderr, result.stderr
 
 
 def all_domains() -> list[str]:
@@ -315,16 +327,48 @@ def test_lifecycle(lab: Lab) -> None:
     assert virsh("domuuid", gateway) == uuid_before
     assert virsh("domstate", gateway).strip() == "running"
 
-    # A domain of the same name not created by the stack is refused, and left alone.
-    domain_cmd = next(c for c in commands if c.name.endswith("-domain"))
-    clash = {**domain_cmd.inputs["environment"], "DOMAIN_NAME": lab.foreign_domain}
-    result = subprocess.run(
-        ["ip", "netns", "exec", NETNS, "/bin/sh", "-c", domain_cmd.inputs["create"]],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **clash},
+    # What the stack did not create is refused on create and kept on delete: a domain, a
+    # network (unless adopted: then used as it is, started if stopped), a disk, a seed ISO.
+    domain_cmd, disk_cmd, seed_cmd = (
+        next(c for c in commands if c.name.endswith(suffix))
+        for suffix in ("-domain", "-disk", "-seed")
     )
-    assert result.returncode != 0 and "not created by" in result.stderr, result.stderr
+    nat_cmd = next(c for c in commands if c.name == "nat-define")
+    refused(domain_cmd, DOMAIN_NAME=lab.foreign_domain)
+    refused(nat_cmd, NETWORK_NAME=lab.foreign_network)
+    foreign_xml = virsh("net-dumpxml", "--inactive", lab.foreign_network)
+    virsh("net-destroy", lab.foreign_network)
+    adopt = {"NETWORK_NAME": lab.foreign_network, "ADOPT_EXISTING": "1"}
+    assert "existing" in execute(nat_cmd, "create", **adopt)
+    assert "Active:         yes" in virsh("net-info", lab.foreign_network)
+    foreign_disk, foreign_iso = lab.storage / "foreign.qcow2", lab.storage / "foreign.iso"
+    sh("qemu-img", "create", "-q", "-f", "qcow2", str(foreign_disk), "64M")
+    foreign_iso.write_bytes(b"not the stack's")
+    refused(disk_cmd, DISK_PATH=str(foreign_disk))
+    refused(seed_cmd, ISO_PATH=str(foreign_iso))
+    foreign_files = {p: p.read_bytes() for p in (foreign_disk, foreign_iso)}
+    execute(domain_cmd, "delete", DOMAIN_NAME=lab.foreign_domain)
+    execute(nat_cmd, "delete", **adopt)
+    execute(disk_cmd, "delete", DISK_PATH=str(foreign_disk))
+    execute(seed_cmd, "delete", ISO_PATH=str(foreign_iso))
+    assert lab.foreign_domain in all_domains()
+    assert virsh("net-dumpxml", "--inactive", lab.foreign_network) == foreign_xml
+    assert {p: p.read_bytes() for p in foreign_files} == foreign_files
+
+    # Persisted host settings: written with persist, removed when persist is turned off.
+    prep = next(c for c in commands if c.name == "host-kernel")
+    files = {
+        "SYSCTL_FILE": str(lab.storage / "sysctl.conf"),
+        "MODULES_FILE": str(lab.storage / "m.conf"),
+    }
+    execute(prep, "create", PERSIST="1", **files)
+    assert "net.ipv4.ip_forward = 1" in Path(files["SYSCTL_FILE"]).read_text()
+    assert Path(files["MODULES_FILE"]).read_text().splitlines()[-1] == "br_netfilter"
+    execute(prep, "create", PERSIST="0", **files)
+    assert not any(Path(f).exists() for f in files.values())
+    execute(prep, "create", PERSIST="1", **files)
+    execute(prep, "delete", **files)
+    assert not any(Path(f).exists() for f in files.values())
 
     # --- delete: nothing of the stack remains ----------------------------------------------
     for c in reversed(commands):
@@ -333,7 +377,14 @@ def test_lifecycle(lab: Lab) -> None:
     assert [n for n in all_networks() if n.startswith(lab.tag)] == [lab.foreign_network]
     assert "Active:         yes" in virsh("net-info", lab.foreign_network)
     left = sorted(p.name for p in lab.storage.iterdir())
-    assert left == ["base.qcow2", "foreign-dom.xml", "foreign-net.xml"], left
+    assert left == [
+        "base.qcow2",
+        "foreign-dom.xml",
+        "foreign-net.xml",
+        "foreign.iso",
+        "foreign.qcow2",
+    ], left
+    assert {p: p.read_bytes() for p in foreign_files} == foreign_files
     for bridge in (f"{lab.tag}n0", f"{lab.tag}m0"):
         assert in_netns("ip", "link", "show", bridge, check=False) == ""
     assert "-s 192.168.150.0/24" not in in_netns("iptables", "-t", "nat", "-S")

@@ -116,6 +116,11 @@ CASES: list[tuple[str, list[Callable], list[tuple[str, str]]]] = [
         [("server.fixedIp", "gateway")],
     ),
     (
+        "fixed-ip-in-dhcp-pool",
+        [change("server", "fixedIp", value="192.168.100.150")],
+        [("server.fixedIp", "inside the subnet's allocationPools[0]")],
+    ),
+    (
         "fixed-ip-network-address",
         [change("server", "fixedIp", value="192.168.100.0")],
         [("server.fixedIp", "host address")],

@@ -86,6 +86,14 @@ def test_destroy_removes_the_built_image_after_the_containers(run: StackRun) -> 
         assert run.depends_on(res, cleanup), f"{res} must be deleted before the image"
 
 
+def test_a_new_image_tag_replaces_the_cleanup_so_the_old_tag_is_removed(run: StackRun) -> None:
+    # pulumi-command re-runs only `create` when an input changes; a change of its triggers
+    # replaces it, and the replaced command's delete removes the old tag.
+    image = run.one(IMAGE)
+    cleanup = run.one(COMMAND, "dev-calculator-cleanup")
+    assert cleanup.inputs["triggers"] == [image.inputs["imageName"]], cleanup
+
+
 def test_base_image_and_build_options_come_from_config(shipped: dict) -> None:
     config = {
         **shipped,

@@ -53,6 +53,7 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
     ("prefix-bad", {"containerPrefix": "dev lab"}, [("containerPrefix", "letters, digits")]),
     ("user-root", {"user": "0:0"}, [("user", "must not run as root")]),
     ("user-root-by-name", {"user": "root"}, [("user", "must not run as root")]),
+    ("user-root-zero-padded", {"user": "00:10001"}, [("user", "must not run as root")]),
     ("restart-bad", {"restart": "sometimes"}, [("restart", "unless-stopped")]),
     ("read-only-not-bool", {"readOnly": "maybe"}, [("readOnly", "boolean")]),
     ("timeout-negative", {"operatorTimeout": -1}, [("operatorTimeout", "(0, 300]")]),

@@ -75,6 +75,8 @@ def test_destroy_removes_every_built_image_after_its_containers(run: StackRun) -
         cleanup = run.one(COMMAND, f"basics-{recipe}-cleanup")
         assert cleanup.inputs["environment"] == {"IMAGE": built.inputs["imageName"]}
         assert cleanup.inputs["delete"] == delete
+        # A new tag replaces the command: the old one's delete removes the old tag.
+        assert cleanup.inputs["triggers"] == [built.inputs["imageName"]], cleanup
     for ct, recipe in (("ct1", "plain"), ("ct2", "ssh")):
         cleanup = run.one(COMMAND, f"basics-{recipe}-cleanup")
         assert run.depends_on(container(run, ct), cleanup), ct

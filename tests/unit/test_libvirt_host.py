@@ -15,6 +15,7 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
+from components.libvirt.commands import script_text
 from tests.harness import StackRun, load_stack_file, run_program, run_stack_file
 from tests.validators import assert_cloud_config_valid, require
 
@@ -260,6 +261,9 @@ def test_remote_host_over_ssh(shipped: dict[str, Any]) -> None:
         },
     }
     run = run_program(config)
+    local_env = {
+        r.name: dict(r.inputs["environment"]) for r in run_program(shipped).of_type(COMMAND)
+    }
     assert not run.of_type(COMMAND), "every command runs on the remote host"
     remote = run.of_type(REMOTE)
     assert len(remote) == 1 + 2 + 1 + 5 * 3
@@ -274,13 +278,25 @@ def test_remote_host_over_ssh(shipped: dict[str, Any]) -> None:
         assert conn["perDialTimeout"] == 15
         assert "BEGIN OPENSSH PRIVATE KEY" in conn["privateKey"]
         assert "environment" not in res.inputs, "a remote sshd drops unknown variables"
-        words = shlex.split(res.inputs["create"])
-        assert words[:3] == ["sudo", "-n", "env"], res
-        assert "LIBVIRT_URI=qemu:///system" in words
-    dom = next(r for r in remote if r.name == "vm-gateway-domain")
-    words = shlex.split(dom.inputs["create"])
-    xml = next(w for w in words if w.startswith("DOMAIN_XML="))
-    assert "<name>gateway</name>" in xml
+        assert res.inputs["addPreviousOutputInEnv"] is False, "nor would it take these"
+        for action in ("create", "delete"):
+            words = shlex.split(res.inputs[action])
+            assert words[:3] == ["sudo", "-n", "env"], res
+            end = words.index("bash")
+            assigned = dict(w.split("=", 1) for w in words[3:end])
+            # Every value (XML, multi-line YAML, paths) reaches the script exactly as the
+            # local command would hand it over: quoted once, nothing left to the shell.
+            assert assigned == local_env[res.name], f"{res} {action}"
+            assert words[end:] == [
+                "bash",
+                "-c",
+                script_text(words[end + 3].split("/")[-1]),
+                words[end + 3],
+                action,
+            ]
+            assert "PRIVATE KEY" not in res.inputs[action], "the key travels only as a secret"
+    assert "<name>gateway</name>" in local_env["vm-gateway-domain"]["DOMAIN_XML"]
+    assert "PRIVATE KEY" not in repr(run.outputs), "no output may carry the private key"
     assert run.outputs["sshCommands"]["gateway"].endswith(
         "-J lab@kvm.example.org:2222 ubuntu@10.0.0.2"
     )

@@ -250,6 +250,23 @@ def test_allocated_operator_addresses_reach_the_front_end() -> None:
         )
 
 
+def test_fixed_addresses_are_outside_the_dhcp_pools(run: StackRun) -> None:
+    # Neutron gives the subnet's DHCP (or metadata) port a random address of the pool when the
+    # subnet is created: a VM's fixed address inside the pool could already be taken.
+    pools = [
+        ipaddress.summarize_address_range(
+            ipaddress.IPv4Address(pool["start"]), ipaddress.IPv4Address(pool["end"])
+        )
+        for subnet in run.of_type(SUBNET)
+        for pool in subnet.inputs["allocationPools"]
+    ]
+    assert pools
+    fixed = [f["ipAddress"] for p in run.of_type(PORT) for f in p.inputs["fixedIps"]]
+    assert len(fixed) == 7, fixed  # five VMs, the public and inter routers' ports
+    for address in map(ipaddress.IPv4Address, fixed):
+        assert not any(address in net for nets in pools for net in nets), address
+
+
 def test_ports_have_one_address_each(run: StackRun) -> None:
     addresses = [ip for p in run.of_type(PORT) for ip in p.state["allFixedIps"]]
     assert len(addresses) == len(set(addresses)), addresses

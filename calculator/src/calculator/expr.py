@@ -234,15 +234,3 @@ def parse(
             message = message.format(position_of(text, failure.opening))
         raise ExpressionError(message, position_of(text, failure.token)) from None
     return node
-
-
-def count_operations(node: Node) -> int:
-    count = 0
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Operation):
-            count += 1
-            stack.append(item.left)
-            stack.append(item.right)
-    return count

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 import time
 from collections import deque
@@ -141,43 +142,58 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
     return method, target, version, headers
 
 
-def _parse_chunked(buf: bytearray, start: int, limit: int) -> tuple[bytes, int] | None:
-    """Decode a chunked body beginning at ``start``; None while incomplete."""
-    body = bytearray()
-    pos = start
-    while True:
-        eol = buf.find(b"\r\n", pos)
-        if eol < 0:
-            if len(buf) - pos > 1024:
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
+
+
+class _ChunkedBody:
+    """Incremental decoder of a chunked body that begins at offset ``pos`` of a buffer
+    which only grows until the body is complete: every call goes on from where the last
+    one stopped, so a body arriving in many small pieces is not decoded again each time."""
+
+    __slots__ = ("body", "pos", "trailer")
+
+    def __init__(self, start: int) -> None:
+        self.body = bytearray()
+        self.pos = start  # the next chunk-size (or trailer) line
+        self.trailer = -1  # where the trailer section began, -1 before it
+
+    def parse(self, buf: bytearray, limit: int) -> tuple[bytes, int] | None:
+        """``(body, end of the body in buf)``, or None while incomplete."""
+        while self.trailer < 0:
+            pos = self.pos
+            eol = buf.find(b"\r\n", pos)
+            if eol < 0:
+                if len(buf) - pos > 1024:
+                    raise ProtocolError(400, "malformed chunk size")
+                return None
+            size_text = bytes(buf[pos:eol]).split(b";", 1)[0].strip()
+            if _CHUNK_SIZE.fullmatch(size_text) is None:
                 raise ProtocolError(400, "malformed chunk size")
-            return None
-        size_text = bytes(buf[pos:eol]).split(b";", 1)[0].strip()
-        try:
-            if not size_text or len(size_text) > 8:
-                raise ValueError
             size = int(size_text, 16)
-        except ValueError as exc:
-            raise ProtocolError(400, "malformed chunk size") from exc
-        if len(body) + size > limit:
-            raise ProtocolError(413, f"request body larger than {limit} bytes")
-        pos = eol + 2
-        if size == 0:
-            # Trailer section: lines until an empty one.
-            while True:
-                eol = buf.find(b"\r\n", pos)
-                if eol < 0:
-                    if len(buf) - pos > MAX_HEAD:
-                        raise ProtocolError(431, "trailer section too large")
-                    return None
-                if eol == pos:
-                    return bytes(body), eol + 2
-                pos = eol + 2
-        if len(buf) < pos + size + 2:
-            return None
-        if buf[pos + size : pos + size + 2] != b"\r\n":
-            raise ProtocolError(400, "malformed chunk")
-        body += buf[pos : pos + size]
-        pos += size + 2
+            if len(self.body) + size > limit:
+                raise ProtocolError(413, f"request body larger than {limit} bytes")
+            start = eol + 2
+            if size == 0:
+                self.pos = self.trailer = start
+                break
+            end = start + size
+            if len(buf) < end + 2:
+                return None
+            if buf[end : end + 2] != b"\r\n":
+                raise ProtocolError(400, "malformed chunk")
+            self.body += buf[start:end]
+            self.pos = end + 2
+        # Trailer section: lines until an empty one.
+        while True:
+            pos = self.pos
+            eol = buf.find(b"\r\n", pos)
+            if eol < 0:
+                if len(buf) - self.trailer > MAX_HEAD:
+                    raise ProtocolError(431, "trailer section too large")
+                return None
+            if eol == pos:
+                return bytes(self.body), eol + 2
+            self.pos = eol + 2
 
 
 class _Clock:
@@ -308,6 +324,8 @@ class _ServerProtocol(asyncio.Protocol):
         self.again = False
         self.out: list[bytes] = []
         self.discarding = -1  # bytes still to swallow after an early error, -1 when off
+        self.discard_until = 0.0  # ... and until when (read-timeout in all, however slow)
+        self.chunked: _ChunkedBody | None = None  # the chunked body being received
         self.request_start: float | None = None
         self.last_activity = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
@@ -353,7 +371,7 @@ class _ServerProtocol(asyncio.Protocol):
             return
         now = time.monotonic()
         if self.discarding >= 0:
-            if now - self.last_activity > self.limits.read_timeout:
+            if now > self.discard_until:
                 self._close()
                 return
         elif not self.slots:
@@ -437,6 +455,9 @@ class _ServerProtocol(asyncio.Protocol):
     def _parse_requests(self) -> None:
         buf = self.buf
         while not (self.closed or self.no_more or self.write_paused) and len(self.slots) < 64:
+            if buf.startswith(b"\r\n"):
+                del buf[:2]  # a stray CRLF before a request is ignored (RFC 9112, 2.2)
+                continue
             if not buf:
                 self.request_start = None
                 return
@@ -444,9 +465,6 @@ class _ServerProtocol(asyncio.Protocol):
                 self.request_start = time.monotonic()
             end = buf.find(b"\r\n\r\n")
             if end < 0:
-                if buf.startswith(b"\r\n"):
-                    del buf[:2]  # tolerate stray CRLF between requests
-                    continue
                 if len(buf) > MAX_HEAD:
                     self._reject(431, "request head too large")
                 elif self.eof:
@@ -478,6 +496,7 @@ class _ServerProtocol(asyncio.Protocol):
                 return
             body, consumed = parsed
             del buf[:consumed]
+            self.chunked = None
             self.continue_sent = False
             self.request_start = None
             connection = headers.get("connection", "").lower()
@@ -516,11 +535,13 @@ class _ServerProtocol(asyncio.Protocol):
                 raise ProtocolError(501, f"unsupported transfer encoding {encoding[:32]}")
             if "content-length" in headers:
                 raise ProtocolError(400, "both Content-Length and Transfer-Encoding")
-            return _parse_chunked(buf, start, limit)
+            if self.chunked is None:
+                self.chunked = _ChunkedBody(start)
+            return self.chunked.parse(buf, limit)
         length_text = headers.get("content-length")
         if length_text is None:
             return b"", start
-        if not length_text.isdigit() or len(length_text) > 18:
+        if not (length_text.isascii() and length_text.isdigit()) or len(length_text) > 18:
             raise ProtocolError(400, "invalid Content-Length")
         length = int(length_text)
         if length > limit:
@@ -562,6 +583,7 @@ class _ServerProtocol(asyncio.Protocol):
         self.slots.append(slot)
         self.no_more = True
         self.buf.clear()
+        self.chunked = None
         self.request_start = None
 
     def _send(self, slot: _Slot) -> None:
@@ -592,6 +614,7 @@ class _ServerProtocol(asyncio.Protocol):
             # answer instead of a connection reset.
             self.transport.write_eof()
             self.discarding = DRAIN_LIMIT
+            self.discard_until = time.monotonic() + self.limits.read_timeout
             self.buf.clear()
             for other in self.slots:
                 if other.task is not None:
@@ -724,18 +747,19 @@ class _ClientProtocol(asyncio.Protocol):
 
     def _parse(self) -> UpstreamResponse | None:
         buf = self.buf
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buf) > MAX_HEAD or (self.eof and buf):
-                raise ProtocolError(502, "malformed response head")
-            return None
-        head = bytes(buf[:end]).lower()
-        if head[:9] not in (b"http/1.1 ", b"http/1.0 ") or not head[9:12].isdigit():
-            raise ProtocolError(502, "not an HTTP response")
-        status = int(head[9:12])
-        if 100 <= status < 200:
+        while True:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > MAX_HEAD or (self.eof and buf):
+                    raise ProtocolError(502, "malformed response head")
+                return None
+            head = bytes(buf[:end]).lower()
+            if head[:9] not in (b"http/1.1 ", b"http/1.0 ") or not head[9:12].isdigit():
+                raise ProtocolError(502, "not an HTTP response")
+            status = int(head[9:12])
+            if not 100 <= status < 200:
+                break
             del buf[: end + 4]  # interim response: skip it
-            return self._parse()
         lines = head.split(b"\r\n")
         if len(lines) > MAX_HEADERS:
             raise ProtocolError(502, "too many response header fields")
@@ -755,7 +779,7 @@ class _ClientProtocol(asyncio.Protocol):
         if encoding is not None:
             if encoding != b"chunked":
                 raise ProtocolError(502, "unsupported response transfer encoding")
-            chunked = _parse_chunked(buf, start, MAX_RESPONSE)
+            chunked = _ChunkedBody(start).parse(buf, MAX_RESPONSE)
             if chunked is None:
                 if self.eof:
                     raise ProtocolError(502, "truncated response")
@@ -875,8 +899,12 @@ class UpstreamPool:
         now = self.loop.time()
         for conn in list(self.in_flight):
             conn.expire(now)
-        while self.waiting and self.waiting[0][0].deadline <= now:
-            self.fail(None, self.waiting.popleft(), self.timed_out())
+        # Every waiting batch is checked: one sent again waits behind newer ones.
+        expired = [batch for batch in self.waiting if batch[0].deadline <= now]
+        if expired:
+            self.waiting = deque(batch for batch in self.waiting if batch[0].deadline > now)
+            for batch in expired:
+                self.fail(None, batch, self.timed_out())
         if self.in_flight or self.waiting:
             self._arm()
 
