@@ -333,20 +333,20 @@ echo "${file}"
 """
 
 
-def _common(config: VboxClusterConfig, hostname: str) -> tuple[list[File], list[str]]:
-    files = [File("/etc/hosts", hosts_file(config, hostname))]
-    packages: list[str] = []
-    if config.benchmark.enabled:
-        files.append(File("/usr/local/bin/cloudlabs-benchmark", BENCHMARK, "0755"))
-        packages += ["sysbench", "fio"]
-    return files, packages
+def _benchmark(config: VboxClusterConfig) -> tuple[list[File], list[str]]:
+    """The benchmark script and its packages, when enabled (every VM gets them)."""
+    if not config.benchmark.enabled:
+        return [], []
+    return [File("/usr/local/bin/cloudlabs-benchmark", BENCHMARK, "0755")], ["sysbench", "fio"]
 
 
 def master_user_data(config: VboxClusterConfig) -> str:
     name = config.master.name
-    files, packages = _common(config, name)
+    bench, packages = _benchmark(config)
     exports = render_exports(SHARED, config.network.cidr)
-    files += [
+    files = [
+        File("/etc/hosts", hosts_file(config, name)),
+        *bench,
         File("/etc/dnsmasq.d/cloudlabs.conf", dnsmasq_conf(config)),
         File("/etc/exports.d/cloudlabs.exports", exports),
         File("/etc/nginx/conf.d/load-balancer.conf", load_balancer_conf(config)),
@@ -373,9 +373,11 @@ def master_user_data(config: VboxClusterConfig) -> str:
 
 
 def node_user_data(config: VboxClusterConfig, node: Guest) -> str:
-    files, packages = _common(config, node.name)
+    bench, packages = _benchmark(config)
     master_ip = str(config.network.master_ip)
-    files += [
+    files = [
+        File("/etc/hosts", hosts_file(config, node.name)),
+        *bench,
         File("/etc/auto.master.d/cloudlabs.autofs", render_auto_master("/etc/auto.cloudlabs")),
         File("/etc/auto.cloudlabs", render_direct_map(SHARED, master_ip, SHARED)),
         File("/opt/counter/counter.py", COUNTER_APP.read_text(), "0755"),
@@ -419,14 +421,14 @@ def node_user_data(config: VboxClusterConfig, node: Guest) -> str:
 
 
 def template_user_data(config: VboxClusterConfig) -> str:
-    files, packages = _common(config, config.template.name)
+    files, packages = _benchmark(config)
     return render_user_data(
         UserData(
             hostname=config.template.name,
             user=config.ssh_user,
             ssh_public_keys=[config.ssh_public_key],
             packages=packages,
-            files=files[1:],
+            files=files,
         )
     )
 
@@ -507,9 +509,6 @@ def build(config: VboxClusterConfig) -> None:
         )
 
     t = config.template
-    template_guest = Guest(
-        t.name, mac_address(f"{t.name}/nic1"), mac_address(f"{t.name}/nic2"), net.master_ip
-    )
     template = Machine(
         t.name,
         MachineArgs(
@@ -519,7 +518,7 @@ def build(config: VboxClusterConfig) -> None:
             memory_mb=t.memory_mb,
             disk=disk(t.name, t.disk_gb),
             seed=_seed(config, host, t.name, template_user_data(config), None),
-            nat_mac=template_guest.nat_mac,
+            nat_mac=mac_address(f"{t.name}/nic1"),
             ostype=config.os_type,
             start=t.start,
             host=host,
@@ -567,7 +566,7 @@ def build(config: VboxClusterConfig) -> None:
         commands[guest.name] = f"{ssh} -p {port} {user}@127.0.0.1"
 
     pulumi.export("sshCommands", commands)
-    pulumi.export("curl", f"curl -X POST http://localhost:{m.http_port}")
+    pulumi.export("curl", host.command_there(f"curl -X POST http://localhost:{m.http_port}"))
     pulumi.export("loadBalancerUrl", f"http://localhost:{m.http_port}")
     pulumi.export(
         "labAddresses",

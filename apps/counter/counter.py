@@ -146,14 +146,13 @@ class RedisCount:
         return int(value) if value is not None else 0  # type: ignore[call-overload]
 
 
-def local_address() -> str:
-    try:
-        return socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "unknown"
+def make_handler(
+    count: LocalCount | RedisCount, label: str | None = None
+) -> type[BaseHTTPRequestHandler]:
+    """The request handler; answers name the server by ``label``, or (None) by the address the
+    request came in on: on a node listening on every address that is its lab address, where
+    its host name would resolve to the loopback line of /etc/hosts (127.0.1.1)."""
 
-
-def make_handler(count: LocalCount | RedisCount, label: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "counter/1"
         protocol_version = "HTTP/1.1"
@@ -175,7 +174,8 @@ def make_handler(count: LocalCount | RedisCount, label: str) -> type[BaseHTTPReq
             except RedisError as exc:
                 self._answer(503, f"counter store unavailable: {exc}\n")
                 return
-            self._answer(200, f"Server (IP: {label}) has processed {value} requests!\n")
+            ip = label or self.connection.getsockname()[0]
+            self._answer(200, f"Server (IP: {ip}) has processed {value} requests!\n")
 
         def do_GET(self) -> None:
             if self.path == "/health":
@@ -209,7 +209,7 @@ def main() -> None:
         count = RedisCount(redis_host, redis_port, os.environ.get("COUNTER_KEY", "counter"))
     else:
         count = LocalCount()
-    label = host if host not in ("0.0.0.0", "") else local_address()
+    label = host if host not in ("0.0.0.0", "") else None
     server = Server((host, port), make_handler(count, label))
     mode = f"redis {redis_host}" if redis_host else "in-process"
     print(f"counter listening on {host}:{port} ({mode} count)", file=sys.stderr, flush=True)

@@ -51,6 +51,15 @@ class VBoxHost:
         """The scripts' environment with the VBoxManage command added."""
         return {"VBOXMANAGE": self.vboxmanage, **values}
 
+    def command_there(self, command: str) -> str:
+        """``command`` as typed on this machine to run it on the VirtualBox host (where the
+        NAT forwards listen on 127.0.0.1): itself, or through ssh to the remote host."""
+        if self.remote is None:
+            return command
+        r = self.remote
+        port = f"-p {r.port} " if r.port != 22 else ""
+        return f"ssh {port}{r.user}@{r.address} {command}"
+
     def ssh_prefix(self) -> str:
         """What to put before ``-p PORT user@127.0.0.1`` to reach a forward on this host."""
         if self.remote is None:

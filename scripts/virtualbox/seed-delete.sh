@@ -8,9 +8,17 @@ set -euo pipefail
 
 vbm() { "${VBOXMANAGE:-VBoxManage}" "$@"; }
 expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
+# Whether `VBoxManage list $1` has a "$2:" line holding exactly $3. A failing VBoxManage stops
+# the script instead of reading as "not there"; grep reads all its input (no -q: under pipefail
+# an early exit would fail the pipeline when sed is still writing).
+listed() {
+    local out
+    out="$(vbm list "$1")" || exit 1
+    sed -n "s/^$2:[[:space:]]*//p" <<<"${out}" | grep -Fx -- "$3" >/dev/null
+}
 
 iso="$(expand "${SEED_PATH:?SEED_PATH is required}")"
-if vbm list dvds | sed -n 's/^Location:[[:space:]]*//p' | grep -Fxq -- "${iso}"; then
+if listed dvds Location "${iso}"; then
     vbm closemedium dvd "${iso}"
 fi
 rm -f -- "${iso}"

@@ -11,7 +11,9 @@ host="${SSH_HOST:-127.0.0.1}"
 port="${SSH_PORT:?SSH_PORT is required}"
 deadline=$((SECONDS + ${WAIT_TIMEOUT:-600}))
 while ((SECONDS < deadline)); do
-    if exec 3<>"/dev/tcp/${host}/${port}" 2>/dev/null; then
+    # The braces keep 2>/dev/null to the connection attempt: on a bare `exec` it would stay on
+    # for the rest of the script.
+    if { exec 3<>"/dev/tcp/${host}/${port}"; } 2>/dev/null; then
         banner=""
         IFS= read -r -t 10 banner <&3 || true
         exec 3<&- 3>&-

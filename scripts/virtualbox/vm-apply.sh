@@ -3,6 +3,8 @@
 # Idempotent: it reads the VM's state (showvminfo) and changes only what differs. Settings that
 # VirtualBox changes only on a powered-off VM (CPUs, memory, adapters, disk) stop it first
 # (ACPI shutdown, then power off after VM_STOP_TIMEOUT); NAT rules and the seed DVD change live.
+# A VM of that name whose settings are not under VM_BASEFOLDER was not made here: it is left
+# untouched and the script fails.
 #
 # Environment:
 #   VM_NAME          the VM's name in VirtualBox
@@ -18,7 +20,7 @@
 #   VM_NIC2_NETWORK  the internal network's name, or the host-only interface
 #   VM_NIC2_MAC      MAC address of adapter 2
 #   VM_FORWARDS      NAT rules of adapter 1, one per line: name,tcp,hostip,hostport,,guestport
-#   VM_START         yes to start the VM (headless), no to leave it powered off
+#   VM_START         yes to start the VM (headless), no to have it powered off
 #   VM_STOP_TIMEOUT  seconds to wait for an ACPI shutdown (default 120)
 #   VBOXMANAGE       the VBoxManage command (default: VBoxManage on PATH)
 set -euo pipefail
@@ -26,6 +28,14 @@ set -euo pipefail
 vbm() { "${VBOXMANAGE:-VBoxManage}" "$@"; }
 die() { printf 'vm-apply: %s\n' "$*" >&2; exit 1; }
 expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
+# Whether `VBoxManage list $1` has a "$2:" line holding exactly $3. A failing VBoxManage stops
+# the script instead of reading as "not there"; grep reads all its input (no -q: under pipefail
+# an early exit would fail the pipeline when sed is still writing).
+listed() {
+    local out
+    out="$(vbm list "$1")" || exit 1
+    sed -n "s/^$2:[[:space:]]*//p" <<<"${out}" | grep -Fx -- "$3" >/dev/null
+}
 
 name="${VM_NAME:?VM_NAME is required}"
 base="$(expand "${VM_BASEFOLDER:?VM_BASEFOLDER is required}")"
@@ -43,6 +53,13 @@ get() {
         if (k == key) { v = substr($0, index($0, "=") + 1); gsub(/^"|"$/, "", v); print v; exit } }' "${info}"
 }
 state() { refresh; get VMState; }
+# Whether the VM's settings file is where createvm --basefolder puts it: <base>/<name>/<name>.vbox.
+owned() {
+    local dir want="${base}/${name}"
+    dir="$(dirname -- "$(get CfgFile)")"
+    [[ "${dir}" == "${want}" ]] && return 0
+    [[ -d "${dir}" && -d "${want}" && "$(cd -- "${dir}" && pwd -P)" == "$(cd -- "${want}" && pwd -P)" ]]
+}
 
 stop_vm() {
     local waited=0 timeout="${VM_STOP_TIMEOUT:-120}"
@@ -61,6 +78,8 @@ if ! vbm showvminfo "${name}" --machinereadable >"${info}" 2>/dev/null; then
     vbm createvm --name "${name}" --ostype "${VM_OSTYPE:?VM_OSTYPE is required}" \
         --basefolder "${base}" --register
     refresh
+elif ! owned; then
+    die "a VM named ${name} already exists ($(get CfgFile)) and was not made under ${base}: rename or remove it"
 fi
 
 # Settings that need a powered-off VM.
@@ -71,9 +90,9 @@ want_fw="${VM_FIRMWARE:-bios}"
 [[ "$(get firmware)" == "${want_fw^^}" ]] || settings+=(--firmware "${want_fw}")
 [[ "$(get ioapic)" == on ]] || settings+=(--ioapic on)
 # Ubuntu cloud images log to the first serial port; give them one, disconnected.
-[[ "$(get uart1)" == "0x03f8,4" ]] || settings+=(--uart1 0x3F8 4 --uartmode1 disconnected)
+[[ "$(get uart1)" == "0x03f8,4" ]] || settings+=(--uart1 0x3F8 4 --uart-mode1 disconnected)
 [[ "$(get nic1)" == nat ]] || settings+=(--nic1 nat)
-[[ "$(get macaddress1)" == "${VM_NIC1_MAC:?}" ]] || settings+=(--macaddress1 "${VM_NIC1_MAC}")
+[[ "$(get macaddress1)" == "${VM_NIC1_MAC:?}" ]] || settings+=(--mac-address1 "${VM_NIC1_MAC}")
 case "${nic2}" in
 none) [[ "$(get nic2)" == none ]] || settings+=(--nic2 none) ;;
 intnet)
@@ -81,7 +100,7 @@ intnet)
     [[ "$(get intnet2)" == "${VM_NIC2_NETWORK:?}" ]] || settings+=(--intnet2 "${VM_NIC2_NETWORK}")
     ;;
 hostonly)
-    vbm list hostonlyifs | sed -n 's/^Name:[[:space:]]*//p' | grep -Fxq -- "${VM_NIC2_NETWORK:?}" ||
+    listed hostonlyifs Name "${VM_NIC2_NETWORK:?}" ||
         die "host-only interface ${VM_NIC2_NETWORK} does not exist (VirtualBox: File > Tools > Network)"
     [[ "$(get nic2)" == hostonly ]] || settings+=(--nic2 hostonly)
     [[ "$(get hostonlyadapter2)" == "${VM_NIC2_NETWORK}" ]] ||
@@ -90,7 +109,7 @@ hostonly)
 *) die "VM_NIC2 must be none, intnet or hostonly (got '${nic2}')" ;;
 esac
 if [[ "${nic2}" != none ]]; then
-    [[ "$(get macaddress2)" == "${VM_NIC2_MAC:?}" ]] || settings+=(--macaddress2 "${VM_NIC2_MAC}")
+    [[ "$(get macaddress2)" == "${VM_NIC2_MAC:?}" ]] || settings+=(--mac-address2 "${VM_NIC2_MAC}")
 fi
 need_ctl=no
 [[ "$(get storagecontrollername0)" == SATA ]] || need_ctl=yes
@@ -122,7 +141,7 @@ fi
 running=no
 [[ "$(get VMState)" == running ]] && running=yes
 natpf() {
-    if [[ "${running}" == yes ]]; then vbm controlvm "${name}" natpf1 "$@"; else vbm modifyvm "${name}" --natpf1 "$@"; fi
+    if [[ "${running}" == yes ]]; then vbm controlvm "${name}" natpf1 "$@"; else vbm modifyvm "${name}" --nat-pf1 "$@"; fi
 }
 declare -A want=()
 while IFS= read -r rule; do
@@ -147,5 +166,7 @@ done
 
 if [[ "${VM_START:-yes}" == yes && "$(state)" != running ]]; then
     vbm startvm "${name}" --type headless
+elif [[ "${VM_START:-yes}" != yes && "$(state)" == running ]]; then
+    stop_vm
 fi
 printf '%s %s\n' "${name}" "$(state)"

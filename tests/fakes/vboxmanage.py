@@ -2,11 +2,13 @@
 
 It accepts only the subcommands and options listed in :data:`GRAMMAR` (a subset of VirtualBox
 7's VBoxManage, each entry naming its section of the User Manual, chapter 8
-https://www.virtualbox.org/manual/ch08.html); anything else is rejected with exit status 2, as
-VBoxManage does for a syntax error. It keeps the state a real VirtualBox would (registered VMs and
-their settings, media, NAT rules, power state) in a JSON file, answers the read-only commands
-from it, refuses what VirtualBox refuses (changing settings of a running VM, deleting an attached
-disk, cloning onto an existing file), and appends every call to a JSON-lines log.
+https://www.virtualbox.org/manual/ch08.html, with the option names that manual documents: e.g.
+``--nat-pf<N>``, not the older ``--natpf<N>`` VBoxManage 7 still takes); anything else is
+rejected with exit status 2, as VBoxManage does for a syntax error. It keeps the state a real
+VirtualBox would (registered VMs and their settings, media, NAT rules, power state) in a JSON
+file, answers the read-only commands from it, refuses what VirtualBox refuses (changing settings
+of a running VM, deleting an attached disk, cloning onto an existing file), and appends every
+call to a JSON-lines log.
 
 Environment: ``FAKE_VBOX_STATE`` (state file), ``FAKE_VBOX_LOG`` (call log).
 """
@@ -66,7 +68,7 @@ NATPF_RULE = r"[^,]+,(tcp|udp),[0-9.]*,[0-9]+,[0-9.]*,[0-9]+"
 
 
 def natpf(args: list[str]) -> list[str]:
-    """``--natpf<N> <rule>`` or ``--natpf<N> delete <name>``."""
+    """``--nat-pf<N> <rule>`` or ``--nat-pf<N> delete <name>`` (``natpf<N>`` for controlvm)."""
     if args[:1] == ["delete"]:
         if len(args) < 2:
             raise Usage("natpf delete needs a rule name")
@@ -152,16 +154,16 @@ GRAMMAR: dict[str, Spec] = {
                 "hostonlynet",
                 "generic",
             ),
-            "--nictype<N>": choice(
+            "--nic-type<N>": choice(
                 "Am79C970A", "Am79C973", "82540EM", "82543GC", "82545EM", "virtio"
             ),
             "--cable-connected<N>": ONOFF,
             "--intnet<N>": ANY,
             "--host-only-adapter<N>": ANY,
-            "--macaddress<N>": MAC,
-            "--natpf<N>": natpf,
+            "--mac-address<N>": MAC,
+            "--nat-pf<N>": natpf,
             "--uart<N>": uart,
-            "--uartmode<N>": uartmode,
+            "--uart-mode<N>": uartmode,
             "--graphicscontroller": choice("none", "vboxvga", "vmsvga", "vboxsvga"),
             "--vram": INT,
             "--rtc-use-utc": ONOFF,
@@ -418,14 +420,15 @@ class VirtualBox:
                 self.out += [f"Name:            {name}", "IPAddress:       192.168.56.254", ""]
 
     def do_showvminfo(self, call: Call) -> None:
-        name = call.positionals[0]
-        vm = self.vm(name)
+        vm = self.vm(call.positionals[0])
+        name = self.name_of(vm)
         if call.opt("--machinereadable") is None:
             self.out.append(f"Name: {name}\nState: {vm['state']}")
             return
         lines = [
             f'name="{name}"',
             f'UUID="{vm["uuid"]}"',
+            f'CfgFile="{vm["basefolder"]}/{name}/{name}.vbox"',
             f'ostype="{vm["ostype"]}"',
             f"memory={vm['memory']}",
             f"cpus={vm['cpus']}",
@@ -484,7 +487,7 @@ class VirtualBox:
             found = _numbered(GRAMMAR["modifyvm"].options, key)
             assert found is not None
             base, n = found
-            if base == "--natpf<N>":
+            if base == "--nat-pf<N>":
                 self._natpf(vm, values)
                 continue
             self.unlocked(vm)
@@ -502,12 +505,12 @@ class VirtualBox:
                 nic["intnet"] = values[0]
             elif base == "--host-only-adapter<N>":
                 nic["hostonly"] = values[0]
-            elif base == "--macaddress<N>":
+            elif base == "--mac-address<N>":
                 nic["mac"] = values[0].upper()
             elif base == "--uart<N>":
                 vm["uart1"] = "off" if values == ["off"] else f"{values[0].lower()},{values[1]}"
                 vm["uart1"] = vm["uart1"].replace("0x3f8", "0x03f8")
-            elif base == "--uartmode<N>":
+            elif base == "--uart-mode<N>":
                 vm["uartmode1"] = values[0]
 
     def _natpf(self, vm: dict[str, Any], values: list[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,82 @@ def test_benchmark_script_is_shellcheck_clean(runs: dict[str, StackRun]) -> None
     assert "/usr/local/bin/cloudlabs-benchmark" not in files_of(
         seeds(runs["vbox-cluster"])["master-seed-iso"]
     )
+
+
+# An A query for argv[1] sent to 127.0.0.1:53 (retried while dnsmasq starts); prints the
+# addresses of the answer, one a line.
+DNS_QUERY = r"""
+import socket, struct, sys, time
+name = sys.argv[1]
+query = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0)
+query += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+query += struct.pack(">HH", 1, 1)
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(0.5)
+for _ in range(40):
+    try:
+        sock.sendto(query, ("127.0.0.1", 53))
+        reply = sock.recv(4096)
+        break
+    except OSError:
+        time.sleep(0.1)
+count = struct.unpack(">H", reply[6:8])[0]
+at = len(query)
+for _ in range(count):
+    while reply[at] and reply[at] < 0xC0:
+        at += reply[at] + 1
+    at += 2 if reply[at] >= 0xC0 else 1
+    kind, _, _, size = struct.unpack(">HHIH", reply[at : at + 10])
+    at += 10
+    if kind == 1:
+        print(socket.inet_ntoa(reply[at : at + size]))
+    at += size
+"""
+
+DNSMASQ_SCRIPT = r"""
+set -euo pipefail
+mount --bind "$HOSTS" /etc/hosts
+ip link set lo up
+ip addr add 192.168.56.1/24 dev lo
+"$DNSMASQ" --conf-file="$CONF" --keep-in-foreground --user=root --pid-file="$WORK/pid" \
+    --dhcp-leasefile="$WORK/leases" &
+trap 'kill $!' EXIT
+for name in master node02; do
+    printf '%s: ' "$name"
+    "$PYTHON" -c "$QUERY" "$name" | sort | paste -sd ' '
+done
+"""
+
+
+def test_dnsmasq_answers_the_lab_names_with_lab_addresses(
+    runs: dict[str, StackRun], tmp_path: Path
+) -> None:
+    """master's dnsmasq, with master's /etc/hosts, in a network and mount namespace of its own:
+    ``master`` is answered with its lab address only (never the loopback line of /etc/hosts)."""
+    files = files_of(seeds(runs["vbox-cluster"])["master-seed-iso"])
+    (tmp_path / "hosts").write_text(files["/etc/hosts"])
+    conf = files["/etc/dnsmasq.d/cloudlabs.conf"]
+    upstream = "resolv-file=/run/systemd/resolve/resolv.conf\n"
+    assert upstream in conf
+    (tmp_path / "resolv.conf").write_text("nameserver 127.0.0.9\n")
+    (tmp_path / "dnsmasq.conf").write_text(
+        conf.replace(upstream, f"resolv-file={tmp_path}/resolv.conf\n")
+    )
+    assert "127.0.1.1 master" in files["/etc/hosts"]
+    result = subprocess.run(
+        [require("unshare"), "--net", "--mount", "bash", "-c", DNSMASQ_SCRIPT],
+        env={
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOSTS": str(tmp_path / "hosts"),
+            "CONF": str(tmp_path / "dnsmasq.conf"),
+            "WORK": str(tmp_path),
+            "DNSMASQ": require("dnsmasq"),
+            "PYTHON": sys.executable,
+            "QUERY": DNS_QUERY,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "master: 192.168.56.1\nnode02: 192.168.56.3\n", result.stdout

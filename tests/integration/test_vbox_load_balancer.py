@@ -28,6 +28,7 @@ from tests.harness import ROOT, run_stack_file
 from tests.validators import require
 
 COUNTER = ROOT / "apps" / "counter" / "counter.py"
+UNIT = "/etc/systemd/system/counter.service"
 
 
 def guest_files(hostname: str) -> dict[str, str]:
@@ -226,3 +227,56 @@ def test_with_redis_killing_an_instance_mid_run_loses_no_request(lab: Lab) -> No
     assert Redis("127.0.0.1", lab.redis_port).command("GET", "counter") == "2000"
     survivors = [p for i, p in enumerate(lab.app_ports) if i != 1]
     assert [lab.count(port) for port in survivors] == [2000, 2000]
+
+
+NODE_SCRIPT = r"""
+set -euo pipefail
+mount --bind "$HOSTS" /etc/hosts
+hostname node01
+ip link set lo up
+ip addr add "$ADDRESS/24" dev lo
+"$PYTHON" "$COUNTER" &
+trap 'kill $!' EXIT
+"$PYTHON" -c '
+import os, socket, time
+for _ in range(200):
+    try:
+        sock = socket.create_connection((os.environ["ADDRESS"], int(os.environ["COUNTER_PORT"])), 1)
+        break
+    except OSError:
+        time.sleep(0.05)
+sock.sendall(b"POST / HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+data = b""
+while chunk := sock.recv(4096):
+    data += chunk
+print(data.split(b"\r\n\r\n", 1)[1].decode(), end="")
+'
+"""
+
+
+def test_a_node_names_itself_by_its_lab_address(tmp_path: Path) -> None:
+    """node01 as its user-data sets it up (its /etc/hosts, host name, the unit's listen address
+    and port), in network, mount and host-name namespaces of its own."""
+    files = guest_files("node01")
+    hosts = tmp_path / "hosts"
+    hosts.write_text(files["/etc/hosts"])
+    unit = dict(
+        re.findall(r'^Environment="(COUNTER_(?:HOST|PORT))=(.*)"$', files[UNIT], re.MULTILINE)
+    )
+    assert unit["COUNTER_HOST"] == "0.0.0.0", unit
+    result = subprocess.run(
+        [require("unshare"), "--net", "--mount", "--uts", "bash", "-c", NODE_SCRIPT],
+        env={
+            **os.environ,
+            **unit,
+            "HOSTS": str(hosts),
+            "ADDRESS": "192.168.56.2",
+            "PYTHON": sys.executable,
+            "COUNTER": str(COUNTER),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Server (IP: 192.168.56.2) has processed 1 requests!\n"

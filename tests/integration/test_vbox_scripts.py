@@ -5,7 +5,9 @@ nothing behind. Seed ISOs are built by the real genisoimage and read back with i
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 from components.virtualbox import mac_address
 from tests.fakes.vbox_runner import (
     FakeVBox,
+    free_port_block,
     mutating,
     ordered_commands,
     problems,
@@ -96,14 +99,14 @@ def test_vbox_nat_create_rerun_update_delete(tmp_path: Path) -> None:
             ["createvm", "--name", "lab-vm", "--ostype", "Ubuntu_64", "--basefolder",
              str(work / "vms"), "--register"],
             ["modifyvm", "lab-vm", "--memory", "1024", "--ioapic", "on", "--uart1", "0x3F8",
-             "4", "--uartmode1", "disconnected", "--macaddress1", mac],
+             "4", "--uart-mode1", "disconnected", "--mac-address1", mac],
             ["storagectl", "lab-vm", "--name", "SATA", "--add", "sata", "--controller",
              "IntelAhci", "--portcount", "2"],
             ["storageattach", "lab-vm", "--storagectl", "SATA", "--port", "0", "--device", "0",
              "--type", "hdd", "--medium", disk1],
             ["storageattach", "lab-vm", "--storagectl", "SATA", "--port", "1", "--device", "0",
              "--type", "dvddrive", "--medium", seed_file],
-            ["modifyvm", "lab-vm", "--natpf1", f"ssh,tcp,127.0.0.1,{port},,22"],
+            ["modifyvm", "lab-vm", "--nat-pf1", f"ssh,tcp,127.0.0.1,{port},,22"],
             ["startvm", "lab-vm", "--type", "headless"],
         ]  # fmt: skip
         # The clone is taken before the first VM boots.
@@ -241,3 +244,101 @@ def test_vbox_cluster_create_rerun_delete(tmp_path: Path, count: int) -> None:
     state = fake.state()
     assert state["vms"] == {} and state["hdds"] == {} and state["dvds"] == {}
     assert [p for p in (fake.root / "home" / "cluster").rglob("*") if p.is_file()] == []
+
+
+def attempt(fake: FakeVBox, res: Any, which: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run one of ``res``'s scripts with its environment (plus ``env``), whatever the outcome."""
+    return subprocess.run(
+        [*res.inputs["interpreter"], res.inputs[which]],
+        env={**fake.env, **res.inputs["environment"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_vm_of_the_same_name_made_elsewhere_is_never_taken_over(tmp_path: Path) -> None:
+    fake = FakeVBox(tmp_path)
+    theirs = str(tmp_path / "home" / "VirtualBox VMs")
+    subprocess.run(
+        ["VBoxManage", "createvm", "--name", "lab-vm", "--basefolder", theirs, "--register"],
+        env=fake.env,
+        check=True,
+        capture_output=True,
+    )
+    before = fake.state()["vms"]["lab-vm"]
+    vm = by_name(run_program(nat_config(22000), stack="vbox-nat"), "vm-vm")
+    fake.new_calls()
+    created = attempt(fake, vm, "create")
+    assert created.returncode != 0 and "already exists" in created.stderr, created.stderr
+    deleted = attempt(fake, vm, "delete")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "left as it is" in deleted.stderr
+    assert mutating(fake.new_calls()) == []
+    assert fake.state()["vms"]["lab-vm"] == before
+
+
+def test_a_failing_vboxmanage_is_not_read_as_nothing_to_delete(tmp_path: Path) -> None:
+    fake = FakeVBox(tmp_path)
+    broken = tmp_path / "broken-vboxmanage"
+    broken.write_text("#!/bin/sh\necho 'VBoxManage: error: VBoxSVC is not running' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    run = run_program(nat_config(22000), stack="vbox-nat")
+    disk = fake.root / "home" / "vbox" / "disks" / "lab-vm.vdi"
+    disk.parent.mkdir(parents=True)
+    disk.write_bytes(b"disk")
+    for name in ("vm-vm", "vm-disk-medium", "vm-seed-iso"):
+        result = attempt(fake, by_name(run, name), "delete", VBOXMANAGE=str(broken))
+        assert result.returncode != 0, f"{name}: {result.stderr}"
+    assert disk.exists(), "the disk file stays while VirtualBox may still hold it"
+
+
+def test_start_no_powers_a_running_vm_off(tmp_path: Path) -> None:
+    require("genisoimage")
+    fake = FakeVBox(tmp_path)
+    image(fake)
+    with ssh_banners(2) as port:
+        run = run_program(nat_config(port), stack="vbox-nat")
+        create_all(fake, run)
+    vm = by_name(run, "vm-vm")
+    result = attempt(fake, vm, "update", VM_START="no")
+    assert result.returncode == 0, result.stderr
+    assert mutating(fake.new_calls()) == [["controlvm", "lab-vm", "acpipowerbutton"]]
+    assert fake.state()["vms"]["lab-vm"]["state"] == "poweroff"
+    assert attempt(fake, vm, "update", VM_START="no").returncode == 0
+    assert mutating(fake.new_calls()) == [], "already off: nothing to do"
+
+
+def test_ssh_wait_reports_a_timeout_quietly(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "virtualbox" / "ssh-wait.sh"
+    # A port that accepts and closes at once, as VirtualBox's NAT forward does while the guest
+    # boots, then a port nothing listens on.
+    base, held = free_port_block(2)
+    held[1].close()
+    stop = threading.Event()
+
+    def accept_and_close() -> None:
+        held[0].settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held[0].accept()[0].close()
+
+    server = threading.Thread(target=accept_and_close, daemon=True)
+    server.start()
+    try:
+        for port in (base, base + 1):
+            result = subprocess.run(
+                ["bash", str(script)],
+                env={"PATH": "/usr/bin:/bin", "SSH_PORT": str(port), "WAIT_TIMEOUT": "3"},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert result.returncode == 1, result
+            assert result.stderr == (
+                f"ssh-wait: no SSH server answered on 127.0.0.1:{port} within 3s\n"
+            ), result.stderr
+    finally:
+        stop.set()
+        server.join(timeout=2)
+        held[0].close()

@@ -60,6 +60,7 @@ def test_fixed_ip_inside_a_dhcp_pool_is_refused() -> None:
     assert [(p.location, p.message) for p in found] == [
         (
             "b",
-            "the address is inside the subnet's allocationPools[1]; pick one outside the DHCP pools",
+            "the address is inside the subnet's allocationPools[1]; "
+            "pick one outside the DHCP pools",
         )
     ]

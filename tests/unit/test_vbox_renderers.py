@@ -63,6 +63,7 @@ def test_dnsmasq_fixed_leases_and_names() -> None:
     assert "host-record=master,192.168.56.1" in lines
     assert "listen-address=127.0.0.1,192.168.56.1" in lines
     assert "dhcp-option=option:router" in lines
+    assert "no-hosts" in lines
 
 
 def test_load_balancer_lists_every_upstream_and_retries() -> None:

@@ -115,6 +115,17 @@ def test_remote_host_runs_the_scripts_over_ssh() -> None:
     )
 
 
+def test_remote_cluster_outputs_reach_the_forwards_through_the_host() -> None:
+    config = load_stack_file("vbox-cluster")
+    remote = {"address": "vbox.example.org", "user": "lab", "privateKey": "K", "port": 2200}
+    config[K + "remoteHost"] = remote
+    out = run_program(config, stack="vbox-cluster").outputs
+    assert out["curl"] == "ssh -p 2200 lab@vbox.example.org curl -X POST http://localhost:8080"
+    assert out["sshCommands"]["node01"] == (
+        "ssh -J lab@vbox.example.org:2200 -p 4022 ubuntu@127.0.0.1"
+    )
+
+
 # --- vbox-cluster -----------------------------------------------------------------------
 
 NODES = ["node01", "node02", "node03"]
