@@ -375,6 +375,16 @@ def guest_nics(config: LibvirtHostConfig, vm: VmConfig) -> list[GuestNic]:
     return nics
 
 
+def _network_spec(net: RoutedNetworkConfig, mode: Literal["nat", "isolated"]) -> NetworkSpec:
+    """The libvirt network ``net`` describes, in ``mode`` (``nat`` or ``isolated``)."""
+    dhcp = None
+    if net.dhcp_start is not None and net.dhcp_end is not None:
+        dhcp = (str(net.dhcp_start), str(net.dhcp_end))
+    return NetworkSpec(
+        name=net.name, mode=mode, bridge=net.bridge, address=net.interface, dhcp_range=dhcp
+    )
+
+
 def build(config: LibvirtHostConfig) -> None:
     owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
     host = _host(config)
@@ -396,15 +406,7 @@ def build(config: LibvirtHostConfig) -> None:
             "nat",
             NetworkArgs(
                 host=host,
-                spec=NetworkSpec(
-                    name=nat.name,
-                    mode="nat",
-                    bridge=nat.bridge,
-                    address=nat.interface,
-                    dhcp_range=(str(nat.dhcp_start), str(nat.dhcp_end))
-                    if nat.dhcp_start is not None
-                    else None,
-                ),
+                spec=_network_spec(nat, "nat"),
                 owner=owner,
                 adopt_existing=nat.adopt_existing,
                 autostart=config.autostart,
@@ -415,15 +417,7 @@ def build(config: LibvirtHostConfig) -> None:
             "management",
             NetworkArgs(
                 host=host,
-                spec=NetworkSpec(
-                    name=mgmt.name,
-                    mode="isolated",
-                    bridge=mgmt.bridge,
-                    address=mgmt.interface,
-                    dhcp_range=(str(mgmt.dhcp_start), str(mgmt.dhcp_end))
-                    if mgmt.dhcp_start is not None
-                    else None,
-                ),
+                spec=_network_spec(mgmt, "isolated"),
                 owner=owner,
                 autostart=config.autostart,
                 after=first,
