@@ -277,3 +277,22 @@ def assert_rejected(
         assert any(words in line for line in lines), f"{path}: {words!r} not in {lines}"
     assert len(error.problems) == len(expected), text
     return error
+
+
+def change(key: str, *path: str | int, value: Any = None, delete: bool = False) -> Callable:
+    """A mutation setting (or deleting) one value deep inside a stack file's config.
+
+    ``key`` is the config key without the project prefix; ``path`` goes down into its value.
+    """
+
+    def apply(config: dict[str, Any]) -> None:
+        target: Any = config
+        keys: list[Any] = [f"{PROJECT}:{key}", *path]
+        for part in keys[:-1]:
+            target = target[part]
+        if delete:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+
+    return apply

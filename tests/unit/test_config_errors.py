@@ -9,27 +9,11 @@ from typing import Any
 import pytest
 
 from stacks.errors import ConfigError
-from tests.harness import StackRun, assert_rejected, load_stack_file, run_program
+from tests.harness import StackRun, assert_rejected, change, load_stack_file, run_program
 
 Config = dict[str, Any]
 SHIPPED = load_stack_file("openstack-vm")
 K = "cloud-labs:"
-
-
-def change(key: str, *path: str | int, value: Any = None, delete: bool = False) -> Callable:
-    """A mutation setting (or deleting) one value deep inside the shipped config."""
-
-    def apply(config: Config) -> None:
-        target: Any = config
-        keys: list[Any] = [K + key, *path]
-        for part in keys[:-1]:
-            target = target[part]
-        if delete:
-            del target[keys[-1]]
-        else:
-            target[keys[-1]] = value
-
-    return apply
 
 
 # (case id, mutations, [(field path as reported, words expected in the message)])

@@ -8,24 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.harness import assert_rejected, load_stack_file, run_program
+from tests.harness import assert_rejected, change, load_stack_file, run_program
 
 SHIPPED = load_stack_file("openstack-k8s")
 K = "cloud-labs:"
-
-
-def change(key: str, *path: str | int, value: Any = None, delete: bool = False) -> Callable:
-    def apply(config: dict[str, Any]) -> None:
-        target: Any = config
-        keys: list[Any] = [K + key, *path]
-        for part in keys[:-1]:
-            target = target[part]
-        if delete:
-            del target[keys[-1]]
-        else:
-            target[keys[-1]] = value
-
-    return apply
 
 
 def k8s(key: str, value: Any) -> Callable:
