@@ -35,7 +35,7 @@ from components.calculator_bootstrap import (
 from components.openstack import RuleSpec, SecurityGroup, SecurityGroupArgs, Server, ServerArgs
 from stacks.errors import ConfigError, Problem
 from stacks.openstack_config import NetworkConfig, fixed_ip_problems
-from stacks.types import IPv4, Name, NonEmptyText, Port
+from stacks.types import Cidr, IPv4, Name, NonEmptyText, Port, SshPublicKey
 from stacks.validation import LabModel, check
 
 CALCULATOR_PROJECT = Path(__file__).resolve().parent.parent / "calculator"
@@ -132,6 +132,26 @@ class ServicesConfig(LabModel):
 
 
 Address = tuple[tuple[str | int, ...], ipaddress.IPv4Address | None, NetworkConfig | None]
+
+
+class CalculatorLabConfig(LabModel):
+    """Config keys both calculator labs have; each lab adds its networks and names."""
+
+    external_network: Name
+    """The provider's public network: the routers' gateways and the front end's floating IP."""
+    ssh_public_key: SshPublicKey
+    """The key every VM's default user accepts."""
+    ssh_user: Name = "ubuntu"
+    """The image's default login user (for the ssh commands in the outputs)."""
+    access_cidr: Cidr
+    """Where the calculator's users are: who may reach the front end's port."""
+    admin_cidr: Cidr
+    """Who may SSH to (and ping) the front end, the jump host to the operators."""
+    image: NonEmptyText
+    """Glance image of every VM (python3 >= 3.11 and cloud-init), e.g. Ubuntu 24.04."""
+    flavor: NonEmptyText
+    """Nova flavor of every VM."""
+    bootstrap: BootstrapConfig = BootstrapConfig()
 
 
 def service_address_problems(

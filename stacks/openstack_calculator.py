@@ -15,7 +15,7 @@ from components.openstack import (
     KeypairArgs,
 )
 from stacks.calculator_common import (
-    BootstrapConfig,
+    CalculatorLabConfig,
     Placement,
     ServicesConfig,
     build_calculator,
@@ -28,34 +28,19 @@ from stacks.errors import Problem
 from stacks.openstack_build import gateway_router, private_network
 from stacks.openstack_config import NetworkConfig
 from stacks.registry import Lab
-from stacks.types import Cidr, Name, NonEmptyText, SshPublicKey
-from stacks.validation import LabModel, check
+from stacks.types import Name
+from stacks.validation import check
 
 
-class OpenStackCalculatorConfig(LabModel):
+class OpenStackCalculatorConfig(CalculatorLabConfig):
     """Config of the ``openstack-calculator`` lab (keys of ``Pulumi.<stack>.yaml``)."""
 
-    external_network: Name
-    """The provider's public network: router gateway and floating IP pool."""
-    ssh_public_key: SshPublicKey
-    """The key every VM's default user accepts."""
-    ssh_user: Name = "ubuntu"
-    """The image's default login user (for the ssh commands in the outputs)."""
-    access_cidr: Cidr
-    """Where the calculator's users are: who may reach the front end's port."""
-    admin_cidr: Cidr
-    """Who may SSH to (and ping) the front end, the jump host to the operators."""
     keypair_name: Name = "cloudlabs-calc-key"
     router_name: Name = "cloudlabs-calc-router"
     front_end_group_name: Name = "cloudlabs-calc-front"
     operator_group_name: Name = "cloudlabs-calc-operators"
     network: NetworkConfig
-    image: NonEmptyText
-    """Glance image of every VM (python3 >= 3.11 and cloud-init), e.g. Ubuntu 24.04."""
-    flavor: NonEmptyText
-    """Nova flavor of every VM."""
     services: ServicesConfig = ServicesConfig()
-    bootstrap: BootstrapConfig = BootstrapConfig()
 
     @check
     def _addresses(self) -> Iterator[Problem]:

@@ -30,7 +30,7 @@ from components.openstack import (
     RouteSpec,
 )
 from stacks.calculator_common import (
-    BootstrapConfig,
+    CalculatorLabConfig,
     Placement,
     ServicesConfig,
     ServiceVmConfig,
@@ -45,7 +45,7 @@ from stacks.errors import Problem
 from stacks.openstack_build import private_network
 from stacks.openstack_config import NetworkConfig, overlap_problems, usable
 from stacks.registry import Lab
-from stacks.types import Cidr, IPv4, Name, NonEmptyText, SshPublicKey
+from stacks.types import IPv4, Name
 from stacks.validation import LabModel, check
 
 DEFAULT_ROUTE = "0.0.0.0/0"
@@ -88,17 +88,9 @@ def _naas_defaults() -> ServicesConfig:
     )
 
 
-class OpenStackNaasConfig(LabModel):
+class OpenStackNaasConfig(CalculatorLabConfig):
     """Config of the ``openstack-naas`` lab (keys of ``Pulumi.<stack>.yaml``)."""
 
-    external_network: Name
-    """The provider's public network: gateways of the access and public routers, floating IP."""
-    ssh_public_key: SshPublicKey
-    ssh_user: Name = "ubuntu"
-    access_cidr: Cidr
-    """Who may reach the front end's port through its floating IP."""
-    admin_cidr: Cidr
-    """Who may SSH to (and ping) the front end, the jump host to the operators."""
     keypair_name: Name = "naas-key"
     front_end_group_name: Name = "naas-front"
     operator_group_name: Name = "naas-operators"
@@ -107,11 +99,7 @@ class OpenStackNaasConfig(LabModel):
     operator_network: NetworkConfig
     """Sub-network 2 (192.168.2.0/24): the operators. Its gateway is the inter-subnet router."""
     routers: RoutersConfig
-    image: NonEmptyText
-    """Glance image of every VM (python3 >= 3.11 and cloud-init), e.g. Ubuntu 24.04."""
-    flavor: NonEmptyText
     services: ServicesConfig = _naas_defaults()
-    bootstrap: BootstrapConfig = BootstrapConfig()
 
     @check
     def _subnets_apart(self) -> Iterator[Problem]:
