@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import ipaddress
-import itertools
 import json
 import runpy
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
@@ -43,6 +43,9 @@ class Resource:
     state: dict[str, Any]
     parent: str | None
     depends_on: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+    """Registration options other than parent and dependencies (``deleteBeforeReplace``,
+    ``aliases``...), as the engine receives them; only those that are set."""
 
     def __repr__(self) -> str:
         return f"<{self.urn}>"
@@ -84,29 +87,41 @@ class StackRun:
         return any(d in chain for d in resource.depends_on)
 
 
+def _picks(key: str, *sizes: int) -> tuple[int, ...]:
+    """Numbers in ``range(size)`` (1-based for IPv4 octets), drawn from ``key`` alone: the mock
+    values of a resource depend on its name, never on the order resources register in."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return tuple(digest[i] % size + (1 if size < 256 else 0) for i, size in enumerate(sizes))
+
+
 class RecordingMocks(Mocks):
     """Mocks that behave like a small OpenStack/Docker/command provider and record everything."""
 
     def __init__(self, run: StackRun) -> None:
         self.run = run
-        self._ids = itertools.count(1)
-        self._fips = itertools.count(10)
-        self._ports: dict[str, int] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         rid = f"{args.name}-id"
         state = dict(args.inputs)
         typ = args.typ
+        # What the provider would see of the resource: its name there (or description), not
+        # its logical name, so that a logical rename (with an alias) keeps the mock values.
+        seen = str(state.get("name") or state.get("description") or args.name)
         if typ == "openstack:networking/port:Port":
             fixed = state.get("fixedIps") or []
-            ips = [f.get("ipAddress") or f"10.255.0.{next(self._ids)}" for f in fixed]
+            ips = [
+                f.get("ipAddress") or "10.255.{}.{}".format(*_picks(f"{seen}/{i}", 254, 254))
+                for i, f in enumerate(fixed)
+            ]
             state["allFixedIps"] = ips
-            state.setdefault("macAddress", "fa:16:3e:00:00:%02x" % (next(self._ids) % 256))
+            mac = ":".join(f"{b:02x}" for b in _picks(seen, 256, 256, 256))
+            state.setdefault("macAddress", f"fa:16:3e:{mac}")
         elif typ == "openstack:networking/floatingIp:FloatingIp":
             # TEST-NET-3 documentation range: never routed, never contacted.
-            state["address"] = f"203.0.113.{next(self._fips)}"
+            state["address"] = f"203.0.113.{10 + _picks(seen, 240)[0]}"
         elif typ == "openstack:networking/router:Router":
-            state["externalFixedIps"] = [{"ipAddress": f"203.0.113.{next(self._fips)}"}]
+            address = f"198.51.100.{10 + _picks(seen, 240)[0]}"
+            state["externalFixedIps"] = [{"ipAddress": address}]
         elif typ == "openstack:networking/subnet:Subnet":
             cidr = ipaddress.IPv4Network(state["cidr"])
             state.setdefault("gatewayIp", str(next(cidr.hosts())))
@@ -119,7 +134,10 @@ class RecordingMocks(Mocks):
         elif typ == "docker:index/container:Container":
             nets = state.get("networksAdvanced") or [{"name": "bridge"}]
             state["networkDatas"] = [
-                {"ipAddress": f"172.30.0.{next(self._ids) % 250 + 2}", "networkName": n["name"]}
+                {
+                    "ipAddress": "172.30.{}.{}".format(*_picks(f"{seen}/{n['name']}", 254, 250)),
+                    "networkName": n["name"],
+                }
                 for n in nets
             ]
         elif typ == "command:local:Command":
@@ -160,6 +178,23 @@ class RecordingMocks(Mocks):
         return {}, []
 
 
+_OPTIONS = (
+    "deleteBeforeReplace",
+    "protect",
+    "retainOnDelete",
+    "ignoreChanges",
+    "replaceOnChanges",
+    "additionalSecretOutputs",
+    "aliases",
+)
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The options of a RegisterResource request that are set, as plain values."""
+    full = json_format.MessageToDict(request, preserving_proto_field_name=False)
+    return {key: full[key] for key in _OPTIONS if full.get(key) not in (None, False, [], {})}
+
+
 def _patch_monitor_for_options(run: StackRun) -> None:
     """Record each resource's parent and dependencies (mocks don't pass them to new_resource)."""
     monitor = runtime_settings.SETTINGS.monitor
@@ -174,6 +209,7 @@ def _patch_monitor_for_options(run: StackRun) -> None:
                 res.depends_on = list(request.dependencies)
                 for deps in request.propertyDependencies.values():
                     res.depends_on.extend(deps.urns)
+                res.options = _options(request)
                 break
         return response
 
