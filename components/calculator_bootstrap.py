@@ -26,9 +26,17 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
+from components.renderers import cloudinit
+from components.renderers.cloudinit import (
+    AptMirror,
+    Commands,
+    File,
+    Files,
+    Packages,
+    Part,
+    binary_file,
+)
 
 ROLES = ("calculator", "sum", "sub", "mul", "div")
 """The five services: the front end, then the four operators."""
@@ -180,77 +188,31 @@ def render_env(spec: BootstrapSpec, package: CalculatorPackage) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _package_entry(spec: str) -> str | list[str]:
-    """cloud-init's form of a package: ``name`` or ``[name, version]``."""
-    name, sep, version = spec.partition("=")
-    return [name, version] if sep else name
-
-
-def user_data_document(spec: BootstrapSpec, package: CalculatorPackage) -> dict[str, Any]:
-    """The cloud-config of one role, as data (see :func:`render_user_data`)."""
-    doc: dict[str, Any] = {}
-    if spec.apt_mirror:
-        doc["apt"] = {"primary": [{"arches": ["default"], "uri": spec.apt_mirror}]}
-    if spec.packages:
-        doc["package_update"] = spec.package_update
-        doc["packages"] = [_package_entry(p) for p in spec.packages]
-    doc["write_files"] = [
-        {
-            "path": package.path,
-            "encoding": "b64",
-            "content": base64.b64encode(package.archive).decode("ascii"),
-            "owner": "root:root",
-            "permissions": "0644",
-        },
-        {
-            "path": env_path(package.unit_template, spec.role),
-            "content": render_env(spec, package),
-            "owner": "root:root",
-            "permissions": "0644",
-        },
-        {
-            "path": f"{UNIT_DIR}/{UNIT_TEMPLATE}",
-            "content": package.unit_template,
-            "owner": "root:root",
-            "permissions": "0644",
-        },
-        {
-            "path": f"{UNIT_DIR}/{UNIT_TEMPLATE}.d/cloudlabs.conf",
-            "content": DROP_IN,
-            "owner": "root:root",
-            "permissions": "0644",
-        },
+def user_data_parts(spec: BootstrapSpec, package: CalculatorPackage) -> list[Part | None]:
+    """The cloud-config of one role, as the builder's parts (see :func:`render_user_data`)."""
+    return [
+        AptMirror(spec.apt_mirror) if spec.apt_mirror else None,
+        Packages(spec.packages, update=spec.package_update),
+        Files(
+            [
+                binary_file(package.path, package.archive),
+                File(env_path(package.unit_template, spec.role), render_env(spec, package)),
+                File(f"{UNIT_DIR}/{UNIT_TEMPLATE}", package.unit_template),
+                File(f"{UNIT_DIR}/{UNIT_TEMPLATE}.d/cloudlabs.conf", DROP_IN),
+            ]
+        ),
+        Commands(
+            [
+                ["systemctl", "daemon-reload"],
+                ["systemctl", "enable", "--now", unit_name(spec.role)],
+            ]
+        ),
     ]
-    doc["runcmd"] = [
-        ["systemctl", "daemon-reload"],
-        ["systemctl", "enable", "--now", unit_name(spec.role)],
-    ]
-    return doc
-
-
-class _Dumper(yaml.SafeDumper):
-    """Multi-line text as literal blocks, so the unit and environment file stay readable."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _text)
 
 
 def render_user_data(spec: BootstrapSpec, package: CalculatorPackage) -> str:
     """The ``#cloud-config`` user-data of one role; same inputs, same bytes."""
-    body = yaml.dump(
-        user_data_document(spec, package),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        width=1 << 20,
-        allow_unicode=False,
-    )
-    return "#cloud-config\n" + body
+    return cloudinit.render_user_data(*user_data_parts(spec, package))
 
 
 def nova_size(user_data: str) -> int:

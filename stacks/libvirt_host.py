@@ -25,18 +25,21 @@ from components.libvirt import (
     NetworkArgs,
     NetworkSpec,
     NicSpec,
-    SeedFiles,
     SshTarget,
     Vm,
     VmArgs,
 )
-from components.libvirt.cloudinit import (
-    GuestNic,
+from components.libvirt.inventory import InventoryHost, render_inventory, ssh_command
+from components.renderers.cloudinit import (
+    Host,
+    Login,
+    Nic,
+    Seed,
+    content_instance_id,
     render_meta_data,
     render_network_config,
     render_user_data,
 )
-from components.libvirt.inventory import InventoryHost, render_inventory, ssh_command
 from stacks.errors import Problem
 from stacks.openstack_config import usable
 from stacks.registry import Lab
@@ -365,14 +368,30 @@ def base_image_path(config: LibvirtHostConfig) -> str:
     return source
 
 
-def guest_nics(config: LibvirtHostConfig, vm: VmConfig) -> list[GuestNic]:
-    """The VM's NICs in order: NAT first, then the public bridge, then management."""
+def guest_nics(config: LibvirtHostConfig, vm: VmConfig) -> list[Nic]:
+    """The VM's NICs in order: NAT first, then the public bridge, then management.
+
+    Each entry is named after its libvirt network; only the DHCP NICs may carry the default
+    route, the management NIC gets its static address alone.
+    """
     mgmt = config.management_network
-    nics = [GuestNic(config.nat_network.name, vm.nat_mac)]
+    nics = [Nic(config.nat_network.name, vm.nat_mac, dhcp4=True)]
     if config.on_public_bridge(vm) and vm.public_mac is not None:
-        nics.append(GuestNic(config.public_bridge.network, vm.public_mac))
-    nics.append(GuestNic(mgmt.name, vm.mac, f"{vm.ip}/{mgmt.cidr.prefixlen}"))
+        nics.append(Nic(config.public_bridge.network, vm.public_mac, dhcp4=True))
+    nics.append(Nic(mgmt.name, vm.mac, addresses=[f"{vm.ip}/{mgmt.cidr.prefixlen}"]))
     return nics
+
+
+def seed(config: LibvirtHostConfig, vm: VmConfig, owner: str) -> Seed:
+    """The VM's cloud-init documents. The instance id follows the other two (and the stack),
+    so a changed document is applied at the guest's next boot."""
+    user_data = render_user_data(
+        Host(vm.name, preserve_hostname=None, manage_etc_hosts=True),
+        Login(config.ssh_user, [config.ssh_public_key], disable_root=True),
+    )
+    network_config = render_network_config(guest_nics(config, vm))
+    instance = content_instance_id(vm.name, owner + user_data + network_config)
+    return Seed(user_data, render_meta_data(instance, vm.name), network_config)
 
 
 def _network_spec(net: RoutedNetworkConfig, mode: Literal["nat", "isolated"]) -> NetworkSpec:
@@ -449,8 +468,6 @@ def build(config: LibvirtHostConfig) -> None:
     ssh_commands: dict[str, str] = {}
     for vm in config.vms:
         nics = guest_nics(config, vm)
-        user_data = render_user_data(vm.name, config.ssh_user, config.ssh_public_key)
-        network_config = render_network_config(nics)
         Vm(
             f"vm-{vm.name}",
             VmArgs(
@@ -466,11 +483,7 @@ def build(config: LibvirtHostConfig) -> None:
                 disk_size_gib=vm.disk_gib,
                 disk_mode=config.disk_mode,
                 seed_path=f"{config.storage_dir}/{vm.name}-cidata.iso",
-                seed=SeedFiles(
-                    meta_data=render_meta_data(vm.name, owner + user_data + network_config),
-                    user_data=user_data,
-                    network_config=network_config,
-                ),
+                seed=seed(config, vm, owner),
                 autostart=config.autostart,
                 after=[base, *networks],
             ),

@@ -25,14 +25,20 @@ import pulumi
 from pydantic import Field
 
 from components.renderers.cloudinit import (
+    Commands,
     File,
-    UserData,
-    render_hosts,
+    Files,
+    Host,
+    Login,
+    Nic,
+    Packages,
+    Seed,
     render_meta_data,
+    render_network_config,
     render_user_data,
 )
 from components.renderers.dnsmasq import DhcpHost, DnsmasqConfig, render_dnsmasq
-from components.renderers.netplan import Ethernet, render_netplan
+from components.renderers.hosts import render_hosts
 from components.renderers.nfs import render_auto_master, render_direct_map, render_exports
 from components.renderers.nginx import LoadBalancer, Upstream, render_load_balancer
 from components.renderers.redis import render_redis_overrides
@@ -256,20 +262,27 @@ def hosts_file(config: VboxClusterConfig, hostname: str) -> str:
 
 def network_config(config: VboxClusterConfig, guest: Guest, is_master: bool) -> str:
     """netplan: NAT by DHCP (the way out); the lab adapter static on master, DHCP on nodes."""
-    nat = Ethernet(id="nat", mac=colon_mac(guest.nat_mac), dhcp4=True, use_dhcp_dns=is_master)
+    nat = Nic(
+        id="nat",
+        mac=colon_mac(guest.nat_mac),
+        dhcp4=True,
+        use_dhcp_dns=is_master,
+        dhcp_identifier="mac",
+    )
     prefix = config.network.cidr.prefixlen
     master_ip = str(config.network.master_ip)
     if is_master:
-        lab = Ethernet(id="lab", mac=colon_mac(guest.lab_mac), addresses=[f"{master_ip}/{prefix}"])
+        lab = Nic(id="lab", mac=colon_mac(guest.lab_mac), addresses=[f"{master_ip}/{prefix}"])
     else:
-        lab = Ethernet(
+        lab = Nic(
             id="lab",
             mac=colon_mac(guest.lab_mac),
             dhcp4=True,
             nameservers=[master_ip],
             use_dhcp_routes=False,
+            dhcp_identifier="mac",
         )
-    return render_netplan([nat, lab])
+    return render_network_config([nat, lab], netplan=True)
 
 
 def dnsmasq_conf(config: VboxClusterConfig) -> str:
@@ -340,6 +353,27 @@ def _benchmark(config: VboxClusterConfig) -> tuple[list[File], list[str]]:
     return [File("/usr/local/bin/cloudlabs-benchmark", BENCHMARK, "0755")], ["sysbench", "fio"]
 
 
+GUEST_FILE_KEYS = ("path", "content", "permissions", "owner")
+"""The key order of these guests' files in their user-data: a changed byte is a new seed ISO."""
+
+
+def _user_data(
+    config: VboxClusterConfig,
+    hostname: str,
+    files: list[File],
+    packages: list[str],
+    runcmd: list[str],
+    manage_etc_hosts: bool,
+) -> str:
+    return render_user_data(
+        Host(hostname, manage_etc_hosts=manage_etc_hosts),
+        Login(config.ssh_user, [config.ssh_public_key]),
+        Files(files, key_order=GUEST_FILE_KEYS),
+        Packages(packages),
+        Commands(runcmd),
+    )
+
+
 def master_user_data(config: VboxClusterConfig) -> str:
     name = config.master.name
     bench, packages = _benchmark(config)
@@ -359,16 +393,8 @@ def master_user_data(config: VboxClusterConfig) -> str:
         "systemctl enable nfs-kernel-server dnsmasq nginx",
         "systemctl restart nfs-kernel-server dnsmasq nginx",
     ]
-    return render_user_data(
-        UserData(
-            hostname=name,
-            user=config.ssh_user,
-            ssh_public_keys=[config.ssh_public_key],
-            packages=[*packages, "dnsmasq", "nfs-kernel-server", "nginx"],
-            files=files,
-            runcmd=runcmd,
-            manage_etc_hosts=False,
-        )
+    return _user_data(
+        config, name, files, [*packages, "dnsmasq", "nfs-kernel-server", "nginx"], runcmd, False
     )
 
 
@@ -407,30 +433,12 @@ def node_user_data(config: VboxClusterConfig, node: Guest) -> str:
             "systemctl restart redis-server",
         ]
     runcmd += ["systemctl daemon-reload", "systemctl enable --now counter.service"]
-    return render_user_data(
-        UserData(
-            hostname=node.name,
-            user=config.ssh_user,
-            ssh_public_keys=[config.ssh_public_key],
-            packages=packages,
-            files=files,
-            runcmd=runcmd,
-            manage_etc_hosts=False,
-        )
-    )
+    return _user_data(config, node.name, files, packages, runcmd, False)
 
 
 def template_user_data(config: VboxClusterConfig) -> str:
     files, packages = _benchmark(config)
-    return render_user_data(
-        UserData(
-            hostname=config.template.name,
-            user=config.ssh_user,
-            ssh_public_keys=[config.ssh_public_key],
-            packages=packages,
-            files=files,
-        )
-    )
+    return _user_data(config, config.template.name, files, packages, [], True)
 
 
 # --- resources ----------------------------------------------------------------------------
@@ -444,9 +452,7 @@ def _seed(
         SeedIsoArgs(
             directory=f"{config.work_dir}/seeds",
             hostname=name,
-            user_data=user_data,
-            meta_data=render_meta_data(f"cloudlabs-{name}", name),
-            network_config=netplan,
+            seed=Seed(user_data, render_meta_data(f"cloudlabs-{name}", name), netplan),
             host=host,
         ),
     )

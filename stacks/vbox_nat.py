@@ -11,8 +11,15 @@ from collections.abc import Iterator
 
 import pulumi
 
-from components.renderers.cloudinit import UserData, render_meta_data, render_user_data
-from components.renderers.netplan import Ethernet, render_netplan
+from components.renderers.cloudinit import (
+    Host,
+    Login,
+    Nic,
+    Seed,
+    render_meta_data,
+    render_network_config,
+    render_user_data,
+)
 from components.virtualbox import (
     Disk,
     DiskArgs,
@@ -74,13 +81,14 @@ class VboxNatConfig(LabModel):
 
 def user_data(config: VboxNatConfig, hostname: str) -> str:
     return render_user_data(
-        UserData(hostname=hostname, user=config.ssh_user, ssh_public_keys=[config.ssh_public_key])
+        Host(hostname, manage_etc_hosts=True), Login(config.ssh_user, [config.ssh_public_key])
     )
 
 
 def network_config(vm_name: str) -> str:
-    nat = Ethernet(id="nat", mac=colon_mac(mac_address(f"{vm_name}/nic1")), dhcp4=True)
-    return render_netplan([nat])
+    mac = colon_mac(mac_address(f"{vm_name}/nic1"))
+    nat = Nic(id="nat", mac=mac, dhcp4=True, dhcp_identifier="mac")
+    return render_network_config([nat], netplan=True)
 
 
 def _machine(
@@ -97,9 +105,11 @@ def _machine(
         SeedIsoArgs(
             directory=f"{work}/seeds",
             hostname=vm.name,
-            user_data=user_data(config, vm.name),
-            meta_data=render_meta_data(f"cloudlabs-{vm.name}", vm.name),
-            network_config=network_config(vm.name),
+            seed=Seed(
+                user_data(config, vm.name),
+                render_meta_data(f"cloudlabs-{vm.name}", vm.name),
+                network_config(vm.name),
+            ),
             host=host,
         ),
     )

@@ -8,7 +8,6 @@ from components.libvirt.resources import (
     HostPreparationArgs,
     Network,
     NetworkArgs,
-    SeedFiles,
     Vm,
     VmArgs,
 )
@@ -24,7 +23,6 @@ __all__ = [
     "NetworkArgs",
     "NetworkSpec",
     "NicSpec",
-    "SeedFiles",
     "SshTarget",
     "Vm",
     "VmArgs",

@@ -23,6 +23,7 @@ from components.libvirt.xml_render import (
     render_domain,
     render_network,
 )
+from components.renderers.cloudinit import Seed
 
 
 @dataclass(frozen=True)
@@ -133,16 +134,6 @@ class BaseImage(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
-class SeedFiles:
-    meta_data: str
-    """cloud-init meta-data."""
-    user_data: str
-    """cloud-init user-data (``#cloud-config``)."""
-    network_config: str
-    """cloud-init network-config (version 2)."""
-
-
-@dataclass(frozen=True)
 class VmArgs:
     host: LibvirtHost
     """The KVM host."""
@@ -168,8 +159,8 @@ class VmArgs:
     """``backing``: a qcow2 overlay on the base image; ``copy``: a full copy."""
     seed_path: str
     """Path of the cloud-init seed ISO."""
-    seed: SeedFiles
-    """The documents of the seed."""
+    seed: Seed
+    """The documents of the seed (its network-config is required: the management address)."""
     autostart: bool = True
     """Start the domain when libvirtd starts."""
     after: Sequence[pulumi.Resource] = field(default_factory=tuple)
@@ -208,7 +199,7 @@ class Vm(pulumi.ComponentResource):
                 "ISO_PATH": args.seed_path,
                 "META_DATA": args.seed.meta_data,
                 "USER_DATA": args.seed.user_data,
-                "NETWORK_CONFIG": args.seed.network_config,
+                "NETWORK_CONFIG": args.seed.network_config or "",
                 "OWNER": args.owner,
             },
             merged(child, args.after),
