@@ -21,6 +21,7 @@ Usage: .venv/bin/python scripts/render-stacks.py OUT [STACK...]
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -53,9 +54,34 @@ def plain(value: Any, files: dict[str, str], path: str) -> Any:
     if isinstance(value, list):
         return [plain(item, files, f"{path}/{i}") for i, item in enumerate(value)]
     if isinstance(value, str) and "\n" in value:
+        script = script_run(value)
+        if script is not None:
+            return script
         files[path.strip("/")] = value
         return f"<file: {path.strip('/')}>"
     return value
+
+
+def script_run(value: str) -> str | None:
+    """A command running the text of one of the project's scripts, with the text named by the
+    script's path (``... bash -c <scripts/libvirt/disk.sh> create``), when it is one; the text
+    is the file's, or it is kept (with what the command exports before it)."""
+    try:
+        words = shlex.split(value)
+    except ValueError:
+        return None
+    if "bash" not in words:
+        return None
+    at = words.index("bash")
+    run = words[at:]
+    if len(run) != 5 or run[1] != "-c" or not run[3].startswith("scripts/"):
+        return None
+    text, name = run[2], run[3]
+    source = ROOT / name
+    shown = f"<{name}>"
+    if not (source.is_file() and text == source.read_text()):
+        shown = f"<{name}, as: {text!r}>"
+    return shlex.join([*words[:at], "bash", "-c"]) + f" {shown} {shlex.join(run[4:])}"
 
 
 def render_resource(res: Resource, out: Path) -> str:

@@ -13,25 +13,25 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field
 
+from components.hostexec import Host
 from components.libvirt import (
     BaseImage,
     BaseImageArgs,
     HostPreparation,
     HostPreparationArgs,
-    LibvirtHost,
     Network,
     NetworkArgs,
     NetworkSpec,
     NicSpec,
-    SshTarget,
     Vm,
     VmArgs,
+    libvirt_host,
 )
 from components.libvirt.inventory import InventoryHost, render_inventory, ssh_command
 from components.renderers.cloudinit import (
-    Host,
+    Hostname,
     Login,
     Nic,
     Seed,
@@ -43,7 +43,8 @@ from components.renderers.cloudinit import (
 from stacks.errors import Problem
 from stacks.openstack_config import usable
 from stacks.registry import Lab
-from stacks.types import Cidr, IPv4, Name, NonEmptyText, Port, SshPublicKey
+from stacks.remote import RemoteHostConfig
+from stacks.types import Cidr, IPv4, Name, NonEmptyText, SshPublicKey
 from stacks.validation import LabModel, check
 
 Role = Literal["gateway", "storage", "controller", "compute"]
@@ -105,18 +106,11 @@ AbsPath = Annotated[str, BeforeValidator(parse_abs_path)]
 ImageSource = Annotated[str, BeforeValidator(parse_image_source)]
 
 
-class ConnectionConfig(LabModel):
-    """A remote KVM host reached over SSH."""
+class ConnectionConfig(RemoteHostConfig):
+    """The KVM host over SSH."""
 
-    host: NonEmptyText
-    user: Name = "root"
-    port: Port = 22
-    private_key: SecretStr | None = None
-    """Set it as a secret: pulumi config set --secret --path connection.privateKey < key."""
     sudo: bool = False
     """Run the scripts with sudo -n (when ``user`` is not root)."""
-    dial_error_limit: int = Field(10, ge=1)
-    per_dial_timeout: int = Field(15, ge=1)
 
 
 class HostPreparationConfig(LabModel):
@@ -341,23 +335,11 @@ class LibvirtHostConfig(LabModel):
                     )
 
 
-def _host(config: LibvirtHostConfig) -> LibvirtHost:
+def _host(config: LibvirtHostConfig) -> Host:
     conn = config.connection
     if conn is None:
-        return LibvirtHost(uri=config.libvirt_uri)
-    key = conn.private_key.get_secret_value() if conn.private_key is not None else None
-    return LibvirtHost(
-        uri=config.libvirt_uri,
-        sudo=conn.sudo,
-        ssh=SshTarget(
-            host=conn.host,
-            user=conn.user,
-            port=conn.port,
-            private_key=pulumi.Output.secret(key) if key is not None else None,
-            dial_error_limit=conn.dial_error_limit,
-            per_dial_timeout=conn.per_dial_timeout,
-        ),
-    )
+        return libvirt_host(config.libvirt_uri)
+    return libvirt_host(config.libvirt_uri, conn.remote(), conn.sudo)
 
 
 def base_image_path(config: LibvirtHostConfig) -> str:
@@ -386,7 +368,7 @@ def seed(config: LibvirtHostConfig, vm: VmConfig, owner: str) -> Seed:
     """The VM's cloud-init documents. The instance id follows the other two (and the stack),
     so a changed document is applied at the guest's next boot."""
     user_data = render_user_data(
-        Host(vm.name, preserve_hostname=None, manage_etc_hosts=True),
+        Hostname(vm.name, preserve_hostname=None, manage_etc_hosts=True),
         Login(config.ssh_user, [config.ssh_public_key], disable_root=True),
     )
     network_config = render_network_config(guest_nics(config, vm))
@@ -464,7 +446,7 @@ def build(config: LibvirtHostConfig) -> None:
             host=host, source=config.base_image, path=base_path, owner=owner, after=first
         ),
     )
-    jump = host.ssh.jump if host.ssh is not None else None
+    jump = host.remote.jump if host.remote is not None else None
     ssh_commands: dict[str, str] = {}
     for vm in config.vms:
         nics = guest_nics(config, vm)

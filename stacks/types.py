@@ -31,6 +31,18 @@ def parse_name(value: Any) -> str:
     return value
 
 
+_HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.:-]{0,252})$")
+
+
+def parse_host_name(value: Any) -> str:
+    """A host to connect to: a DNS name or an IP address (nothing a shell would interpret)."""
+    if not isinstance(value, str) or not _HOST_RE.match(value.strip()):
+        raise ValueError(
+            "expected a host name or an IP address such as kvm.example.org or 192.0.2.10"
+        )
+    return value.strip()
+
+
 def parse_cidr(value: Any) -> ipaddress.IPv4Network:
     """An IPv4 network in CIDR notation whose host bits are zero (``192.168.1.0/24``)."""
     if isinstance(value, ipaddress.IPv4Network):
@@ -141,6 +153,7 @@ def parse_port_range(value: Any) -> tuple[int, int]:
 
 
 Name = Annotated[str, BeforeValidator(parse_name)]
+HostName = Annotated[str, BeforeValidator(parse_host_name)]
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(parse_cidr)]
 IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(parse_ipv4)]
 SshPublicKey = Annotated[str, AfterValidator(parse_ssh_public_key)]

@@ -24,11 +24,12 @@ from typing import Literal
 import pulumi
 from pydantic import Field
 
+from components.hostexec import Host
 from components.renderers.cloudinit import (
     Commands,
     File,
     Files,
-    Host,
+    Hostname,
     Login,
     Nic,
     Packages,
@@ -52,19 +53,18 @@ from components.virtualbox import (
     PortForward,
     SeedIso,
     SeedIsoArgs,
-    VBoxHost,
     mac_address,
 )
 from components.virtualbox.machine import colon_mac
 from stacks.errors import Problem
 from stacks.registry import Lab
+from stacks.remote import RemoteHostConfig
 from stacks.types import Cidr, IPv4, Name, NonEmptyText, Port, SshPublicKey
 from stacks.validation import LabModel, check
 from stacks.vbox_config import (
     HostPath,
     ImageConfig,
     OsType,
-    RemoteHostConfig,
     VmSize,
     forward_problems,
     vbox_host,
@@ -366,7 +366,7 @@ def _user_data(
     manage_etc_hosts: bool,
 ) -> str:
     return render_user_data(
-        Host(hostname, manage_etc_hosts=manage_etc_hosts),
+        Hostname(hostname, manage_etc_hosts=manage_etc_hosts),
         Login(config.ssh_user, [config.ssh_public_key]),
         Files(files, key_order=GUEST_FILE_KEYS),
         Packages(packages),
@@ -445,7 +445,7 @@ def template_user_data(config: VboxClusterConfig) -> str:
 
 
 def _seed(
-    config: VboxClusterConfig, host: VBoxHost, name: str, user_data: str, netplan: str | None
+    config: VboxClusterConfig, host: Host, name: str, user_data: str, netplan: str | None
 ) -> SeedIso:
     return SeedIso(
         f"{name}-seed",

@@ -7,12 +7,12 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-import pulumi
 from pydantic import AfterValidator, Field
 
-from components.virtualbox import RemoteHost, VBoxHost
+from components.hostexec import Host
+from components.virtualbox import virtualbox_host
 from stacks.errors import Problem
-from stacks.types import Name, NonEmptyText, Port
+from stacks.remote import RemoteHostConfig
 from stacks.validation import LabModel
 
 Path = tuple[str | int, ...]
@@ -48,38 +48,15 @@ class ImageConfig(LabModel):
     """Downloaded to ``path`` when that file is missing."""
 
 
-class RemoteHostConfig(LabModel):
-    """A VirtualBox host reached over SSH (instead of this machine)."""
-
-    address: NonEmptyText
-    user: Name
-    private_key: NonEmptyText
-    """Set it as a secret: pulumi config set --secret --path remoteHost.privateKey ..."""
-    port: Port = 22
-    host_key: str | None = None
-    """The host's public key line (``ssh-ed25519 AAAA...``) to verify it."""
-
-
 class VmSize(LabModel):
     cpus: int = Field(1, ge=1, le=64)
     memory_mb: int = Field(1024, ge=256, le=1048576)
     disk_gb: int = Field(10, ge=3, le=4096)
 
 
-def vbox_host(vbox_manage: str, remote: RemoteHostConfig | None) -> VBoxHost:
-    """The components' view of where VirtualBox runs (the private key as a secret)."""
-    if remote is None:
-        return VBoxHost(vboxmanage=vbox_manage)
-    return VBoxHost(
-        vboxmanage=vbox_manage,
-        remote=RemoteHost(
-            address=remote.address,
-            user=remote.user,
-            private_key=pulumi.Output.secret(remote.private_key),
-            port=remote.port,
-            host_key=remote.host_key,
-        ),
-    )
+def vbox_host(vbox_manage: str, remote: RemoteHostConfig | None) -> Host:
+    """The components' view of where VirtualBox runs."""
+    return virtualbox_host(vbox_manage, remote.remote() if remote is not None else None)
 
 
 def forward_problems(forwards: Iterable[tuple[Path, Any]]) -> Iterator[Problem]:

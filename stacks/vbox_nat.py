@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import pulumi
 
+from components.hostexec import Host
 from components.renderers.cloudinit import (
-    Host,
+    Hostname,
     Login,
     Nic,
     Seed,
@@ -28,19 +29,18 @@ from components.virtualbox import (
     PortForward,
     SeedIso,
     SeedIsoArgs,
-    VBoxHost,
     mac_address,
 )
 from components.virtualbox.machine import colon_mac
 from stacks.errors import Problem
 from stacks.registry import Lab
+from stacks.remote import RemoteHostConfig
 from stacks.types import Name, NonEmptyText, Port, SshPublicKey
 from stacks.validation import LabModel, check
 from stacks.vbox_config import (
     HostPath,
     ImageConfig,
     OsType,
-    RemoteHostConfig,
     VmSize,
     forward_problems,
     vbox_host,
@@ -81,7 +81,7 @@ class VboxNatConfig(LabModel):
 
 def user_data(config: VboxNatConfig, hostname: str) -> str:
     return render_user_data(
-        Host(hostname, manage_etc_hosts=True), Login(config.ssh_user, [config.ssh_public_key])
+        Hostname(hostname, manage_etc_hosts=True), Login(config.ssh_user, [config.ssh_public_key])
     )
 
 
@@ -93,7 +93,7 @@ def network_config(vm_name: str) -> str:
 
 def _machine(
     config: VboxNatConfig,
-    host: VBoxHost,
+    host: Host,
     role: str,
     vm: NatVmConfig,
     disk: Disk,

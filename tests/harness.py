@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import json
 import runpy
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,3 +333,32 @@ def change(key: str, *path: str | int, value: Any = None, delete: bool = False) 
             target[keys[-1]] = value
 
     return apply
+
+
+@dataclass(frozen=True)
+class ScriptRun:
+    """A command declared by :func:`components.hostexec.run_script`, taken apart."""
+
+    prefix: list[str]
+    """What runs the script (``sudo -n --preserve-env=...``), empty when nothing."""
+    script: str
+    """The script's path in the repository (``scripts/libvirt/disk.sh``)."""
+    action: str
+    """``create`` or ``delete``."""
+    exports: dict[str, str]
+    """Variables exported inside the command (a remote host), by name."""
+
+
+def script_run(command: str) -> ScriptRun:
+    """Parse ``[prefix] bash -c <exports + text of a script> <its path> <action>``; the text must
+    be the repository's file, byte for byte."""
+    words = shlex.split(command)
+    at = words.index("bash")
+    assert words[at : at + 2] == ["bash", "-c"] and len(words) == at + 5, command
+    text, path, action = words[at + 2 :]
+    script = (ROOT / path).read_text()
+    assert text.endswith(script), f"{path}: the command does not carry the file's text"
+    tokens = shlex.split(text[: len(text) - len(script)])
+    assert tokens[::2] == ["export"] * (len(tokens) // 2), tokens
+    exports = dict(assignment.split("=", 1) for assignment in tokens[1::2])
+    return ScriptRun(words[:at], path, action, exports)

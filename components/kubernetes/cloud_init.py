@@ -16,7 +16,14 @@ from typing import Literal
 
 from components.kubernetes.kubeadm import ClusterSpec, NodeSpec, init_objects, join_objects, render
 from components.kubernetes.manifests import AppSpec, render_manifests
-from components.renderers.cloudinit import Commands, File, Files, Host, Packages, render_user_data
+from components.renderers.cloudinit import (
+    Commands,
+    File,
+    Files,
+    Hostname,
+    Packages,
+    render_user_data,
+)
 
 BOOTSTRAP_SCRIPT = Path(__file__).with_name("bootstrap.sh")
 """The script every node runs (shellcheck-clean; runnable by hand as root)."""
@@ -110,7 +117,7 @@ def _document(node: NodeSpec, files: list[File]) -> str:
     ]
     script = File(BOOTSTRAP_PATH, BOOTSTRAP_SCRIPT.read_text(), "0755")
     return render_user_data(
-        Host(node.name),
+        Hostname(node.name),
         Packages(["apt-transport-https", "ca-certificates", "curl", "gpg"]),
         Files([*kernel, *files, script]),
         Commands([[BOOTSTRAP_PATH]]),

@@ -1,6 +1,6 @@
 """Libvirt/KVM components (``cloudlabs:libvirt:*``), driven through pulumi-command."""
 
-from components.libvirt.commands import LibvirtHost, SshTarget
+from components.libvirt.commands import libvirt_host
 from components.libvirt.resources import (
     BaseImage,
     BaseImageArgs,
@@ -18,12 +18,11 @@ __all__ = [
     "BaseImageArgs",
     "HostPreparation",
     "HostPreparationArgs",
-    "LibvirtHost",
     "Network",
     "NetworkArgs",
     "NetworkSpec",
     "NicSpec",
-    "SshTarget",
     "Vm",
     "VmArgs",
+    "libvirt_host",
 ]

@@ -1,7 +1,7 @@
 """The libvirt components: host preparation, networks, base image, VMs (disk, seed, domain).
 
 Each one runs a script of ``scripts/libvirt/`` through pulumi-command on the KVM host (see
-:mod:`components.libvirt.commands`); what a script creates carries the stack's ownership mark
+:mod:`components.hostexec`); what a script creates carries the stack's ownership mark
 (``owner``), and its delete removes only what carries that mark.
 """
 
@@ -13,7 +13,8 @@ from typing import Literal
 
 import pulumi
 
-from components.libvirt.commands import LibvirtHost, merged, run_script
+from components.hostexec import Host
+from components.libvirt.commands import merged, run_script
 from components.libvirt.xml_render import (
     DiskSpec,
     DomainSpec,
@@ -28,7 +29,7 @@ from components.renderers.cloudinit import Seed
 
 @dataclass(frozen=True)
 class HostPreparationArgs:
-    host: LibvirtHost
+    host: Host
     """The KVM host."""
     domain_type: Literal["kvm", "qemu"] = "kvm"
     """With ``kvm``, a host without /dev/kvm is an error."""
@@ -54,7 +55,7 @@ class HostPreparation(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    host: LibvirtHost
+    host: Host
     """The KVM host."""
     spec: NetworkSpec
     """The network's definition."""
@@ -101,7 +102,7 @@ class Network(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class BaseImageArgs:
-    host: LibvirtHost
+    host: Host
     """The KVM host."""
     source: str
     """A path on the KVM host, or an http(s) URL downloaded once."""
@@ -135,7 +136,7 @@ class BaseImage(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class VmArgs:
-    host: LibvirtHost
+    host: Host
     """The KVM host."""
     owner: str
     """Ownership mark of this stack."""

@@ -4,7 +4,7 @@ The one place that knows cloud-init's keys. A user-data document is built from p
 the order they are given::
 
     render_user_data(
-        Host("node01", manage_etc_hosts=False),
+        Hostname("node01", manage_etc_hosts=False),
         Login("ubuntu", [key]),
         Files([File("/etc/hosts", hosts)]),
         Packages(["nfs-common", "autofs"]),
@@ -41,7 +41,7 @@ class Part(Protocol):
 
 
 @dataclass(frozen=True)
-class Host:
+class Hostname:
     """The guest's host name."""
 
     name: str

@@ -3,7 +3,7 @@ through pulumi-command with the scripts of ``scripts/virtualbox/``, on this mach
 remote VirtualBox host over SSH."""
 
 from components.virtualbox.disk import Disk, DiskArgs
-from components.virtualbox.host import RemoteHost, VBoxHost, script_text
+from components.virtualbox.host import virtualbox_host
 from components.virtualbox.machine import (
     InternalNic,
     Machine,
@@ -20,10 +20,8 @@ __all__ = [
     "Machine",
     "MachineArgs",
     "PortForward",
-    "RemoteHost",
     "SeedIso",
     "SeedIsoArgs",
-    "VBoxHost",
     "mac_address",
-    "script_text",
+    "virtualbox_host",
 ]

@@ -10,8 +10,9 @@ from typing import Literal
 
 import pulumi
 
+from components.hostexec import Host, run_script
 from components.virtualbox.disk import Disk
-from components.virtualbox.host import VBoxHost, run_script
+from components.virtualbox.host import virtualbox_host
 from components.virtualbox.seed import SeedIso
 
 VIRTUALBOX_OUI = "080027"
@@ -83,7 +84,7 @@ class MachineArgs:
     wait_timeout_s: int = 900
     stop_timeout_s: int = 120
     """How long an ACPI shutdown may take before the VM is powered off."""
-    host: VBoxHost = field(default_factory=VBoxHost)
+    host: Host = field(default_factory=virtualbox_host)
     after: Sequence[pulumi.Resource] = ()
     """Resources to create first (e.g. the VM serving DHCP on the internal network)."""
 
@@ -124,11 +125,10 @@ class Machine(pulumi.ComponentResource):
         vm = run_script(
             f"{name}-vm",
             args.host,
-            create="vm-apply.sh",
-            update="vm-apply.sh",
-            delete="vm-delete.sh",
-            environment=env,
+            "virtualbox/vm.sh",
+            env,
             # A new name, folder, OS type or firmware is a new VM; everything else converges.
+            update=True,
             triggers=[args.vm_name, args.base_folder, args.ostype, args.firmware],
             opts=pulumi.ResourceOptions(parent=self, depends_on=needs, delete_before_replace=True),
         )
@@ -140,12 +140,13 @@ class Machine(pulumi.ComponentResource):
             wait = run_script(
                 f"{name}-ssh",
                 args.host,
-                create="ssh-wait.sh",
-                environment={
+                "virtualbox/ssh-wait.sh",
+                {
                     "SSH_HOST": ssh.host_ip,
                     "SSH_PORT": str(ssh.host_port),
                     "WAIT_TIMEOUT": str(args.wait_timeout_s),
                 },
+                delete=False,
                 # Wait again whenever the VM is replaced.
                 triggers=[vm.id],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[vm]),

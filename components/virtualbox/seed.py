@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.hostexec import Host, run_script
 from components.renderers.cloudinit import Seed
-from components.virtualbox.host import VBoxHost, run_script
+from components.virtualbox.host import virtualbox_host
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class SeedIsoArgs:
     """The guest's name (part of the file name)."""
     seed: Seed
     """The documents (network-config in netplan form; None = cloud-init's default DHCP)."""
-    host: VBoxHost = field(default_factory=VBoxHost)
+    host: Host = field(default_factory=virtualbox_host)
     """Where VBoxManage runs."""
 
 
@@ -43,9 +44,8 @@ class SeedIso(pulumi.ComponentResource):
         run_script(
             f"{name}-iso",
             args.host,
-            create="seed-create.sh",
-            delete="seed-delete.sh",
-            environment=env,
+            "virtualbox/seed.sh",
+            env,
             # New content = new file name = a new ISO; the VM swaps its DVD, then the old ISO
             # is deleted.
             triggers=[path],

@@ -12,7 +12,7 @@ from components.renderers.cloudinit import (
     Commands,
     File,
     Files,
-    Host,
+    Hostname,
     Login,
     Nic,
     Packages,
@@ -55,7 +55,7 @@ def cloud_init_netplan(network_config: str) -> dict:
 
 def test_parts_are_written_in_the_order_given_and_pass_the_schema() -> None:
     text = render_user_data(
-        Host("node01", manage_etc_hosts=False),
+        Hostname("node01", manage_etc_hosts=False),
         Login("ubuntu", [KEY], disable_root=True),
         Files([File("/etc/x.conf", "a\nb\n")]),
         Packages(["nginx", "python3=3.11.2-1"]),
@@ -87,7 +87,7 @@ def test_parts_are_written_in_the_order_given_and_pass_the_schema() -> None:
 def test_empty_parts_write_nothing_and_a_key_is_given_once() -> None:
     assert render_user_data(None, Files([]), Packages([]), Commands([])) == "#cloud-config\n{}\n"
     with pytest.raises(ValueError, match="'hostname' is given by two parts"):
-        render_user_data(Host("a"), Host("b"))
+        render_user_data(Hostname("a"), Hostname("b"))
     with pytest.raises(ValueError, match="SSH public key"):
         render_user_data(Login("u", []))
 
@@ -117,7 +117,9 @@ def test_apt_mirror_and_binary_files() -> None:
 
 
 def test_host_keys_can_be_left_to_cloud_init() -> None:
-    assert yaml.safe_load(render_user_data(Host("h", preserve_hostname=None))) == {"hostname": "h"}
+    assert yaml.safe_load(render_user_data(Hostname("h", preserve_hostname=None))) == {
+        "hostname": "h"
+    }
 
 
 def test_network_config_both_forms_are_understood_by_cloud_init() -> None:

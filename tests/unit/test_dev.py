@@ -9,7 +9,16 @@ import pytest
 
 from stacks.dev import OPERATORS, ROLES, DevConfig, service_env
 from tests.docker_apply import run_recording_replace_options
-from tests.harness import ROOT, Resource, StackRun, load_stack_file, run_program, run_stack_file
+from tests.harness import (
+    ROOT,
+    Resource,
+    ScriptRun,
+    StackRun,
+    load_stack_file,
+    run_program,
+    run_stack_file,
+    script_run,
+)
 
 IMAGE = "docker:index/image:Image"
 NETWORK = "docker:index/network:Network"
@@ -80,7 +89,9 @@ def test_destroy_removes_the_built_image_after_the_containers(run: StackRun) -> 
     image = run.one(IMAGE)
     cleanup = run.one(COMMAND, "dev-calculator-cleanup")
     assert cleanup.inputs["environment"] == {"IMAGE": image.inputs["imageName"]}
-    assert cleanup.inputs["delete"] == (ROOT / "scripts/docker/delete-image.sh").read_text()
+    assert script_run(cleanup.inputs["delete"]) == ScriptRun(
+        [], "scripts/docker/image.sh", "delete", {}
+    )
     assert run.depends_on(cleanup, image)
     for res in run.of_type(CONTAINER):
         assert run.depends_on(res, cleanup), f"{res} must be deleted before the image"

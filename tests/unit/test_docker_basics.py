@@ -8,7 +8,16 @@ import pytest
 
 from stacks.docker_config import parse_image_ref
 from tests.docker_apply import run_recording_replace_options
-from tests.harness import ROOT, Resource, StackRun, load_stack_file, run_program, run_stack_file
+from tests.harness import (
+    ROOT,
+    Resource,
+    ScriptRun,
+    StackRun,
+    load_stack_file,
+    run_program,
+    run_stack_file,
+    script_run,
+)
 from tests.validators import assert_shellcheck_clean
 
 IMAGE = "docker:index/image:Image"
@@ -69,12 +78,12 @@ def test_the_recipes_install_what_they_promise() -> None:
 
 
 def test_destroy_removes_every_built_image_after_its_containers(run: StackRun) -> None:
-    delete = (ROOT / "scripts/docker/delete-image.sh").read_text()
+    delete = ScriptRun([], "scripts/docker/image.sh", "delete", {})
     for recipe in ("plain", "ssh", "nano"):
         built = image(run, recipe)
         cleanup = run.one(COMMAND, f"basics-{recipe}-cleanup")
         assert cleanup.inputs["environment"] == {"IMAGE": built.inputs["imageName"]}
-        assert cleanup.inputs["delete"] == delete
+        assert script_run(cleanup.inputs["delete"]) == delete
         # A new tag replaces the command: the old one's delete removes the old tag.
         assert cleanup.inputs["triggers"] == [built.inputs["imageName"]], cleanup
     for ct, recipe in (("ct1", "plain"), ("ct2", "ssh")):
@@ -109,9 +118,10 @@ def test_ct2_gets_the_configured_public_key(shipped: dict) -> None:
 def test_the_snapshot_commits_ct2_through_the_scripts(run: StackRun, shipped: dict) -> None:
     commit = run.one(COMMAND, SNAPSHOT)
     ct2 = container(run, "ct2")
-    assert commit.inputs["create"] == (ROOT / "scripts/docker/commit-snapshot.sh").read_text()
-    assert commit.inputs["delete"] == (ROOT / "scripts/docker/delete-snapshot.sh").read_text()
-    assert commit.inputs["interpreter"] == ["/bin/bash", "-c"]
+    assert script_run(commit.inputs["create"]).script == "scripts/docker/snapshot.sh"
+    assert script_run(commit.inputs["delete"]).action == "delete"
+    # Its delete removes the image its create printed (PULUMI_COMMAND_STDOUT).
+    assert commit.inputs["addPreviousOutputInEnv"] is True
     assert commit.inputs["environment"] == {
         "CONTAINER": "ct2",
         "IMAGE": shipped[K + "snapshot"]["image"],
@@ -181,8 +191,8 @@ def test_every_child_is_parented_to_its_component(run: StackRun) -> None:
 def test_scripts_are_shellcheck_clean() -> None:
     assert_shellcheck_clean(
         [
-            ROOT / "scripts/docker/commit-snapshot.sh",
-            ROOT / "scripts/docker/delete-snapshot.sh",
+            ROOT / "scripts/docker/snapshot.sh",
+            ROOT / "scripts/docker/image.sh",
             ROOT / "docker/ssh/start-sshd.sh",
         ]
     )

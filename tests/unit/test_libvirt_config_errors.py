@@ -11,6 +11,7 @@ from tests.harness import assert_rejected, load_stack_file, run_program
 
 K = "cloud-labs:"
 SHIPPED = load_stack_file("libvirt-host")
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFYK9Jv4TR4Dl95nNJ+uqp/wuzy8aHCte3sF1XpqnC6M"
 
 
 def vm(i: int, **changes: Any) -> tuple[str, Any]:
@@ -102,7 +103,17 @@ CASES: list[tuple[str, list[tuple[str, Any]], list[tuple[str, str]]]] = [
     (
         "connection-without-host",
         [("connection", {"user": "root"})],
-        [("connection.host", "missing")],
+        [("connection.host", "missing"), ("connection.hostKey", "missing")],
+    ),
+    (
+        "connection-host-not-a-host-name",
+        [("connection", {"host": "kvm; reboot", "hostKey": HOST_KEY})],
+        [("connection.host", "host name or an IP address")],
+    ),
+    (
+        "connection-host-key-not-a-key",
+        [("connection", {"host": "kvm.example.org", "hostKey": "kvm.example.org ssh-ed25519"})],
+        [("connection.hostKey", "unknown key type")],
     ),
     (
         "combo",

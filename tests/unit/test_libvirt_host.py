@@ -15,14 +15,20 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
-from components.libvirt.commands import script_text
-from tests.harness import StackRun, load_stack_file, run_program, run_stack_file
+from tests.harness import (
+    ScriptRun,
+    StackRun,
+    load_stack_file,
+    run_program,
+    run_stack_file,
+    script_run,
+)
 from tests.validators import assert_cloud_config_valid, require
 
 COMMAND = "command:local:Command"
 REMOTE = "command:remote:Command"
 K = "cloud-labs:"
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_command.*")
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFYK9Jv4TR4Dl95nNJ+uqp/wuzy8aHCte3sF1XpqnC6M"
 ROLES_BY_IP = {
     "10.0.0.2": "gateway",
     "10.0.0.3": "storage",
@@ -211,11 +217,9 @@ def test_commands_carry_their_scripts_and_parameters_only_in_the_environment(
 ) -> None:
     for res in run.of_type(COMMAND):
         for action in ("create", "delete"):
-            words = shlex.split(res.inputs[action])
-            assert words[:2] == ["bash", "-c"], res
-            script = root / words[3]
-            assert words[2] == script.read_text(), res
-            assert words[4] == action, res
+            run_of = script_run(res.inputs[action])
+            assert run_of.script.startswith("scripts/libvirt/"), res
+            assert run_of == ScriptRun([], run_of.script, action, {}), res
         assert res.inputs["environment"]["LIBVIRT_URI"] == "qemu:///system"
 
 
@@ -256,6 +260,7 @@ def test_remote_host_over_ssh(shipped: dict[str, Any]) -> None:
             "user": "lab",
             "port": 2222,
             "privateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH...\n",
+            "hostKey": HOST_KEY,
             "sudo": True,
             "dialErrorLimit": 20,
         },
@@ -275,25 +280,17 @@ def test_remote_host_over_ssh(shipped: dict[str, Any]) -> None:
         conn = wrapped["value"]
         assert conn["host"] == "kvm.example.org" and conn["user"] == "lab"
         assert conn["port"] == 2222 and conn["dialErrorLimit"] == 20
-        assert conn["perDialTimeout"] == 15
+        assert conn["perDialTimeout"] == 15 and conn["hostKey"] == HOST_KEY
         assert "BEGIN OPENSSH PRIVATE KEY" in conn["privateKey"]
         assert "environment" not in res.inputs, "a remote sshd drops unknown variables"
         assert res.inputs["addPreviousOutputInEnv"] is False, "nor would it take these"
         for action in ("create", "delete"):
-            words = shlex.split(res.inputs[action])
-            assert words[:3] == ["sudo", "-n", "env"], res
-            end = words.index("bash")
-            assigned = dict(w.split("=", 1) for w in words[3:end])
+            run_of = script_run(res.inputs[action])
+            assert run_of.prefix == ["sudo", "-n"] and run_of.action == action, res
             # Every value (XML, multi-line YAML, paths) reaches the script exactly as the
-            # local command would hand it over: quoted once, nothing left to the shell.
-            assert assigned == local_env[res.name], f"{res} {action}"
-            assert words[end:] == [
-                "bash",
-                "-c",
-                script_text(words[end + 3].split("/")[-1]),
-                words[end + 3],
-                action,
-            ]
+            # local command would hand it over: exported inside the command, quoted once,
+            # and inside sudo, so sudo need not keep any variable.
+            assert run_of.exports == local_env[res.name], f"{res} {action}"
             assert "PRIVATE KEY" not in res.inputs[action], "the key travels only as a secret"
     assert "<name>gateway</name>" in local_env["vm-gateway-domain"]["DOMAIN_XML"]
     assert "PRIVATE KEY" not in repr(run.outputs), "no output may carry the private key"

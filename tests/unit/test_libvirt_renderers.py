@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from components.libvirt.commands import script_command, script_text
+from components.hostexec import script_command, script_text
 from components.libvirt.inventory import InventoryHost, render_inventory, ssh_command
 from components.libvirt.xml_render import (
     DiskSpec,
@@ -58,11 +60,22 @@ def test_inventory_groups_and_jump_host() -> None:
     assert ssh_command("ubuntu", "10.0.0.2", None).endswith(" ubuntu@10.0.0.2")
 
 
-def test_script_command_quotes_values() -> None:
-    nasty = 'a\'b $(touch /tmp/never) "c"\nline2'
-    cmd = script_command("domain.sh", "delete", {"DOMAIN_NAME": nasty, "OWNER": "o"})
+def test_script_command_quotes_values(tmp_path: Path) -> None:
+    nasty = f'a\'b $(touch {tmp_path}/never) "c"\nline2 `touch {tmp_path}/never`'
+    cmd = script_command(
+        "libvirt/domain.sh", "delete", exports={"DOMAIN_NAME": nasty, "OWNER": "o"}
+    )
     words = shlex.split(cmd)
-    assert words[0] == "env" and f"DOMAIN_NAME={nasty}" in words
-    assert script_text("domain.sh") in words
-    sudo = script_command("disk.sh", "create", sudo=True, keep=["B", "A"])
+    assert words[:2] == ["bash", "-c"] and words[3:] == ["scripts/libvirt/domain.sh", "delete"]
+    assert words[2].endswith(script_text("libvirt/domain.sh"))
+    # What bash sees is the value itself, never run.
+    shown = subprocess.run(
+        ["bash", "-c", words[2].split("set -euo pipefail")[0] + 'printf %s "$DOMAIN_NAME"'],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.stdout == nasty and not (tmp_path / "never").exists()
+    sudo = script_command("libvirt/disk.sh", "create", sudo=True, keep=["B", "A"])
     assert shlex.split(sudo)[:3] == ["sudo", "-n", "--preserve-env=A,B"]
+    with pytest.raises(ValueError, match="unknown action"):
+        script_command("libvirt/disk.sh", "update")

@@ -11,7 +11,14 @@ import yaml
 
 from components.virtualbox import mac_address
 from stacks.errors import ConfigError
-from tests.harness import Resource, StackRun, load_stack_file, run_program, run_stack_file
+from tests.harness import (
+    Resource,
+    StackRun,
+    load_stack_file,
+    run_program,
+    run_stack_file,
+    script_run,
+)
 
 K = "cloud-labs:"
 CMD = "command:local:Command"
@@ -81,7 +88,7 @@ def test_commands_replace_only_on_identity_changes(nat: StackRun) -> None:
     seed = nat.one(CMD, "vm-seed-iso")
     assert seed.inputs["triggers"] == [env(nat, "vm-seed-iso")["SEED_PATH"]]
     for res in nat.of_type(CMD):
-        assert res.inputs["interpreter"] == ["/bin/bash", "-c"], res
+        assert script_run(res.inputs["create"]).script.startswith("scripts/virtualbox/"), res
         assert res.inputs["environment"]["VBOXMANAGE"] == "VBoxManage", res
 
 
@@ -93,10 +100,19 @@ def test_memory_change_keeps_the_vm_and_changes_its_environment() -> None:
     assert run.one(CMD, "vm-vm").inputs["triggers"][0] == "lab-vm"
 
 
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFYK9Jv4TR4Dl95nNJ+uqp/wuzy8aHCte3sF1XpqnC6M"
+
+
 def test_remote_host_runs_the_scripts_over_ssh() -> None:
     config = load_stack_file("vbox-nat")
-    config[K + "remoteHost"] = {"address": "vbox.example.org", "user": "lab", "privateKey": "K"}
+    config[K + "remoteHost"] = {
+        "host": "vbox.example.org",
+        "user": "lab",
+        "privateKey": "K",
+        "hostKey": HOST_KEY,
+    }
     run = run_program(config, stack="vbox-nat")
+    local = {r.name: r.inputs["environment"] for r in run_stack_file("vbox-nat").of_type(CMD)}
     assert run.of_type(CMD) == []
     commands = run.of_type("command:remote:Command")
     assert len(commands) == 8
@@ -106,9 +122,10 @@ def test_remote_host_runs_the_scripts_over_ssh() -> None:
         assert wrapped.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270", res
         connection = wrapped["value"]
         assert connection["host"] == "vbox.example.org" and connection["user"] == "lab"
-        assert connection["privateKey"] == "K"
-        assert res.inputs["create"].startswith("bash -c "), res
-        assert "export VBOXMANAGE=VBoxManage" in res.inputs["create"], res
+        assert connection["privateKey"] == "K" and connection["hostKey"] == HOST_KEY
+        # The parameters are exported inside the command, exactly as the local one gets them.
+        assert "environment" not in res.inputs, res
+        assert script_run(res.inputs["create"]).exports == local[res.name], res
     assert (
         run.outputs["sshCommands"]["lab-vm"]
         == "ssh -J lab@vbox.example.org -p 2222 ubuntu@127.0.0.1"
@@ -117,7 +134,7 @@ def test_remote_host_runs_the_scripts_over_ssh() -> None:
 
 def test_remote_cluster_outputs_reach_the_forwards_through_the_host() -> None:
     config = load_stack_file("vbox-cluster")
-    remote = {"address": "vbox.example.org", "user": "lab", "privateKey": "K", "port": 2200}
+    remote = {"host": "vbox.example.org", "user": "lab", "port": 2200, "hostKey": HOST_KEY}
     config[K + "remoteHost"] = remote
     out = run_program(config, stack="vbox-cluster").outputs
     assert out["curl"] == "ssh -p 2200 lab@vbox.example.org curl -X POST http://localhost:8080"
