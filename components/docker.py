@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_docker as docker
 
+from components.children import child_options
 from components.hostexec import Host, run_script
 
 ENGINE = Host()
@@ -66,7 +67,7 @@ class Network(pulumi.ComponentResource):
             driver="bridge",
             internal=args.internal,
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in args.labels.items()],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.network_name = network.name
         self.network_id = network.id
@@ -113,7 +114,7 @@ class Image(pulumi.ComponentResource):
                 platform=args.platform,
                 builder_version=args.builder_version,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         # The provider keeps built images on `destroy`: this command's delete removes the tag.
         # Containers run ``image_ref``, which depends on it, so they are deleted before it.
@@ -125,7 +126,7 @@ class Image(pulumi.ComponentResource):
             "docker/image.sh",
             {"IMAGE": image.image_name},
             triggers=[image.image_name],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.image_name = image.image_name
         self.image_ref = pulumi.Output.all(image.repo_digest, image.image_name, cleanup.id).apply(
@@ -239,7 +240,7 @@ class Container(pulumi.ComponentResource):
             hostname=args.hostname,
             labels=_labels(args.labels),
             must_run=True,
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=child_options(self, opts, delete_before_replace=True),
         )
         self.container_id = container.id
         self.container_name = container.name
@@ -292,7 +293,7 @@ class Snapshot(pulumi.ComponentResource):
             triggers=[args.container_id, args.image_name, args.prepare or ""],
             # Its delete removes the image the create printed, not what the tag points at.
             previous_output=True,
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=child_options(self, opts, delete_before_replace=True),
         )
         self.image_id = commit.stdout.apply(lambda out: out.strip())
         self.image_name = pulumi.Output.from_input(args.image_name)

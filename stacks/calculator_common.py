@@ -219,16 +219,6 @@ def check_user_data_size(lab: str, services: ServicesConfig, bootstrap: Bootstra
             raise ConfigError(lab, [Problem(("bootstrap", "packages"), message)])
 
 
-def carrying(value: pulumi.Input[str], needs: Sequence[pulumi.Resource]) -> pulumi.Output[str]:
-    """``value``, with a dependency on ``needs`` for whatever takes it as an input.
-
-    A component in ``needs`` stands for every resource inside it (a router: its interfaces and
-    routes), so the consumer is created after them and destroyed before them. (A component's
-    own ``depends_on`` would not reach the resources it creates.)
-    """
-    return pulumi.Output.all(value, *(r.urn for r in needs)).apply(lambda values: values[0])
-
-
 @dataclass(frozen=True)
 class Placement:
     """Where a VM goes: its network, subnet and what it waits for."""
@@ -236,8 +226,9 @@ class Placement:
     network_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
     after: tuple[pulumi.Resource, ...] = ()
-    """Resources the VM needs before it boots (routers, routes pushed by DHCP); its port
-    depends on them, so ``destroy`` removes the VM and its port first."""
+    """Resources the VM needs before it boots (routers, routes pushed by DHCP, the router its
+    floating IP goes through): the server depends on them, so ``destroy`` removes the VM, its
+    port and its floating IP first."""
 
 
 @dataclass(frozen=True)
@@ -313,7 +304,6 @@ def build_calculator(
     front_group: SecurityGroup,
     operator_group: SecurityGroup,
     external_network: str,
-    floating_ip_after: tuple[pulumi.Resource, ...],
 ) -> Calculator:
     """The four operator VMs, then the front end wired to their addresses, with a floating IP.
 
@@ -334,14 +324,14 @@ def build_calculator(
                 image_name=vm.image or image,
                 flavor_name=vm.flavor or flavor,
                 network_id=where.network_id,
-                subnet_id=carrying(where.subnet_id, where.after),
+                subnet_id=where.subnet_id,
                 fixed_ip=str(vm.fixed_ip) if vm.fixed_ip else None,
                 security_group_ids=[group.group_id],
                 key_pair=key_pair,
                 user_data=user_data,
                 floating_ip_pool=external_network if public else None,
-                floating_ip_after=floating_ip_after if public else (),
             ),
+            opts=pulumi.ResourceOptions(depends_on=list(where.after)),
         )
 
     operators: dict[str, Server] = {}

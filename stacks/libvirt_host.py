@@ -411,8 +411,8 @@ def build(config: LibvirtHostConfig) -> None:
                 owner=owner,
                 adopt_existing=nat.adopt_existing,
                 autostart=config.autostart,
-                after=first,
             ),
+            opts=pulumi.ResourceOptions(depends_on=first),
         ),
         Network(
             "management",
@@ -421,8 +421,8 @@ def build(config: LibvirtHostConfig) -> None:
                 spec=_network_spec(mgmt, "isolated"),
                 owner=owner,
                 autostart=config.autostart,
-                after=first,
             ),
+            opts=pulumi.ResourceOptions(depends_on=first),
         ),
     ]
     if config.public_bridge.enabled:
@@ -435,16 +435,15 @@ def build(config: LibvirtHostConfig) -> None:
                     spec=NetworkSpec(name=public.network, mode="bridge", bridge=public.bridge),
                     owner=owner,
                     autostart=config.autostart,
-                    after=first,
                 ),
+                opts=pulumi.ResourceOptions(depends_on=first),
             )
         )
     base_path = base_image_path(config)
     base = BaseImage(
         "base-image",
-        BaseImageArgs(
-            host=host, source=config.base_image, path=base_path, owner=owner, after=first
-        ),
+        BaseImageArgs(host=host, source=config.base_image, path=base_path, owner=owner),
+        opts=pulumi.ResourceOptions(depends_on=first),
     )
     jump = host.remote.jump if host.remote is not None else None
     ssh_commands: dict[str, str] = {}
@@ -467,8 +466,8 @@ def build(config: LibvirtHostConfig) -> None:
                 seed_path=f"{config.storage_dir}/{vm.name}-cidata.iso",
                 seed=seed(config, vm, owner),
                 autostart=config.autostart,
-                after=[base, *networks],
             ),
+            opts=pulumi.ResourceOptions(depends_on=[base, *networks]),
         )
         ssh_commands[vm.name] = ssh_command(config.ssh_user, str(vm.ip), jump)
     pulumi.export(

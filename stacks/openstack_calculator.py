@@ -64,7 +64,8 @@ def build(config: OpenStackCalculatorConfig) -> None:
         config.front_end_group_name,
         config.operator_group_name,
     )
-    # Every VM boots once the router is there: cloud-init reaches the package mirror through it.
+    # Every VM boots once the router is there: cloud-init reaches the package mirror through it,
+    # and the front end's floating IP goes through it.
     where = Placement(network.network_id, network.subnet_id, after=(router,))
     calc = build_calculator(
         "calc",
@@ -77,7 +78,6 @@ def build(config: OpenStackCalculatorConfig) -> None:
         front_group=front_group,
         operator_group=operator_group,
         external_network=config.external_network,
-        floating_ip_after=(router,),
     )
     export_outputs(calc, config.services, config.ssh_user)
 

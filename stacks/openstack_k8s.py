@@ -444,8 +444,9 @@ def build(config: OpenStackK8sConfig) -> None:
                 key_pair=keypair.name,
                 user_data=user_data,
                 floating_ip_pool=config.external_network,
-                floating_ip_after=[router],
             ),
+            # cloud-init downloads through the router; the floating IP goes through it.
+            opts=pulumi.ResourceOptions(depends_on=[router]),
         )
 
     master_data = pulumi.Output.all(

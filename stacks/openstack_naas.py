@@ -35,7 +35,6 @@ from stacks.calculator_common import (
     ServicesConfig,
     ServiceVmConfig,
     build_calculator,
-    carrying,
     check_user_data_size,
     export_outputs,
     security_groups,
@@ -186,18 +185,17 @@ def build(config: OpenStackNaasConfig) -> None:
             routes=[to_operators],
         ),
     )
-    # The inter router's default route leads to the public router: its interfaces (hence its
-    # routes) are created after the public router and destroyed before it.
-    after_public = (public,)
+    # The inter router's default route leads to the public router: the inter router is created
+    # after the public router and destroyed before it.
     inter = Router(
         "naas-inter",
         RouterArgs(
             router_name=config.routers.inter.name,
             interfaces=[
                 # No fixed IP: sub-network 2's gateway address (.254).
-                RouterInterfaceSpec(subnet_id=carrying(operator_net.subnet_id, after_public)),
+                RouterInterfaceSpec(subnet_id=operator_net.subnet_id),
                 RouterInterfaceSpec(
-                    subnet_id=carrying(front_net.subnet_id, after_public),
+                    subnet_id=front_net.subnet_id,
                     network_id=front_net.network_id,
                     fixed_ip=inter_front,
                 ),
@@ -205,6 +203,7 @@ def build(config: OpenStackNaasConfig) -> None:
             # Sub-network 2's way out: the public router, by source NAT only.
             routes=[RouteSpec(DEFAULT_ROUTE, public_front)],
         ),
+        opts=pulumi.ResourceOptions(depends_on=[public]),
     )
     front_group, operator_group = security_groups(
         "naas",
@@ -214,8 +213,9 @@ def build(config: OpenStackNaasConfig) -> None:
         config.front_end_group_name,
         config.operator_group_name,
     )
-    # The front end boots once its sub-network pushes the route (DHCP at first boot) and the
-    # route's next hop exists; the operators once their gateway leads out.
+    # The front end boots once its sub-network pushes the route (DHCP at first boot), the
+    # route's next hop exists and its floating IP's router is there; the operators once their
+    # gateway leads out.
     front_place = Placement(
         front_net.network_id, front_net.subnet_id, after=(front_net, access, inter)
     )
@@ -234,7 +234,6 @@ def build(config: OpenStackNaasConfig) -> None:
         front_group=front_group,
         operator_group=operator_group,
         external_network=config.external_network,
-        floating_ip_after=(access,),
     )
     export_outputs(calc, config.services, config.ssh_user)
     pulumi.export(

@@ -83,8 +83,9 @@ def build(config: OpenStackVmConfig) -> None:
             security_group_ids=[group.group_id],
             key_pair=keypair.name,
             floating_ip_pool=config.external_network if config.server.floating_ip else None,
-            floating_ip_after=[router],
         ),
+        # Its floating IP goes through the router (destroyed before the router's interface).
+        opts=pulumi.ResourceOptions(depends_on=[router]),
     )
     user = config.ssh_user
     pulumi.export("fixedIp", server.fixed_ip)

@@ -476,8 +476,8 @@ def build(config: VboxClusterConfig) -> None:
                 source_is_disk=True,
                 size_mb=size_gb * 1024,
                 host=host,
-                after=[base],
             ),
+            opts=pulumi.ResourceOptions(depends_on=[base]),
         )
 
     net = config.network
@@ -510,8 +510,8 @@ def build(config: VboxClusterConfig) -> None:
                 start=start,
                 wait_for_ssh="ssh" if forwards else None,
                 host=host,
-                after=after,
             ),
+            opts=pulumi.ResourceOptions(depends_on=after),
         )
 
     t = config.template

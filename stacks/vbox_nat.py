@@ -127,8 +127,8 @@ def _machine(
             ostype=config.os_type,
             wait_for_ssh="ssh",
             host=host,
-            after=after,
         ),
+        opts=pulumi.ResourceOptions(depends_on=after),
     )
 
 
@@ -152,8 +152,8 @@ def build(config: VboxNatConfig) -> None:
             source=f"{disks}/{config.vm.name}.vdi",
             source_is_disk=True,
             host=host,
-            after=[disk],
         ),
+        opts=pulumi.ResourceOptions(depends_on=[disk]),
     )
     # The first VM boots only once its disk has been cloned.
     first = _machine(config, host, "vm", config.vm, disk, after=[clone_disk])

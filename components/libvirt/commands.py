@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_command as command
@@ -29,10 +29,3 @@ def run_script(
     the previous run's output.
     """
     return hostexec.run_script(name, host, f"libvirt/{script}", env, opts=opts)
-
-
-def merged(
-    opts: pulumi.ResourceOptions, after: Sequence[pulumi.Resource]
-) -> pulumi.ResourceOptions:
-    """``opts`` with ``after`` added to its dependencies."""
-    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(after)))

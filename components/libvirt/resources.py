@@ -8,13 +8,14 @@ Each one runs a script of ``scripts/libvirt/`` through pulumi-command on the KVM
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
 
+from components.children import child_options
 from components.hostexec import Host
-from components.libvirt.commands import merged, run_script
+from components.libvirt.commands import run_script
 from components.libvirt.xml_render import (
     DiskSpec,
     DomainSpec,
@@ -47,7 +48,7 @@ class HostPreparation(pulumi.ComponentResource):
         super().__init__("cloudlabs:libvirt:HostPreparation", name, None, opts)
         env = {"DOMAIN_TYPE": args.domain_type, "PERSIST": "1" if args.persist else "0"}
         cmd = run_script(
-            f"{name}-kernel", args.host, "host-prep.sh", env, pulumi.ResourceOptions(parent=self)
+            f"{name}-kernel", args.host, "host-prep.sh", env, child_options(self, opts)
         )
         self.report = cmd.stdout
         self.register_outputs({"report": self.report})
@@ -65,8 +66,6 @@ class NetworkArgs:
     """Use a same-named network the stack did not create (left in place on destroy)."""
     autostart: bool = True
     """Start the network when libvirtd starts."""
-    after: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    """Resources to create first (the host preparation)."""
 
 
 class Network(pulumi.ComponentResource):
@@ -93,7 +92,7 @@ class Network(pulumi.ComponentResource):
             args.host,
             "network.sh",
             env,
-            merged(pulumi.ResourceOptions(parent=self), args.after),
+            child_options(self, opts),
         )
         self.network_name = cmd.stdout.apply(lambda _: args.spec.name)
         self.xml = pulumi.Output.from_input(xml)
@@ -110,8 +109,6 @@ class BaseImageArgs:
     """Where the image is on the KVM host (the source itself when it is a path)."""
     owner: str
     """Ownership mark of this stack (a downloaded image is removed on destroy)."""
-    after: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    """Resources to create first."""
 
 
 class BaseImage(pulumi.ComponentResource):
@@ -128,7 +125,7 @@ class BaseImage(pulumi.ComponentResource):
             args.host,
             "base-image.sh",
             env,
-            merged(pulumi.ResourceOptions(parent=self), args.after),
+            child_options(self, opts),
         )
         self.path = cmd.stdout.apply(lambda _: args.path)
         self.register_outputs({"path": self.path})
@@ -151,7 +148,8 @@ class VmArgs:
     nics: Sequence[NicSpec]
     """NICs in the guest's order (fixed MACs)."""
     base_image: str
-    """Path of the base image on the KVM host (its BaseImage goes in ``after``)."""
+    """Path of the base image on the KVM host (its BaseImage goes in ``depends_on``, with the
+    VM's networks)."""
     disk_path: str
     """Path of the VM's system disk."""
     disk_size_gib: int
@@ -164,8 +162,6 @@ class VmArgs:
     """The documents of the seed (its network-config is required: the management address)."""
     autostart: bool = True
     """Start the domain when libvirtd starts."""
-    after: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    """Resources the domain needs first (its networks, the base image)."""
 
 
 class Vm(pulumi.ComponentResource):
@@ -178,7 +174,6 @@ class Vm(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cloudlabs:libvirt:Vm", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         disk = run_script(
             f"{name}-disk",
             args.host,
@@ -190,7 +185,7 @@ class Vm(pulumi.ComponentResource):
                 "DISK_MODE": args.disk_mode,
                 "OWNER": args.owner,
             },
-            merged(child, args.after),
+            child_options(self, opts),
         )
         seed = run_script(
             f"{name}-seed",
@@ -203,7 +198,7 @@ class Vm(pulumi.ComponentResource):
                 "NETWORK_CONFIG": args.seed.network_config or "",
                 "OWNER": args.owner,
             },
-            merged(child, args.after),
+            child_options(self, opts),
         )
         spec = DomainSpec(
             name=args.domain_name,
@@ -228,7 +223,7 @@ class Vm(pulumi.ComponentResource):
                 "DIGEST": definition_digest(xml),
                 "AUTOSTART": "1" if args.autostart else "0",
             },
-            merged(child, [disk, seed, *args.after]),
+            child_options(self, opts, after=[disk, seed]),
         )
         self.domain_name = domain.stdout.apply(lambda _: args.domain_name)
         self.xml = pulumi.Output.from_input(xml)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 
+from components.children import child_options
 from components.hostexec import Host, run_script
 from components.virtualbox.host import virtualbox_host
 
@@ -25,9 +25,7 @@ class DiskArgs:
     source_is_disk: bool = False
     """True when ``source`` is a disk of this stack (it stays registered after the clone)."""
     host: Host = field(default_factory=virtualbox_host)
-    """Where VBoxManage runs."""
-    after: Sequence[pulumi.Resource] = ()
-    """Resources to create first (the disk being cloned)."""
+    """Where VBoxManage runs. (A disk cloned from another goes after it: ``depends_on``.)"""
 
 
 class Disk(pulumi.ComponentResource):
@@ -50,9 +48,7 @@ class Disk(pulumi.ComponentResource):
             # A new file or a new source is a new disk; the size grows in place (update).
             update=True,
             triggers=[args.path, args.source],
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=list(args.after), delete_before_replace=True
-            ),
+            opts=child_options(self, opts, delete_before_replace=True),
         )
         self.path = pulumi.Output.from_input(args.path)
         self.register_outputs({"path": self.path})

@@ -10,6 +10,7 @@ from typing import Literal
 
 import pulumi
 
+from components.children import child_options
 from components.hostexec import Host, run_script
 from components.virtualbox.disk import Disk
 from components.virtualbox.host import virtualbox_host
@@ -85,8 +86,8 @@ class MachineArgs:
     stop_timeout_s: int = 120
     """How long an ACPI shutdown may take before the VM is powered off."""
     host: Host = field(default_factory=virtualbox_host)
-    after: Sequence[pulumi.Resource] = ()
-    """Resources to create first (e.g. the VM serving DHCP on the internal network)."""
+    """Where VBoxManage runs. (What the VM needs first, e.g. the VM serving DHCP on its
+    internal network, goes in ``depends_on``.)"""
 
 
 class Machine(pulumi.ComponentResource):
@@ -119,7 +120,7 @@ class Machine(pulumi.ComponentResource):
             "VM_START": "yes" if args.start else "no",
             "VM_STOP_TIMEOUT": str(args.stop_timeout_s),
         }
-        needs: list[pulumi.Resource] = [args.disk, *args.after]
+        needs: list[pulumi.Resource] = [args.disk]
         if args.seed is not None:
             needs.append(args.seed)
         vm = run_script(
@@ -130,7 +131,7 @@ class Machine(pulumi.ComponentResource):
             # A new name, folder, OS type or firmware is a new VM; everything else converges.
             update=True,
             triggers=[args.vm_name, args.base_folder, args.ostype, args.firmware],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=needs, delete_before_replace=True),
+            opts=child_options(self, opts, after=needs, delete_before_replace=True),
         )
         ready: pulumi.Output[str] = vm.stdout
         ssh = next((f for f in args.forwards if f.name == args.wait_for_ssh), None)
@@ -149,7 +150,7 @@ class Machine(pulumi.ComponentResource):
                 delete=False,
                 # Wait again whenever the VM is replaced.
                 triggers=[vm.id],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[vm]),
+                opts=child_options(self, opts, after=[vm]),
             )
             ready = wait.stdout
         self.vm_name = pulumi.Output.from_input(args.vm_name)

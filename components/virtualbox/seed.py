@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.children import child_options
 from components.hostexec import Host, run_script
 from components.renderers.cloudinit import Seed
 from components.virtualbox.host import virtualbox_host
@@ -49,7 +50,7 @@ class SeedIso(pulumi.ComponentResource):
             # New content = new file name = a new ISO; the VM swaps its DVD, then the old ISO
             # is deleted.
             triggers=[path],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.path = pulumi.Output.from_input(path)
         self.register_outputs({"path": self.path})
