@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from calculator.config import OPERATOR_ROLES, ROLES
 from components.renderers import cloudinit
 from components.renderers.cloudinit import (
     AptMirror,
@@ -38,11 +39,17 @@ from components.renderers.cloudinit import (
     binary_file,
 )
 
-ROLES = ("calculator", "sum", "sub", "mul", "div")
-"""The five services: the front end, then the four operators."""
-OPERATORS = ROLES[1:]
-DEFAULT_PORTS = {role: 50000 + index for index, role in enumerate(ROLES)}
-"""The ports the calculator listens on by default (front end 50000, operators 50001-50004)."""
+FRONT_END = ROLES[0]
+"""The calculator's front end (the four others are operators: ``OPERATOR_ROLES``). The roles
+and their default ports are the calculator's own (``calculator.config``)."""
+
+
+def url_variable(role: str) -> str:
+    """The variable from which the front end reads an operator's URL (``CALC_SUM_URL``), as
+    ``calculator.config`` names it (its sources are not changed for this: their bytes are in
+    every VM's user-data)."""
+    return f"CALC_{role.upper()}_URL"
+
 
 USER_DATA_LIMIT = 65535
 """Nova's limit on user-data, which it receives base64-encoded: see :func:`nova_size`."""
@@ -110,9 +117,9 @@ class BootstrapSpec:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}; expected one of {ROLES}")
-        if self.role == "calculator":
-            if sorted(self.upstreams) != sorted(OPERATORS):
-                raise ValueError(f"the front end needs the URLs of {OPERATORS}")
+        if self.role == FRONT_END:
+            if sorted(self.upstreams) != sorted(OPERATOR_ROLES):
+                raise ValueError(f"the front end needs the URLs of {OPERATOR_ROLES}")
         elif self.upstreams:
             raise ValueError(f"the {self.role} service takes no upstream URLs")
 
@@ -180,10 +187,10 @@ def render_env(spec: BootstrapSpec, package: CalculatorPackage) -> str:
         f"CALC_HOST={spec.bind_address}",
         f"CALC_PORT={spec.port}",
     ]
-    for role in OPERATORS:
+    for role in OPERATOR_ROLES:
         if role in spec.upstreams:
-            lines.append(f"CALC_{role.upper()}_URL={spec.upstreams[role]}")
-    if spec.timeout is not None and spec.role == "calculator":
+            lines.append(f"{url_variable(role)}={spec.upstreams[role]}")
+    if spec.timeout is not None and spec.role == FRONT_END:
         lines.append(f"CALC_TIMEOUT={spec.timeout:g}")
     return "\n".join(lines) + "\n"
 

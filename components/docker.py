@@ -24,6 +24,12 @@ ENGINE = Host()
 """The Docker engine's host: this machine (the CLI talks to the engine)."""
 
 
+def local_address(host_ip: str) -> str:
+    """The address a client on this machine dials for a port published on ``host_ip``: the
+    address itself, or loopback for a port published on every address (``0.0.0.0``)."""
+    return "127.0.0.1" if host_ip == "0.0.0.0" else host_ip
+
+
 def _first_ip(datas: Sequence[object] | None) -> str:
     """The address in the first network entry the engine reports for a container."""
     if not datas:

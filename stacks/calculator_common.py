@@ -19,10 +19,9 @@ from typing import Annotated
 import pulumi
 from pydantic import AfterValidator, Field
 
+from calculator.config import DEFAULT_PORTS, OPERATOR_ROLES, ROLES
 from components.calculator_bootstrap import (
-    DEFAULT_PORTS,
-    OPERATORS,
-    ROLES,
+    FRONT_END,
     USER_DATA_LIMIT,
     BootstrapSpec,
     CalculatorPackage,
@@ -33,7 +32,7 @@ from components.calculator_bootstrap import (
     valid_package,
 )
 from components.openstack import RuleSpec, SecurityGroup, SecurityGroupArgs, Server, ServerArgs
-from stacks.errors import ConfigError, Problem
+from stacks.errors import ConfigError, KeyPath, Problem
 from stacks.openstack_config import NetworkConfig, fixed_ip_problems
 from stacks.types import Cidr, IPv4, Name, NonEmptyText, Port, SshPublicKey
 from stacks.validation import LabModel, check
@@ -95,7 +94,7 @@ class ServiceVmConfig(LabModel):
 
 
 def _default(role: str, prefix: str = "calc") -> ServiceVmConfig:
-    short = "front" if role == "calculator" else role
+    short = "front" if role == FRONT_END else role
     return ServiceVmConfig(name=f"{prefix}-{short}")
 
 
@@ -131,7 +130,7 @@ class ServicesConfig(LabModel):
                 yield Problem((role, "port"), "port 22 is SSH's; pick another", 22)
 
 
-Address = tuple[tuple[str | int, ...], ipaddress.IPv4Address | None, NetworkConfig | None]
+Address = tuple[KeyPath, ipaddress.IPv4Address | None, NetworkConfig | None]
 
 
 class CalculatorLabConfig(LabModel):
@@ -186,7 +185,7 @@ def bootstrap_spec(
     """The bootstrap of ``role``; the front end's needs the operators' addresses."""
     upstreams = {
         op: service_url(upstream_addresses[op], services.port(op))
-        for op in OPERATORS
+        for op in OPERATOR_ROLES
         if upstream_addresses is not None
     }
     return BootstrapSpec(
@@ -206,10 +205,10 @@ def check_user_data_size(lab: str, services: ServicesConfig, bootstrap: Bootstra
 
     The front end is measured with the longest possible operator addresses.
     """
-    widest = dict.fromkeys(OPERATORS, "255.255.255.255")
+    widest = dict.fromkeys(OPERATOR_ROLES, "255.255.255.255")
     package = calculator_package()
     for role in ROLES:
-        spec = bootstrap_spec(role, services, bootstrap, widest if role == "calculator" else None)
+        spec = bootstrap_spec(role, services, bootstrap, widest if role == FRONT_END else None)
         size = nova_size(render_user_data(spec, package))
         if size > USER_DATA_LIMIT:
             message = (
@@ -253,7 +252,7 @@ def security_groups(
     Operators: their service ports, SSH (the front end as jump host) and ICMP, each only from
     members of the front end's group; nothing from any CIDR.
     """
-    front_port = services.port("calculator")
+    front_port = services.port(FRONT_END)
     front = SecurityGroup(
         f"{prefix}-front-sg",
         SecurityGroupArgs(
@@ -272,7 +271,7 @@ def security_groups(
             ],
         ),
     )
-    ports = sorted({services.port(op) for op in OPERATORS})
+    ports = sorted({services.port(op) for op in OPERATOR_ROLES})
     operator_rules = [
         RuleSpec("tcp", port, port, remote_group_id=front.group_id, description="from front end")
         for port in ports
@@ -315,8 +314,8 @@ def build_calculator(
     def server(role: str, user_data: pulumi.Input[str], public: bool = False) -> Server:
         vm = services.vm(role)
         where = placements[role]
-        group = front_group if role == "calculator" else operator_group
-        short = "front" if role == "calculator" else role
+        group = front_group if role == FRONT_END else operator_group
+        short = "front" if role == FRONT_END else role
         return Server(
             f"{prefix}-{short}",
             ServerArgs(
@@ -336,14 +335,14 @@ def build_calculator(
 
     operators: dict[str, Server] = {}
     addresses: dict[str, pulumi.Input[str]] = {}
-    for role in OPERATORS:
+    for role in OPERATOR_ROLES:
         spec = bootstrap_spec(role, services, bootstrap)
         operators[role] = server(role, render_user_data(spec, package))
         fixed = services.vm(role).fixed_ip
         addresses[role] = str(fixed) if fixed else operators[role].fixed_ip
 
     def front_user_data(known: dict[str, str]) -> str:
-        spec = bootstrap_spec("calculator", services, bootstrap, known)
+        spec = bootstrap_spec(FRONT_END, services, bootstrap, known)
         return render_user_data(spec, package)
 
     user_data = pulumi.Output.all(**addresses).apply(front_user_data)
@@ -353,7 +352,7 @@ def build_calculator(
 
 def export_outputs(calc: Calculator, services: ServicesConfig, ssh_user: str) -> None:
     """floatingIp, url, curlCommand, sshCommand, frontEndIp, operatorIps, operatorSshCommands."""
-    port = services.port("calculator")
+    port = services.port(FRONT_END)
     fip = calc.front_end.floating_ip
     pulumi.export("floatingIp", fip)
     pulumi.export("frontEndIp", calc.front_end.fixed_ip)

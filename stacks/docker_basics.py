@@ -22,6 +22,7 @@ from components.docker import (
     PortSpec,
     Snapshot,
     SnapshotArgs,
+    local_address,
 )
 from stacks.docker_config import BuildConfig, ContainerName, ImageRef, RestartPolicy
 from stacks.errors import Problem
@@ -178,9 +179,7 @@ def build(config: DockerBasicsConfig) -> None:
             labels=labels,
         ),
     )
-    host = str(config.ct2.host_ip)
-    if host == "0.0.0.0":
-        host = "127.0.0.1"
+    host = local_address(str(config.ct2.host_ip))
     pulumi.export("ct1Ip", ct1.ip_address)
     pulumi.export("ct2Ip", ct2.ip_address)
     pulumi.export("ct3Ip", ct3.ip_address)

@@ -40,7 +40,7 @@ from components.renderers.cloudinit import (
     render_network_config,
     render_user_data,
 )
-from stacks.errors import Problem
+from stacks.errors import Problem, format_path
 from stacks.openstack_config import usable
 from stacks.registry import Lab
 from stacks.remote import RemoteHostConfig
@@ -310,7 +310,7 @@ class LibvirtHostConfig(LabModel):
             if vm.public_mac is not None:
                 nics.append(("publicMac", vm.public_mac))
             for key, mac in nics:
-                where = Problem(("vms", i, key), "").location
+                where = format_path(("vms", i, key))
                 if mac in macs:
                     yield Problem(("vms", i, key), f"already the MAC of {macs[mac]}", mac)
                 macs.setdefault(mac, where)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from components.calculator_bootstrap import ROLES
+from calculator.config import ROLES
 from components.openstack import (
     Keypair,
     KeypairArgs,

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 
 import pulumi
 
-from components.calculator_bootstrap import OPERATORS
+from calculator.config import OPERATOR_ROLES
+from components.calculator_bootstrap import FRONT_END
 from components.openstack import (
     Keypair,
     KeypairArgs,
@@ -112,8 +113,8 @@ class OpenStackNaasConfig(CalculatorLabConfig):
     @check
     def _addresses(self) -> Iterator[Problem]:
         placement = {
-            role: self.operator_network if role in OPERATORS else self.front_network
-            for role in ("calculator", *OPERATORS)
+            role: self.operator_network if role in OPERATOR_ROLES else self.front_network
+            for role in (FRONT_END, *OPERATOR_ROLES)
         }
         routers = [
             (("routers", "public", "address"), self.routers.public.address, self.front_network),
@@ -222,7 +223,7 @@ def build(config: OpenStackNaasConfig) -> None:
     operator_place = Placement(
         operator_net.network_id, operator_net.subnet_id, after=(inter, public)
     )
-    placements = {"calculator": front_place, **dict.fromkeys(OPERATORS, operator_place)}
+    placements = {FRONT_END: front_place, **dict.fromkeys(OPERATOR_ROLES, operator_place)}
     calc = build_calculator(
         "naas",
         services=config.services,

@@ -45,6 +45,7 @@ from components.renderers.nginx import LoadBalancer, Upstream, render_load_balan
 from components.renderers.redis import render_redis_overrides
 from components.renderers.systemd import Service, render_dropin, render_service
 from components.virtualbox import (
+    AdapterMacs,
     Disk,
     DiskArgs,
     InternalNic,
@@ -53,7 +54,6 @@ from components.virtualbox import (
     PortForward,
     SeedIso,
     SeedIsoArgs,
-    mac_address,
 )
 from components.virtualbox.machine import colon_mac
 from stacks.errors import Problem
@@ -238,8 +238,7 @@ class VboxClusterConfig(LabModel):
 @dataclass(frozen=True)
 class Guest:
     name: str
-    nat_mac: str
-    lab_mac: str
+    macs: AdapterMacs
     address: ipaddress.IPv4Address
 
 
@@ -247,7 +246,7 @@ def guests(config: VboxClusterConfig) -> tuple[Guest, list[Guest]]:
     """master and the nodes: names, MAC addresses (stable) and lab addresses."""
 
     def guest(name: str, address: ipaddress.IPv4Address) -> Guest:
-        return Guest(name, mac_address(f"{name}/nic1"), mac_address(f"{name}/nic2"), address)
+        return Guest(name, AdapterMacs.of(name), address)
 
     master = guest(config.master.name, config.network.master_ip)
     start = config.network.dhcp_range.start
@@ -264,7 +263,7 @@ def network_config(config: VboxClusterConfig, guest: Guest, is_master: bool) -> 
     """netplan: NAT by DHCP (the way out); the lab adapter static on master, DHCP on nodes."""
     nat = Nic(
         id="nat",
-        mac=colon_mac(guest.nat_mac),
+        mac=colon_mac(guest.macs.nat),
         dhcp4=True,
         use_dhcp_dns=is_master,
         dhcp_identifier="mac",
@@ -272,11 +271,11 @@ def network_config(config: VboxClusterConfig, guest: Guest, is_master: bool) -> 
     prefix = config.network.cidr.prefixlen
     master_ip = str(config.network.master_ip)
     if is_master:
-        lab = Nic(id="lab", mac=colon_mac(guest.lab_mac), addresses=[f"{master_ip}/{prefix}"])
+        lab = Nic(id="lab", mac=colon_mac(guest.macs.internal), addresses=[f"{master_ip}/{prefix}"])
     else:
         lab = Nic(
             id="lab",
-            mac=colon_mac(guest.lab_mac),
+            mac=colon_mac(guest.macs.internal),
             dhcp4=True,
             nameservers=[master_ip],
             use_dhcp_routes=False,
@@ -295,7 +294,7 @@ def dnsmasq_conf(config: VboxClusterConfig) -> str:
             dhcp_start=net.dhcp_range.start,
             dhcp_end=net.dhcp_range.end,
             server_name=master.name,
-            hosts=[DhcpHost(g.name, colon_mac(g.lab_mac), g.address) for g in nodes],
+            hosts=[DhcpHost(g.name, colon_mac(g.macs.internal), g.address) for g in nodes],
         )
     )
 
@@ -503,8 +502,8 @@ def build(config: VboxClusterConfig) -> None:
                 memory_mb=size.memory_mb,
                 disk=disk(name, size.disk_gb),
                 seed=seed,
-                nat_mac=guest.nat_mac,
-                internal=InternalNic(network, guest.lab_mac, net.mode),
+                nat_mac=guest.macs.nat,
+                internal=InternalNic(network, guest.macs.internal, net.mode),
                 forwards=forwards,
                 ostype=config.os_type,
                 start=start,
@@ -524,7 +523,7 @@ def build(config: VboxClusterConfig) -> None:
             memory_mb=t.memory_mb,
             disk=disk(t.name, t.disk_gb),
             seed=_seed(config, host, t.name, template_user_data(config), None),
-            nat_mac=mac_address(f"{t.name}/nic1"),
+            nat_mac=AdapterMacs.of(t.name).nat,
             ostype=config.os_type,
             start=t.start,
             host=host,

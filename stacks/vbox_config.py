@@ -11,11 +11,9 @@ from pydantic import AfterValidator, Field
 
 from components.hostexec import Host
 from components.virtualbox import virtualbox_host
-from stacks.errors import Problem
+from stacks.errors import KeyPath, Problem, format_path
 from stacks.remote import RemoteHostConfig
 from stacks.validation import LabModel
-
-Path = tuple[str | int, ...]
 
 
 def parse_host_path(value: str) -> str:
@@ -59,16 +57,16 @@ def vbox_host(vbox_manage: str, remote: RemoteHostConfig | None) -> Host:
     return virtualbox_host(vbox_manage, remote.remote() if remote is not None else None)
 
 
-def forward_problems(forwards: Iterable[tuple[Path, Any]]) -> Iterator[Problem]:
+def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Problem]:
     """Host ports of NAT forwards: each used once (VirtualBox binds each on the host)."""
-    taken: dict[int, Path] = {}
+    taken: dict[int, KeyPath] = {}
     for path, port in forwards:
         if not isinstance(port, int):
             continue
         if not 1 <= port <= 65535:
             yield Problem(path, "the host port must be between 1 and 65535", port)
         elif port in taken:
-            first = Problem(taken[port], "").location
+            first = format_path(taken[port])
             yield Problem(path, f"host port {port} is already forwarded by {first}", port)
         else:
             taken[port] = path

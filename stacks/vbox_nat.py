@@ -22,6 +22,7 @@ from components.renderers.cloudinit import (
     render_user_data,
 )
 from components.virtualbox import (
+    AdapterMacs,
     Disk,
     DiskArgs,
     Machine,
@@ -29,7 +30,6 @@ from components.virtualbox import (
     PortForward,
     SeedIso,
     SeedIsoArgs,
-    mac_address,
 )
 from components.virtualbox.machine import colon_mac
 from stacks.errors import Problem
@@ -85,9 +85,8 @@ def user_data(config: VboxNatConfig, hostname: str) -> str:
     )
 
 
-def network_config(vm_name: str) -> str:
-    mac = colon_mac(mac_address(f"{vm_name}/nic1"))
-    nat = Nic(id="nat", mac=mac, dhcp4=True, dhcp_identifier="mac")
+def network_config(macs: AdapterMacs) -> str:
+    nat = Nic(id="nat", mac=colon_mac(macs.nat), dhcp4=True, dhcp_identifier="mac")
     return render_network_config([nat], netplan=True)
 
 
@@ -100,6 +99,7 @@ def _machine(
     after: list[pulumi.Resource],
 ) -> Machine:
     work = config.work_dir
+    macs = AdapterMacs.of(vm.name)
     seed = SeedIso(
         f"{role}-seed",
         SeedIsoArgs(
@@ -108,7 +108,7 @@ def _machine(
             seed=Seed(
                 user_data(config, vm.name),
                 render_meta_data(f"cloudlabs-{vm.name}", vm.name),
-                network_config(vm.name),
+                network_config(macs),
             ),
             host=host,
         ),
@@ -122,7 +122,7 @@ def _machine(
             memory_mb=vm.memory_mb,
             disk=disk,
             seed=seed,
-            nat_mac=mac_address(f"{vm.name}/nic1"),
+            nat_mac=macs.nat,
             forwards=[PortForward("ssh", vm.ssh_port, 22)],
             ostype=config.os_type,
             wait_for_ssh="ssh",

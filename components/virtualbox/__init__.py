@@ -5,6 +5,7 @@ remote VirtualBox host over SSH."""
 from components.virtualbox.disk import Disk, DiskArgs
 from components.virtualbox.host import virtualbox_host
 from components.virtualbox.machine import (
+    AdapterMacs,
     InternalNic,
     Machine,
     MachineArgs,
@@ -14,6 +15,7 @@ from components.virtualbox.machine import (
 from components.virtualbox.seed import SeedIso, SeedIsoArgs
 
 __all__ = [
+    "AdapterMacs",
     "Disk",
     "DiskArgs",
     "InternalNic",

@@ -30,6 +30,22 @@ def colon_mac(mac: str) -> str:
 
 
 @dataclass(frozen=True)
+class AdapterMacs:
+    """The MAC addresses of a VM's two adapters, computed once per VM: its settings and its
+    guest's network-config (and dnsmasq's fixed leases) must name the same ones."""
+
+    nat: str
+    """Adapter 1 (NAT), 12 hex digits."""
+    internal: str
+    """Adapter 2 (internal network or host-only), 12 hex digits."""
+
+    @classmethod
+    def of(cls, vm_name: str) -> AdapterMacs:
+        """Stable for the VM's name."""
+        return cls(mac_address(f"{vm_name}/nic1"), mac_address(f"{vm_name}/nic2"))
+
+
+@dataclass(frozen=True)
 class PortForward:
     """A NAT port-forwarding rule of adapter 1."""
 

@@ -45,9 +45,9 @@ from typing import Any
 import pytest
 import yaml
 
+from calculator.config import OPERATOR_ROLES as OPERATORS
+from calculator.config import ROLES
 from components.calculator_bootstrap import (
-    OPERATORS,
-    ROLES,
     USER_DATA_LIMIT,
     nova_size,
     render_user_data,

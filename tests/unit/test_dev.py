@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from stacks.dev import OPERATORS, ROLES, DevConfig, service_env
+from calculator.config import OPERATOR_ROLES as OPERATORS
+from calculator.config import ROLES
+from stacks.dev import DevConfig, service_env
 from tests.docker_apply import run_recording_replace_options
 from tests.harness import (
     ROOT,
