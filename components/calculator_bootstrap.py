@@ -225,11 +225,3 @@ def render_user_data(spec: BootstrapSpec, package: CalculatorPackage) -> str:
 def nova_size(user_data: str) -> int:
     """The size Nova checks against :data:`USER_DATA_LIMIT`: the base64 of the user-data."""
     return len(base64.b64encode(user_data.encode("utf-8")))
-
-
-_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
-
-
-def valid_package(spec: str) -> bool:
-    """True for a Debian package name, optionally pinned: ``python3`` or ``python3=3.11.2-1``."""
-    return bool(_PACKAGE_RE.match(spec))

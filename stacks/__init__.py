@@ -9,9 +9,9 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from stacks import catalogue  # noqa: F401  (registers every lab)
-from stacks.registry import select
-from stacks.validation import validate_config
+from stacks.shared import catalogue  # noqa: F401  (registers every lab)
+from stacks.shared.registry import select
+from stacks.shared.validation import validate_config
 
 
 def project_config(project: str) -> dict[str, Any]:

@@ -25,18 +25,19 @@ from components.docker import (
     PortSpec,
     local_address,
 )
-from stacks.docker_config import (
-    BuildConfig,
+from stacks.shared.docker import BuildConfig
+from stacks.shared.errors import Problem
+from stacks.shared.registry import Lab
+from stacks.shared.types import (
     ContainerName,
     Duration,
     ImageRef,
+    IPv4,
     NonRootUser,
+    Port,
     RestartPolicy,
 )
-from stacks.errors import Problem
-from stacks.registry import Lab
-from stacks.types import IPv4, Port
-from stacks.validation import LabModel, check
+from stacks.shared.validation import LabModel, check
 
 CONTEXT = "calculator"
 """The build context: the calculator package (relative to the project's root)."""

@@ -24,11 +24,19 @@ from components.docker import (
     SnapshotArgs,
     local_address,
 )
-from stacks.docker_config import BuildConfig, ContainerName, ImageRef, RestartPolicy
-from stacks.errors import Problem
-from stacks.registry import Lab
-from stacks.types import IPv4, NonEmptyText, Port, SshPublicKey
-from stacks.validation import LabModel, check
+from stacks.shared.docker import BuildConfig
+from stacks.shared.errors import Problem
+from stacks.shared.registry import Lab
+from stacks.shared.types import (
+    ContainerName,
+    ImageRef,
+    IPv4,
+    NonEmptyText,
+    Port,
+    RestartPolicy,
+    SshPublicKey,
+)
+from stacks.shared.validation import LabModel, check
 
 RECIPES = "docker"
 """The Dockerfile recipes (``docker/<recipe>/Dockerfile``), relative to the project's root."""

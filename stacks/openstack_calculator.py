@@ -14,22 +14,20 @@ from components.openstack import (
     Keypair,
     KeypairArgs,
 )
-from stacks.calculator_common import (
-    CalculatorLabConfig,
+from stacks.shared.calculator import CalculatorLabConfig, ServicesConfig, service_address_problems
+from stacks.shared.calculator_build import (
     Placement,
-    ServicesConfig,
     build_calculator,
     check_user_data_size,
     export_outputs,
     security_groups,
-    service_address_problems,
 )
-from stacks.errors import Problem
-from stacks.openstack_build import gateway_router, private_network
-from stacks.openstack_config import NetworkConfig
-from stacks.registry import Lab
-from stacks.types import Name
-from stacks.validation import check
+from stacks.shared.errors import Problem
+from stacks.shared.openstack import NetworkConfig
+from stacks.shared.openstack_build import gateway_router, private_network
+from stacks.shared.registry import Lab
+from stacks.shared.types import Name
+from stacks.shared.validation import check
 
 
 class OpenStackCalculatorConfig(CalculatorLabConfig):

@@ -30,23 +30,25 @@ from components.openstack import (
     RouterInterfaceSpec,
     RouteSpec,
 )
-from stacks.calculator_common import (
+from stacks.shared.calculator import (
     CalculatorLabConfig,
-    Placement,
     ServicesConfig,
     ServiceVmConfig,
+    service_address_problems,
+)
+from stacks.shared.calculator_build import (
+    Placement,
     build_calculator,
     check_user_data_size,
     export_outputs,
     security_groups,
-    service_address_problems,
 )
-from stacks.errors import Problem
-from stacks.openstack_build import private_network
-from stacks.openstack_config import NetworkConfig, overlap_problems, usable
-from stacks.registry import Lab
-from stacks.types import IPv4, Name
-from stacks.validation import LabModel, check
+from stacks.shared.errors import Problem
+from stacks.shared.openstack import NetworkConfig, overlap_problems, usable
+from stacks.shared.openstack_build import private_network
+from stacks.shared.registry import Lab
+from stacks.shared.types import IPv4, Name
+from stacks.shared.validation import LabModel, check
 
 DEFAULT_ROUTE = "0.0.0.0/0"
 

@@ -18,12 +18,12 @@ from components.openstack import (
     Server,
     ServerArgs,
 )
-from stacks.errors import Problem
-from stacks.openstack_build import gateway_router, private_network, rule_specs
-from stacks.openstack_config import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
-from stacks.registry import Lab
-from stacks.types import Cidr, Name, SshPublicKey
-from stacks.validation import LabModel, check
+from stacks.shared.errors import Problem
+from stacks.shared.openstack import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
+from stacks.shared.openstack_build import gateway_router, private_network, rule_specs
+from stacks.shared.registry import Lab
+from stacks.shared.types import Cidr, Name, SshPublicKey
+from stacks.shared.validation import LabModel, check
 
 
 class OpenStackVmConfig(LabModel):

@@ -1,5 +1,5 @@
 """vbox-nat: a VirtualBox VM behind NAT with an SSH forward, and a second VM from a clone of
-its disk (LABS.md, objective 4 of the first lab).
+its disk (docs/labs.md#vbox-nat).
 
 The clone of the first VM's disk is taken before the first VM boots, so both VMs start from the
 same clean disk and cloud-init configures each one (its own host name, the user's key).
@@ -12,15 +12,7 @@ from collections.abc import Iterator
 import pulumi
 
 from components.hostexec import Host
-from components.renderers.cloudinit import (
-    Hostname,
-    Login,
-    Nic,
-    Seed,
-    render_meta_data,
-    render_network_config,
-    render_user_data,
-)
+from components.renderers.cloudinit import Login
 from components.virtualbox import (
     AdapterMacs,
     Disk,
@@ -31,20 +23,13 @@ from components.virtualbox import (
     SeedIso,
     SeedIsoArgs,
 )
-from components.virtualbox.machine import colon_mac
-from stacks.errors import Problem
-from stacks.registry import Lab
-from stacks.remote import RemoteHostConfig
-from stacks.types import Name, NonEmptyText, Port, SshPublicKey
-from stacks.validation import LabModel, check
-from stacks.vbox_config import (
-    HostPath,
-    ImageConfig,
-    OsType,
-    VmSize,
-    forward_problems,
-    vbox_host,
-)
+from components.virtualbox.guests import nat_seed
+from stacks.shared.errors import Problem
+from stacks.shared.registry import Lab
+from stacks.shared.remote import RemoteHostConfig
+from stacks.shared.types import HostPath, Name, NonEmptyText, OsType, Port, SshPublicKey
+from stacks.shared.validation import LabModel, check
+from stacks.shared.virtualbox import ImageConfig, VmSize, forward_problems, vbox_host
 
 
 class NatVmConfig(VmSize):
@@ -79,17 +64,6 @@ class VboxNatConfig(LabModel):
             yield Problem(("clone", "name"), "the clone needs a name of its own", self.clone.name)
 
 
-def user_data(config: VboxNatConfig, hostname: str) -> str:
-    return render_user_data(
-        Hostname(hostname, manage_etc_hosts=True), Login(config.ssh_user, [config.ssh_public_key])
-    )
-
-
-def network_config(macs: AdapterMacs) -> str:
-    nat = Nic(id="nat", mac=colon_mac(macs.nat), dhcp4=True, dhcp_identifier="mac")
-    return render_network_config([nat], netplan=True)
-
-
 def _machine(
     config: VboxNatConfig,
     host: Host,
@@ -105,11 +79,7 @@ def _machine(
         SeedIsoArgs(
             directory=f"{work}/seeds",
             hostname=vm.name,
-            seed=Seed(
-                user_data(config, vm.name),
-                render_meta_data(f"cloudlabs-{vm.name}", vm.name),
-                network_config(macs),
-            ),
+            seed=nat_seed(vm.name, Login(config.ssh_user, [config.ssh_public_key]), macs),
             host=host,
         ),
     )

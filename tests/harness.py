@@ -27,7 +27,7 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
-from stacks.errors import ConfigError
+from stacks.shared.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "cloud-labs"

@@ -2,7 +2,7 @@
 
 Every node gets the kernel module and sysctl settings, ``/etc/cloudlabs/kubernetes.env`` (the
 script's parameters, shell-quoted), its kubeadm config (0600: it holds the bootstrap token) and
-the bootstrap script (``bootstrap.sh`` next to this module). The master also gets the cluster CA
+the bootstrap script (``scripts/kubernetes/bootstrap.sh``). The master also gets the cluster CA
 (its key 0600) and the application's manifests.
 """
 
@@ -25,7 +25,7 @@ from components.renderers.cloudinit import (
     render_user_data,
 )
 
-BOOTSTRAP_SCRIPT = Path(__file__).with_name("bootstrap.sh")
+BOOTSTRAP_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kubernetes" / "bootstrap.sh"
 """The script every node runs (shellcheck-clean; runnable by hand as root)."""
 BOOTSTRAP_PATH = "/usr/local/sbin/cloudlabs-k8s-bootstrap"
 CONFIG_DIR = "/etc/cloudlabs"

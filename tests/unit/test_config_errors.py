@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stacks.errors import ConfigError
+from stacks.shared.errors import ConfigError
 from tests.harness import StackRun, assert_rejected, change, load_stack_file, run_program
 
 Config = dict[str, Any]

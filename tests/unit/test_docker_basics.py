@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from stacks.docker_config import parse_image_ref
+from stacks.shared.types import parse_image_ref
 from tests.docker_apply import run_recording_replace_options
 from tests.harness import (
     ROOT,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.errors import CloudLabsError, LabNotAvailableError, LabSelectionError
-from stacks.registry import labs
+from stacks.shared.errors import CloudLabsError, LabNotAvailableError, LabSelectionError
+from stacks.shared.registry import labs
 from tests.harness import StackRun, load_stack_file, run_program
 
 LABS_MD = [
@@ -55,7 +55,7 @@ def test_errors_print_without_traceback_in_pulumi() -> None:
 
 
 def test_unbuilt_lab_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stacks import registry
+    from stacks.shared import registry
 
     planned = registry.Lab("future-lab", "Somewhere", "a lab whose builder is not written yet")
     monkeypatch.setitem(registry._LABS, planned.name, planned)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.errors import ConfigError
+from stacks.shared.errors import ConfigError
 from tests.harness import Resource, StackRun, load_stack_file, run_program, run_stack_file
 from tests.validators import assert_cloud_config_valid
 

@@ -17,6 +17,7 @@ from pulumi.runtime import rpc
 from components.kubernetes import ca_cert_hash
 from stacks import openstack_k8s
 from tests.harness import (
+    ROOT,
     StackRun,
     load_stack_file,
     run_function,
@@ -276,7 +277,7 @@ def test_master_installs_the_pinned_versions_and_calico(run: StackRun, shipped: 
 def test_every_node_turns_swap_off_loads_modules_sets_sysctls_and_runs_bootstrap(
     run: StackRun,
 ) -> None:
-    script = Path(openstack_k8s.__file__).parents[1] / "components/kubernetes/bootstrap.sh"
+    script = ROOT / "scripts/kubernetes/bootstrap.sh"
     for node in ("master", "worker1", "worker2"):
         data = user_data(run, node)
         modules = written(run, node, "/etc/modules-load.d/kubernetes.conf").split()

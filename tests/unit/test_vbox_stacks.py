@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from components.virtualbox import mac_address
-from stacks.errors import ConfigError
+from stacks.shared.errors import ConfigError
 from tests.harness import (
     Resource,
     StackRun,

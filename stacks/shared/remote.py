@@ -6,8 +6,8 @@ import pulumi
 from pydantic import Field, SecretStr
 
 from components.hostexec import RemoteHost
-from stacks.types import HostName, Name, Port, SshPublicKey
-from stacks.validation import LabModel
+from stacks.shared.types import HostName, Name, Port, SshPublicKey
+from stacks.shared.validation import LabModel
 
 
 class RemoteHostConfig(LabModel):

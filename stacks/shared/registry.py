@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stacks.errors import LabNotAvailableError, LabSelectionError
-from stacks.validation import LabModel
+from stacks.shared.errors import LabNotAvailableError, LabSelectionError
+from stacks.shared.validation import LabModel
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from stacks import (
     vbox_cluster,
     vbox_nat,
 )
-from stacks.registry import register
+from stacks.shared.registry import register
 
 for lab in (
     dev.LAB,

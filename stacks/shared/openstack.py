@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from stacks.errors import KeyPath, Problem, format_path
-from stacks.types import Cidr, IPv4, Name, NonEmptyText, PortRange
-from stacks.validation import LabModel, check
+from stacks.shared.errors import KeyPath, Problem, format_path
+from stacks.shared.types import Cidr, IPv4, Name, NonEmptyText, PortRange
+from stacks.shared.validation import LabModel, check
 
 
 def usable(net: ipaddress.IPv4Network, ip: ipaddress.IPv4Address) -> bool:

@@ -13,7 +13,7 @@ from components.openstack import (
     RouteSpec,
     RuleSpec,
 )
-from stacks.openstack_config import NetworkConfig, RuleConfig
+from stacks.shared.openstack import NetworkConfig, RuleConfig
 
 
 def private_network(
