@@ -12,9 +12,11 @@ import base64
 import hashlib
 import ipaddress
 import json
+import os
 import runpy
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,17 +239,43 @@ def load_stack_file(stack: str) -> dict[str, Any]:
     return dict(data.get("config") or {})
 
 
+@contextmanager
+def stack_config(config: Mapping[str, Any], secrets: Sequence[str] = ()) -> Iterator[None]:
+    """``config`` handed to the program as Pulumi's language host does: the ``PULUMI_CONFIG``
+    and ``PULUMI_CONFIG_SECRET_KEYS`` environment, which its program launcher loads into the
+    SDK (``set_all_config``). ``secrets`` are the keys set with ``--secret``."""
+    encoded = to_pulumi_config(config)
+    secret_keys = [key if ":" in key else f"{PROJECT}:{key}" for key in secrets]
+    names = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["PULUMI_CONFIG"] = json.dumps(encoded)
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys)
+    runtime_config.set_all_config(
+        runtime_config.get_config_env(), runtime_config.get_config_secret_keys_env()
+    )
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_function(
     fn: Callable[[], None],
     config: Mapping[str, Any] | None = None,
     *,
     stack: str = "test",
     run: StackRun | None = None,
+    secrets: Sequence[str] = (),
 ) -> StackRun:
     """Run ``fn`` as a Pulumi program under mocks with ``config``; return what it declared.
 
-    Exceptions raised by the program (config errors) propagate after the engine settles; pass
-    ``run`` to inspect what was declared before the error.
+    ``secrets`` are the config keys set with ``--secret``. Exceptions raised by the program
+    (config errors) propagate after the engine settles; pass ``run`` to inspect what was
+    declared before the error.
     """
     run = run if run is not None else StackRun()
     loop = asyncio.new_event_loop()
@@ -255,7 +283,6 @@ def run_function(
     runtime_settings.reset_options(project=PROJECT, stack=stack)  # fresh settings, no root
     pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=False)
     _patch_monitor_for_options(run)
-    runtime_config.set_all_config(to_pulumi_config(config or {}), [])
 
     async def settle_outputs() -> None:
         root = runtime_settings.get_root_resource()
@@ -267,22 +294,28 @@ def run_function(
                 run.secret_outputs.add(key)
 
     try:
-        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(fn))
-        loop.run_until_complete(settle_outputs())
+        with stack_config(config or {}, secrets):
+            loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(fn))
+            loop.run_until_complete(settle_outputs())
     finally:
         loop.close()
     return run
 
 
 def run_program(
-    config: Mapping[str, Any], *, stack: str = "test", run: StackRun | None = None
+    config: Mapping[str, Any],
+    *,
+    stack: str = "test",
+    run: StackRun | None = None,
+    secrets: Sequence[str] = (),
 ) -> StackRun:
-    """Run the real ``__main__.py`` under mocks with ``config`` (as in ``Pulumi.<stack>.yaml``)."""
+    """Run the real ``__main__.py`` under mocks with ``config`` (as in ``Pulumi.<stack>.yaml``);
+    ``secrets`` are the keys set with ``--secret``."""
 
     def program() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
-    return run_function(program, config, stack=stack, run=run)
+    return run_function(program, config, stack=stack, run=run, secrets=secrets)
 
 
 def run_stack_file(stack: str) -> StackRun:

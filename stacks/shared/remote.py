@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pulumi
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from components.hostexec import RemoteHost
-from stacks.shared.types import HostName, Name, Port, SshPublicKey
+from stacks.shared.types import HostName, Name, Port, Secret, SshPublicKey
 from stacks.shared.validation import LabModel
 
 
@@ -23,7 +22,7 @@ class RemoteHostConfig(LabModel):
     user: Name = "root"
     """The login user."""
     port: Port = 22
-    private_key: SecretStr | None = None
+    private_key: Secret | None = None
     """The private key; omitted = the SSH agent (``SSH_AUTH_SOCK``)."""
     host_key: SshPublicKey
     """The host's public key (``ssh-ed25519 AAAA...``): another key is refused."""
@@ -33,13 +32,14 @@ class RemoteHostConfig(LabModel):
     """Seconds one connection attempt may take."""
 
     def remote(self) -> RemoteHost:
-        """The components' view of the host; the private key is a Pulumi secret."""
+        """The components' view of the host. The private key is the secret the stack's config
+        holds (the connection that carries it is a secret of its own in pulumi-command)."""
         key = self.private_key
         return RemoteHost(
             host=self.host,
             user=self.user,
             port=self.port,
-            private_key=pulumi.Output.secret(key.get_secret_value()) if key else None,
+            private_key=key.input() if key is not None else None,
             host_key=self.host_key,
             dial_error_limit=self.dial_error_limit,
             per_dial_timeout=self.per_dial_timeout,

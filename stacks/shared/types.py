@@ -14,7 +14,9 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+import pulumi
+from pydantic import AfterValidator, BeforeValidator, Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$")
 
@@ -152,6 +154,56 @@ def parse_port_range(value: Any) -> tuple[int, int]:
     if low > high:
         raise ValueError("the range's low port is above its high port")
     return (low, high)
+
+
+class Secret:
+    """A text value that must stay secret (a private key): never shown, and handed to the
+    resources as the Pulumi secret the stack's config holds when it was set with ``--secret``.
+
+    The config loader (:mod:`stacks.shared.config`) binds the secret to the value Pulumi reads;
+    unbound (a value set without ``--secret``), :meth:`input` is the plain text.
+    """
+
+    __slots__ = ("_output", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._output: pulumi.Output[str] | None = None
+
+    def reveal(self) -> str:
+        """The text itself (for checks that need it)."""
+        return self._text
+
+    def bind(self, output: pulumi.Output[str]) -> None:
+        self._output = output
+
+    def input(self) -> pulumi.Input[str]:
+        """What a resource takes: the secret Output when the config holds the value as a secret."""
+        return self._output if self._output is not None else self._text
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._text == self._text
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    @classmethod
+    def _validate(cls, value: Any) -> Secret:
+        if isinstance(value, Secret):
+            return value
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("expected the secret's text (set it with --secret)")
+        return cls(value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> Any:
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda _: "**********"),
+        )
 
 
 Name = Annotated[str, BeforeValidator(parse_name)]
