@@ -39,6 +39,7 @@ from stacks.shared.kubernetes import (
     control_plane_rules,
     node_rules,
 )
+from stacks.shared.names import renamed
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 from stacks.shared.openstack_build import gateway_router, private_network
 from stacks.shared.registry import Lab
@@ -161,9 +162,20 @@ def build(config: OpenStackK8sConfig) -> None:
     credentials = ClusterCredentials("k8s-credentials")
     boot = bootstrap_spec(config.nodes, config.kubernetes, config.app, config.ssh_user)
 
-    def server(node: NodeConfig, groups: list[pulumi.Output[str]], user_data: Any) -> Server:
+    # Named by role: a node's own name (a DNS label such as `key` or `net`) is never a name of
+    # the lab's (k8s-key, k8s-net...). Earlier versions named the nodes k8s-<name>.
+    roles = {
+        "k8s-master": config.nodes.master.name,
+        **{f"k8s-worker-{w.name}": w.name for w in config.nodes.workers},
+    }
+    fixed = {"k8s-key", "k8s-net", "k8s-router", "k8s-nodes-sg", "k8s-control-plane-sg"}
+    taken = {*roles, *fixed, "k8s-credentials"}
+
+    def server(
+        role: str, node: NodeConfig, groups: list[pulumi.Output[str]], user_data: Any
+    ) -> Server:
         return Server(
-            f"k8s-{node.name}",
+            role,
             ServerArgs(
                 server_name=node.name,
                 image_name=config.nodes.image,
@@ -177,14 +189,17 @@ def build(config: OpenStackK8sConfig) -> None:
                 floating_ip_pool=config.external_network,
             ),
             # cloud-init downloads through the router; the floating IP goes through it.
-            opts=pulumi.ResourceOptions(depends_on=[router]),
+            opts=renamed(role, f"k8s-{node.name}", taken, depends_on=[router]),
         )
 
     master_data = pulumi.Output.all(
         credentials.bootstrap_token, credentials.ca_cert_pem, credentials.ca_key_pem
     ).apply(lambda v: master_user_data(boot, v[0], v[1], v[2]))
     master = server(
-        config.nodes.master, [nodes_group.group_id, control_plane_group.group_id], master_data
+        "k8s-master",
+        config.nodes.master,
+        [nodes_group.group_id, control_plane_group.group_id],
+        master_data,
     )
 
     def worker_data(spec: NodeSpec) -> pulumi.Output[str]:
@@ -193,7 +208,9 @@ def build(config: OpenStackK8sConfig) -> None:
         )
 
     workers = {
-        worker.name: server(worker, [nodes_group.group_id], worker_data(spec))
+        worker.name: server(
+            f"k8s-worker-{worker.name}", worker, [nodes_group.group_id], worker_data(spec)
+        )
         for worker, spec in zip(config.nodes.workers, boot.cluster.workers, strict=True)
     }
 

@@ -38,6 +38,7 @@ from components.virtualbox.guests import (
     template_seed,
 )
 from stacks.shared.errors import Problem
+from stacks.shared.names import renamed
 from stacks.shared.registry import Lab
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import HostPath, Name, NonEmptyText, OsType, Port, SshPublicKey
@@ -49,6 +50,9 @@ from stacks.shared.virtualbox import (
     forward_problems,
     vbox_host,
 )
+
+BASE_DISK = "base"
+"""The disk the cloud image is imported to, cloned for every VM."""
 
 
 class TemplateConfig(VmSize):
@@ -157,6 +161,12 @@ class VboxClusterConfig(LabModel):
             yield Problem(("template", "name"), "clashes with a node's name", self.template.name)
         if self.redis.enabled and self.redis.node not in nodes:
             yield Problem(("redis", "node"), f"expected one of {nodes}", self.redis.node)
+        # A VM's disk is <workDir>/disks/<name>.vdi, and the base disk is base.vdi.
+        for key, name in (("template", self.template.name), ("master", self.master.name)):
+            if name == BASE_DISK:
+                yield Problem((key, "name"), f"{BASE_DISK}.vdi is the base disk's file", name)
+        if BASE_DISK in nodes:
+            yield Problem(("nodes", "namePrefix"), f"{BASE_DISK}.vdi is the base disk's file")
 
 
 def cluster(config: VboxClusterConfig) -> Cluster:
@@ -180,15 +190,21 @@ def build(config: VboxClusterConfig) -> None:
     host = vbox_host(config.vbox_manage, config.remote_host)
     work = config.work_dir
     disks = f"{work}/disks"
-    base_path = f"{disks}/base.vdi"
+    base_path = f"{disks}/{BASE_DISK}.vdi"
     base = Disk(
         "base-disk",
         DiskArgs(path=base_path, source=config.image.path, source_url=config.image.url, host=host),
     )
     net = config.network
 
+    guests = cluster(config)
+    t, m = config.template, config.master
+    nodes = [(f"node{i:02d}", node) for i, node in enumerate(guests.nodes, start=1)]
+    roles = {"template": t.name, "master": m.name, **{role: g.name for role, g in nodes}}
+    taken = {"base-disk", *roles, *(f"{r}-{kind}" for r in roles for kind in ("disk", "seed"))}
+
     def machine(
-        name: str,
+        role: str,
         size: VmSize,
         seed: Seed,
         macs: AdapterMacs,
@@ -196,8 +212,10 @@ def build(config: VboxClusterConfig) -> None:
         start: bool,
         after: list[pulumi.Resource],
     ) -> Machine:
+        """The VM of ``role`` on a clone of the base disk; with forwards, on the lab network."""
+        name = roles[role]
         disk = Disk(
-            f"{name}-disk",
+            f"{role}-disk",
             DiskArgs(
                 path=f"{disks}/{name}.vdi",
                 source=base_path,
@@ -205,14 +223,15 @@ def build(config: VboxClusterConfig) -> None:
                 size_mb=size.disk_gb * 1024,
                 host=host,
             ),
-            opts=pulumi.ResourceOptions(depends_on=[base]),
+            opts=renamed(f"{role}-disk", f"{name}-disk", taken, depends_on=[base]),
         )
         iso = SeedIso(
-            f"{name}-seed",
+            f"{role}-seed",
             SeedIsoArgs(directory=f"{work}/seeds", hostname=name, seed=seed, host=host),
+            opts=renamed(f"{role}-seed", f"{name}-seed", taken),
         )
         return Machine(
-            name,
+            role,
             MachineArgs(
                 vm_name=name,
                 base_folder=f"{work}/vms",
@@ -228,25 +247,21 @@ def build(config: VboxClusterConfig) -> None:
                 wait_for_ssh="ssh" if forwards else None,
                 host=host,
             ),
-            opts=pulumi.ResourceOptions(depends_on=after),
+            opts=renamed(role, name, taken, depends_on=after),
         )
 
-    guests = cluster(config)
-    t, m = config.template, config.master
     template = machine(
-        t.name, t, template_seed(guests, t.name), AdapterMacs.of(t.name), [], t.start, []
+        "template", t, template_seed(guests, t.name), AdapterMacs.of(t.name), [], t.start, []
     )
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
-    master = machine(m.name, m, master_seed(guests), guests.master.macs, forwards, True, [])
+    master = machine("master", m, master_seed(guests), guests.master.macs, forwards, True, [])
     ssh, user = host.ssh_prefix(), config.ssh_user
     commands = {m.name: f"{ssh} -p {m.ssh_port} {user}@127.0.0.1"}
-    for i, node in enumerate(guests.nodes):
+    for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
         # Nodes boot once master (their DHCP and DNS server) answers on SSH.
         seed = node_seed(guests, node)
-        machine(
-            node.name, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master]
-        )
+        machine(role, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master])
         commands[node.name] = f"{ssh} -p {port} {user}@127.0.0.1"
 
     pulumi.export("sshCommands", commands)

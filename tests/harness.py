@@ -97,6 +97,10 @@ def _picks(key: str, *sizes: int) -> tuple[int, ...]:
     return tuple(digest[i] % size + (1 if size < 256 else 0) for i, size in enumerate(sizes))
 
 
+class DuplicateResourceError(AssertionError):
+    """The program declared two resources of the same type and name."""
+
+
 class RecordingMocks(Mocks):
     """Mocks that behave like a small OpenStack/Docker/command provider and record everything."""
 
@@ -104,6 +108,13 @@ class RecordingMocks(Mocks):
         self.run = run
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        # Pulumi tells resources apart by type and name: a second one would be an error of
+        # `pulumi up`, or worse, the same state for two different things.
+        twins = [r for r in self.run.resources if (r.type, r.name) == (args.typ, args.name)]
+        if twins:
+            raise DuplicateResourceError(
+                f"two resources of type {args.typ} are named {args.name!r}"
+            )
         rid = f"{args.name}-id"
         state = dict(args.inputs)
         typ = args.typ

@@ -73,3 +73,19 @@ def test_every_shipped_stack_file_selects_a_known_lab(root) -> None:
     for path in sorted(root.glob("Pulumi.*.yaml")):
         config = load_stack_file(path.name[len("Pulumi.") : -len(".yaml")])
         assert config.get("cloud-labs:lab") in names, path.name
+
+
+def test_the_mocks_refuse_two_resources_of_one_type_and_name() -> None:
+    import pulumi
+
+    from tests.harness import DuplicateResourceError, run_function
+
+    def program() -> None:
+        pulumi.ComponentResource("cloudlabs:test:Thing", "twin")
+        pulumi.ComponentResource("cloudlabs:test:Thing", "twin")
+
+    with pytest.raises(Exception) as caught:
+        run_function(program)
+    assert "are named 'twin'" in str(caught.value) or isinstance(
+        caught.value, DuplicateResourceError
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
@@ -18,6 +19,7 @@ from components.kubernetes import ca_cert_hash
 from stacks import openstack_k8s
 from tests.harness import (
     ROOT,
+    Resource,
     StackRun,
     load_stack_file,
     run_function,
@@ -51,8 +53,15 @@ def reveal(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
+def named(run: StackRun, type_: str, name: str) -> Resource:
+    """The one resource of ``type_`` called ``name`` at the provider."""
+    found = [r for r in run.of_type(type_) if r.inputs.get("name") == name]
+    assert len(found) == 1, f"expected one {type_} named {name}: {found}"
+    return found[0]
+
+
 def user_data_text(run: StackRun, node: str) -> str:
-    instance = run.one(INSTANCE, f"k8s-{node}-instance")
+    instance = named(run, INSTANCE, node)
     text, _ = reveal(instance.inputs["userData"])
     assert text.startswith("#cloud-config\n"), instance
     return str(text)
@@ -97,11 +106,13 @@ def test_each_node_has_its_fixed_address_and_a_floating_ip(run: StackRun, shippe
     nodes = shipped[K + "nodes"]
     wanted = {n["name"]: n["fixedIp"] for n in [nodes["master"], *nodes["workers"]]}
     for name, ip in wanted.items():
-        port = run.one("openstack:networking/port:Port", f"k8s-{name}-port")
+        port = named(run, "openstack:networking/port:Port", f"{name}-port")
         assert port.inputs["fixedIps"][0]["ipAddress"] == ip, port
-        assoc = run.one(
-            "openstack:networking/floatingIpAssociate:FloatingIpAssociate", f"k8s-{name}-fip-assoc"
-        )
+        (assoc,) = [
+            a
+            for a in run.of_type("openstack:networking/floatingIpAssociate:FloatingIpAssociate")
+            if a.inputs["portId"] == port.id
+        ]
         assert assoc.inputs["portId"] == port.id, assoc
         interface = run.one("openstack:networking/routerInterface:RouterInterface")
         assert run.depends_on(assoc, interface), f"{assoc} must go before {interface}"
@@ -155,13 +166,13 @@ def test_only_the_configured_cidrs_reach_the_nodes_from_outside(shipped: dict) -
 
 def test_master_has_both_groups_and_workers_only_the_nodes_group(run: StackRun) -> None:
     groups = {g.inputs["name"]: g.id for g in run.of_type(GROUP)}
-    ports = {p.name: p for p in run.of_type("openstack:networking/port:Port")}
-    assert ports["k8s-master-port"].inputs["securityGroupIds"] == [
+    ports = {p.inputs["name"]: p for p in run.of_type("openstack:networking/port:Port")}
+    assert ports["master-port"].inputs["securityGroupIds"] == [
         groups["cloudlabs-k8s-nodes"],
         groups["cloudlabs-k8s-control-plane"],
     ]
     for worker in ("worker1", "worker2"):
-        port = ports[f"k8s-{worker}-port"]
+        port = ports[f"{worker}-port"]
         assert port.inputs["securityGroupIds"] == [groups["cloudlabs-k8s-nodes"]], port
 
 
@@ -187,7 +198,7 @@ def test_bootstrap_token_is_generated_in_kubeadm_format_and_never_output(run: St
 
 def test_every_nodes_user_data_is_a_secret(run: StackRun) -> None:
     for node in ("master", "worker1", "worker2"):
-        instance = run.one(INSTANCE, f"k8s-{node}-instance")
+        instance = named(run, INSTANCE, node)
         assert reveal(instance.inputs["userData"])[1], f"{instance}: user-data is not a secret"
 
 
@@ -384,3 +395,25 @@ def test_every_child_is_parented_to_its_component(run: StackRun) -> None:
             assert res.parent is not None and "cloudlabs:" in res.parent, res
             component = res.parent.rsplit("::", 1)[-1]
             assert res.name.startswith(f"{component}-"), res
+
+
+def test_nodes_are_named_by_role_and_keep_their_state_through_an_alias(run: StackRun) -> None:
+    servers = {r.name: r for r in run.of_type("cloudlabs:openstack:Server")}
+    assert sorted(servers) == ["k8s-master", "k8s-worker-worker1", "k8s-worker-worker2"]
+    aliases = {name: [a["spec"]["name"] for a in r.options.get("aliases", [])]
+               for name, r in servers.items()}  # fmt: skip
+    # Earlier versions named them k8s-<node name>; the engine follows their children by prefix.
+    assert aliases == {
+        "k8s-master": [],
+        "k8s-worker-worker1": ["k8s-worker1"],
+        "k8s-worker-worker2": ["k8s-worker2"],
+    }
+
+
+def test_a_node_called_like_a_part_of_the_lab_is_no_trouble(shipped: dict) -> None:
+    config = copy.deepcopy(shipped)
+    config[K + "nodes"]["workers"][0]["name"] = "key"
+    config[K + "app"]["nodeSelector"] = {}
+    run = run_program(config)
+    assert run.one("cloudlabs:openstack:Server", "k8s-worker-key")
+    assert run.one("cloudlabs:openstack:Keypair", "k8s-key")

@@ -328,3 +328,40 @@ def test_every_problem_is_reported_at_once() -> None:
     )
     where = {p.location for p in error.problems}
     assert where >= {"master.httpPort", "nodes.count", "network.dhcpRange"}, str(error)
+
+
+def test_user_names_never_take_the_labs_own_names() -> None:
+    # Resources are named by role: a template called `base-disk` is no second base disk...
+    config = load_stack_file("vbox-cluster")
+    config[K + "template"] = {**config[K + "template"], "name": "base-disk"}
+    run = run_program(config, stack="vbox-cluster")
+    assert env(run, "base-disk-medium")["DISK_PATH"].endswith("/disks/base.vdi")
+    assert env(run, "template-disk-medium")["DISK_PATH"].endswith("/disks/base-disk.vdi")
+    assert env(run, "template-vm")["VM_NAME"] == "base-disk"
+    # ... and one called `base` would write over the base disk's file: refused.
+    error = rejected("vbox-cluster", {"template.name": "base"})
+    assert [p.location for p in error.problems] == ["template.name"]
+    assert "base.vdi is the base disk's file" in str(error)
+
+
+def test_renamed_resources_keep_their_state_through_an_alias() -> None:
+    config = load_stack_file("vbox-cluster")
+    config[K + "master"] = {**config[K + "master"], "name": "boss"}
+    config[K + "nodes"] = {**config[K + "nodes"], "namePrefix": "worker"}
+    config[K + "redis"] = {**config[K + "redis"], "node": "worker01"}
+    run = run_program(config, stack="vbox-cluster")
+    aliases = {
+        r.name: [a["spec"]["name"] for a in r.options.get("aliases", [])]
+        for r in run.resources
+        if r.type.startswith("cloudlabs:virtualbox:")
+    }
+    assert aliases["master"] == ["boss"] and aliases["master-disk"] == ["boss-disk"]
+    assert aliases["node02"] == ["worker02"] and aliases["node02-seed"] == ["worker02-seed"]
+    assert aliases["template"] == [] and aliases["base-disk"] == []
+    assert env(run, "master-vm")["VM_NAME"] == "boss"
+    # What the engine matches an aliased parent's children by: their names start with it.
+    for res in run.of_type(CMD):
+        assert res.name.startswith(res.parent.rsplit("::", 1)[-1] + "-"), res
+    # The shipped names are the roles themselves: nothing to alias.
+    shipped = run_stack_file("vbox-cluster")
+    assert not any(r.options.get("aliases") for r in shipped.resources)
