@@ -25,9 +25,9 @@ from components.docker import (
     PortSpec,
     local_address,
 )
+from stacks.shared.catalogue import Lab
 from stacks.shared.docker import BuildConfig
 from stacks.shared.errors import Problem
-from stacks.shared.registry import Lab
 from stacks.shared.types import (
     ContainerName,
     Duration,
@@ -203,10 +203,4 @@ def build(config: DevConfig) -> None:
     pulumi.export("containers", {role: c.container_name for role, c in containers.items()})
 
 
-LAB = Lab(
-    name="dev",
-    platform="Docker",
-    summary="the calculator as five containers on the local Docker engine",
-    config=DevConfig,
-    build=build,
-)
+LAB = Lab(config=DevConfig, build=build)

@@ -24,9 +24,9 @@ from components.docker import (
     SnapshotArgs,
     local_address,
 )
+from stacks.shared.catalogue import Lab
 from stacks.shared.docker import BuildConfig
 from stacks.shared.errors import Problem
-from stacks.shared.registry import Lab
 from stacks.shared.types import (
     ContainerName,
     ImageRef,
@@ -197,10 +197,4 @@ def build(config: DockerBasicsConfig) -> None:
     pulumi.export("sshCommand", f"ssh -p {config.ct2.host_port} root@{host}")
 
 
-LAB = Lab(
-    name="docker-basics",
-    platform="Docker",
-    summary="ct1, ct2 with SSH on 2223, a committed snapshot, ct3, nano image",
-    config=DockerBasicsConfig,
-    build=build,
-)
+LAB = Lab(config=DockerBasicsConfig, build=build)

@@ -28,6 +28,7 @@ from components.libvirt import (
 )
 from components.libvirt.inventory import InventoryHost, render_inventory, ssh_command
 from components.renderers.cloudinit import Login
+from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.libvirt import (
     ConnectionConfig,
@@ -46,7 +47,6 @@ from stacks.shared.libvirt import (
     vm_identity_problems,
     vm_size_problems,
 )
-from stacks.shared.registry import Lab
 from stacks.shared.types import AbsPath, ImageSource, Name, NonEmptyText, SshPublicKey
 from stacks.shared.validation import LabModel, check
 
@@ -148,10 +148,4 @@ def build(config: LibvirtHostConfig) -> None:
     pulumi.export("networks", [n.network_name for n in networks])
 
 
-LAB = Lab(
-    name="libvirt-host",
-    platform="libvirt/KVM",
-    summary="host preparation, libvirt networks, five VMs with fixed MACs, Ansible inventory",
-    config=LibvirtHostConfig,
-    build=build,
-)
+LAB = Lab(config=LibvirtHostConfig, build=build)

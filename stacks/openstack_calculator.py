@@ -22,10 +22,10 @@ from stacks.shared.calculator_build import (
     export_outputs,
     security_groups,
 )
+from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig
 from stacks.shared.openstack_build import gateway_router, private_network
-from stacks.shared.registry import Lab
 from stacks.shared.types import Name
 from stacks.shared.validation import check
 
@@ -47,7 +47,7 @@ class OpenStackCalculatorConfig(CalculatorLabConfig):
 
 
 def build(config: OpenStackCalculatorConfig) -> None:
-    check_user_data_size(LAB.name, config.services, config.bootstrap)
+    check_user_data_size("openstack-calculator", config.services, config.bootstrap)
     net = config.network
     keypair = Keypair(
         "calc-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
@@ -80,10 +80,4 @@ def build(config: OpenStackCalculatorConfig) -> None:
     export_outputs(calc, config.services, config.ssh_user)
 
 
-LAB = Lab(
-    name="openstack-calculator",
-    platform="OpenStack",
-    summary="the calculator on five VMs, one floating IP on the front end",
-    config=OpenStackCalculatorConfig,
-    build=build,
-)
+LAB = Lab(config=OpenStackCalculatorConfig, build=build)

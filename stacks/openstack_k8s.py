@@ -29,6 +29,7 @@ from components.openstack import (
     Server,
     ServerArgs,
 )
+from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.kubernetes import (
     AppConfig,
@@ -42,7 +43,6 @@ from stacks.shared.kubernetes import (
 from stacks.shared.names import renamed
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 from stacks.shared.openstack_build import gateway_router, private_network
-from stacks.shared.registry import Lab
 from stacks.shared.types import (
     Cidr,
     Name,
@@ -248,10 +248,4 @@ def build(config: OpenStackK8sConfig) -> None:
     )
 
 
-LAB = Lab(
-    name="openstack-k8s",
-    platform="OpenStack",
-    summary="a kubeadm Kubernetes cluster (Calico) on three VMs with the sample app",
-    config=OpenStackK8sConfig,
-    build=build,
-)
+LAB = Lab(config=OpenStackK8sConfig, build=build)

@@ -43,10 +43,10 @@ from stacks.shared.calculator_build import (
     export_outputs,
     security_groups,
 )
+from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, overlap_problems, usable
 from stacks.shared.openstack_build import private_network
-from stacks.shared.registry import Lab
 from stacks.shared.types import IPv4, Name
 from stacks.shared.validation import LabModel, check
 
@@ -150,7 +150,7 @@ class OpenStackNaasConfig(CalculatorLabConfig):
 
 
 def build(config: OpenStackNaasConfig) -> None:
-    check_user_data_size(LAB.name, config.services, config.bootstrap)
+    check_user_data_size("openstack-naas", config.services, config.bootstrap)
     operator_cidr = str(config.operator_network.cidr)
     inter_front = str(config.routers.inter.address)
     public_front = str(config.routers.public.address)
@@ -251,10 +251,4 @@ def build(config: OpenStackNaasConfig) -> None:
     pulumi.export("interSubnetRoute", f"{operator_cidr} via {inter_front}")
 
 
-LAB = Lab(
-    name="openstack-naas",
-    platform="OpenStack",
-    summary="the calculator across two sub-networks and three routers",
-    config=OpenStackNaasConfig,
-    build=build,
-)
+LAB = Lab(config=OpenStackNaasConfig, build=build)

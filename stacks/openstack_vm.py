@@ -18,10 +18,10 @@ from components.openstack import (
     Server,
     ServerArgs,
 )
+from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
 from stacks.shared.openstack_build import gateway_router, private_network, rule_specs
-from stacks.shared.registry import Lab
 from stacks.shared.types import Cidr, Name, SshPublicKey
 from stacks.shared.validation import LabModel, check
 
@@ -99,10 +99,4 @@ def build(config: OpenStackVmConfig) -> None:
         )
 
 
-LAB = Lab(
-    name="openstack-vm",
-    platform="OpenStack",
-    summary="keypair, security group, private network, router, one VM with a floating IP",
-    config=OpenStackVmConfig,
-    build=build,
-)
+LAB = Lab(config=OpenStackVmConfig, build=build)

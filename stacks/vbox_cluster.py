@@ -37,9 +37,9 @@ from components.virtualbox.guests import (
     node_seed,
     template_seed,
 )
+from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.names import renamed
-from stacks.shared.registry import Lab
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import HostPath, Name, NonEmptyText, OsType, Port, SshPublicKey
 from stacks.shared.validation import LabModel, check
@@ -273,10 +273,4 @@ def build(config: VboxClusterConfig) -> None:
     pulumi.export("counterStore", f"redis {redis}:{config.redis.port}" if redis else "in-process")
 
 
-LAB = Lab(
-    name="vbox-cluster",
-    platform="VirtualBox",
-    summary="master + N nodes: dnsmasq, NFS + autofs, nginx load balancer, counter app, Redis",
-    config=VboxClusterConfig,
-    build=build,
-)
+LAB = Lab(config=VboxClusterConfig, build=build)

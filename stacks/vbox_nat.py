@@ -24,8 +24,8 @@ from components.virtualbox import (
     SeedIsoArgs,
 )
 from components.virtualbox.guests import nat_seed
+from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
-from stacks.shared.registry import Lab
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import HostPath, Name, NonEmptyText, OsType, Port, SshPublicKey
 from stacks.shared.validation import LabModel, check
@@ -138,10 +138,4 @@ def build(config: VboxNatConfig) -> None:
     pulumi.export("vmNames", [first.vm_name, second.vm_name])
 
 
-LAB = Lab(
-    name="vbox-nat",
-    platform="VirtualBox",
-    summary="a VM behind NAT with an SSH forward, and a second VM from a clone of its disk",
-    config=VboxNatConfig,
-    build=build,
-)
+LAB = Lab(config=VboxNatConfig, build=build)
