@@ -1,4 +1,4 @@
-"""docker-basics: containers on the local Docker engine, objective 5 of the first lab.
+"""docker-basics: containers on the local Docker engine (docs/labs.md#docker-basics).
 
 ``ct1`` is a plain long-running container; ``ct2`` runs an SSH server published on the host
 (2223 -> 22); a snapshot of ``ct2`` is committed to an image (``docker commit``, after the

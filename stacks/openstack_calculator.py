@@ -1,6 +1,6 @@
 """openstack-calculator: the calculator on five VMs of one private network.
 
-LABS.md, objectives 8 and 9 of the first lab. Each VM installs and starts its service by
+The lab of docs/labs.md#openstack-calculator. Each VM installs and starts its service by
 cloud-init (a systemd unit); the front end's user-data carries the operators' addresses. Only
 the front end has a floating IP; the operators admit traffic only from the front end's group.
 """

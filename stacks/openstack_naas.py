@@ -1,7 +1,7 @@
 """openstack-naas: the calculator across two sub-networks joined by routers.
 
-LABS.md, objectives 10 and 11 of the first lab. Sub-network 1 holds the front end, sub-network 2
-the four operators. Three routers, read from the seed's figure as follows (README explains why):
+The lab of docs/labs.md#openstack-naas. Sub-network 1 holds the front end, sub-network 2
+the four operators. Three routers, read from the lab's figure as follows (README explains why):
 
 - the access router: external gateway, sub-network 1's gateway (192.168.1.254); it holds the
   front end's floating IP, the end users' way in;

@@ -1,6 +1,6 @@
 """openstack-vm: one VM on a private network behind a router, reachable by floating IP.
 
-LABS.md, objectives 6 and 7 of the first lab. Resize is a flavor change in config followed by
+The lab of docs/labs.md#openstack-vm. Resize is a flavor change in config followed by
 ``pulumi up`` (Nova resizes the server in place).
 """
 

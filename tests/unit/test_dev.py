@@ -1,4 +1,4 @@
-"""dev, from its shipped stack file, checked against LABS.md (the calculator on Docker)."""
+"""dev, from its shipped stack file, checked against docs/labs.md#dev."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""docker-basics, from its shipped stack file, checked against LABS.md (objective 5)."""
+"""docker-basics, from its shipped stack file, checked against docs/labs.md#docker-basics."""
 
 from __future__ import annotations
 

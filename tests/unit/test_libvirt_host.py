@@ -1,4 +1,4 @@
-"""libvirt-host, from its shipped stack file, checked against LABS.md (seed 004)."""
+"""libvirt-host, from its shipped stack file, checked against docs/labs.md#libvirt-host."""
 
 from __future__ import annotations
 

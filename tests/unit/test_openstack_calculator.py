@@ -1,4 +1,4 @@
-"""openstack-calculator, from its shipped stack file, checked against LABS.md (objectives 8-9)."""
+"""openstack-calculator, from its shipped stack file, checked against docs/labs.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""openstack-k8s, from its shipped stack file, checked against LABS.md (Lab 2 of seed 002)."""
+"""openstack-k8s, from its shipped stack file, checked against docs/labs.md."""
 
 from __future__ import annotations
 

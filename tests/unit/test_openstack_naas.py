@@ -1,4 +1,4 @@
-"""openstack-naas, from its shipped stack file, checked against LABS.md (objectives 10-11)."""
+"""openstack-naas, from its shipped stack file, checked against docs/labs.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""openstack-vm, from its shipped stack file, checked against LABS.md (objectives 6-7)."""
+"""openstack-vm, from its shipped stack file, checked against docs/labs.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""vbox-nat and vbox-cluster from their shipped stack files, checked against LABS.md, and bad
+"""vbox-nat and vbox-cluster from their shipped stack files, checked against docs/labs.md, and bad
 config rejected before any resource exists."""
 
 from __future__ import annotations
