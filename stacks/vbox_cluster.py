@@ -12,7 +12,8 @@ from a 25 GB template's disk).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import pulumi
 from pydantic import Field
@@ -37,6 +38,7 @@ from components.virtualbox.guests import (
     node_seed,
     template_seed,
 )
+from components.virtualbox.ready import ReadyLogin
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.names import renamed
@@ -47,8 +49,10 @@ from stacks.shared.virtualbox import (
     ImageConfig,
     LabNetworkConfig,
     VmSize,
+    disk_problems,
     forward_problems,
-    vbox_host,
+    lab_host,
+    login_keys,
 )
 
 BASE_DISK = "base"
@@ -130,6 +134,17 @@ class VboxClusterConfig(LabModel):
             )
 
     @check
+    def _disks(self) -> Iterator[Problem]:
+        yield from disk_problems(
+            self.image,
+            [
+                (("template", "diskGb"), self.template.disk_gb),
+                (("master", "diskGb"), self.master.disk_gb),
+                (("nodes", "diskGb"), self.nodes.disk_gb),
+            ],
+        )
+
+    @check
     def _master_ports(self) -> Iterator[Problem]:
         yield from forward_problems(
             [
@@ -169,13 +184,14 @@ class VboxClusterConfig(LabModel):
             yield Problem(("nodes", "namePrefix"), f"{BASE_DISK}.vdi is the base disk's file")
 
 
-def cluster(config: VboxClusterConfig) -> Cluster:
-    """The guests: names, MAC addresses (stable) and lab addresses, and what they run."""
+def cluster(config: VboxClusterConfig, ready_key: str | None = None) -> Cluster:
+    """The guests: names, MAC addresses (stable) and lab addresses, and what they run; the
+    login takes the user's key (and the ready key, given)."""
     net = config.network
     start = net.dhcp_range.start
     redis = config.redis
     return Cluster(
-        login=Login(config.ssh_user, [config.ssh_public_key]),
+        login=Login(config.ssh_user, login_keys(config.ssh_public_key, ready_key)),
         network=net.cidr,
         master=Guest.named(config.master.name, net.master_ip),
         nodes=[Guest.named(name, start + i) for i, name in enumerate(config.nodes.names())],
@@ -187,18 +203,26 @@ def cluster(config: VboxClusterConfig) -> Cluster:
 
 
 def build(config: VboxClusterConfig) -> None:
-    host = vbox_host(config.vbox_manage, config.remote_host)
+    lab = lab_host(config.vbox_manage, config.remote_host, config.work_dir)
+    host = lab.host
     work = config.work_dir
     disks = f"{work}/disks"
     base_path = f"{disks}/{BASE_DISK}.vdi"
     base = Disk(
         "base-disk",
         DiskArgs(path=base_path, source=config.image.path, source_url=config.image.url, host=host),
+        opts=pulumi.ResourceOptions(depends_on=[lab.check]),
     )
     net = config.network
 
     guests = cluster(config)
     t, m = config.template, config.master
+    ready = lab.ready_key.public_key
+
+    def seeded(render: Callable[[Cluster], Seed]) -> pulumi.Output[Seed]:
+        """A guest's seed, its login taking the ready key too."""
+        return ready.apply(lambda key: render(cluster(config, key)))
+
     nodes = [(f"node{i:02d}", node) for i, node in enumerate(guests.nodes, start=1)]
     roles = {"template": t.name, "master": m.name, **{role: g.name for role, g in nodes}}
     taken = {"base-disk", *roles, *(f"{r}-{kind}" for r in roles for kind in ("disk", "seed"))}
@@ -206,7 +230,7 @@ def build(config: VboxClusterConfig) -> None:
     def machine(
         role: str,
         size: VmSize,
-        seed: Seed,
+        seed: pulumi.Output[Seed],
         macs: AdapterMacs,
         forwards: list[PortForward],
         start: bool,
@@ -245,22 +269,30 @@ def build(config: VboxClusterConfig) -> None:
                 ostype=config.os_type,
                 start=start,
                 wait_for_ssh="ssh" if forwards else None,
+                ready=ReadyLogin(config.ssh_user, lab.ready_key),
+                host_check=lab.check,
                 host=host,
             ),
             opts=renamed(role, name, taken, depends_on=after),
         )
 
     template = machine(
-        "template", t, template_seed(guests, t.name), AdapterMacs.of(t.name), [], t.start, []
+        "template",
+        t,
+        seeded(lambda c: template_seed(c, t.name)),
+        AdapterMacs.of(t.name),
+        [],
+        t.start,
+        [],
     )
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
-    master = machine("master", m, master_seed(guests), guests.master.macs, forwards, True, [])
+    master = machine("master", m, seeded(master_seed), guests.master.macs, forwards, True, [])
     ssh, user = host.ssh_prefix(), config.ssh_user
     commands = {m.name: f"{ssh} -p {m.ssh_port} {user}@127.0.0.1"}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
-        # Nodes boot once master (their DHCP and DNS server) answers on SSH.
-        seed = node_seed(guests, node)
+        # Nodes boot once master (their DHCP and DNS server) is ready.
+        seed = seeded(functools.partial(node_seed, node=node))
         machine(role, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master])
         commands[node.name] = f"{ssh} -p {port} {user}@127.0.0.1"
 

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pulumi
 
-from components.hostexec import Host
 from components.renderers.cloudinit import Login
 from components.virtualbox import (
     AdapterMacs,
@@ -24,12 +23,21 @@ from components.virtualbox import (
     SeedIsoArgs,
 )
 from components.virtualbox.guests import nat_seed
+from components.virtualbox.ready import ReadyLogin
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import HostPath, Name, NonEmptyText, OsType, Port, SshPublicKey
 from stacks.shared.validation import LabModel, check
-from stacks.shared.virtualbox import ImageConfig, VmSize, forward_problems, vbox_host
+from stacks.shared.virtualbox import (
+    ImageConfig,
+    LabHost,
+    VmSize,
+    disk_problems,
+    forward_problems,
+    lab_host,
+    login_keys,
+)
 
 
 class NatVmConfig(VmSize):
@@ -63,23 +71,30 @@ class VboxNatConfig(LabModel):
         if self.vm.name == self.clone.name:
             yield Problem(("clone", "name"), "the clone needs a name of its own", self.clone.name)
 
+    @check
+    def _disk(self) -> Iterator[Problem]:
+        yield from disk_problems(self.image, [(("vm", "diskGb"), self.vm.disk_gb)])
+
 
 def _machine(
     config: VboxNatConfig,
-    host: Host,
+    lab: LabHost,
     role: str,
     vm: NatVmConfig,
     disk: Disk,
     after: list[pulumi.Resource],
 ) -> Machine:
-    work = config.work_dir
+    work, host = config.work_dir, lab.host
     macs = AdapterMacs.of(vm.name)
+    user, key = config.ssh_user, config.ssh_public_key
     seed = SeedIso(
         f"{role}-seed",
         SeedIsoArgs(
             directory=f"{work}/seeds",
             hostname=vm.name,
-            seed=nat_seed(vm.name, Login(config.ssh_user, [config.ssh_public_key]), macs),
+            seed=lab.ready_key.public_key.apply(
+                lambda ready: nat_seed(vm.name, Login(user, login_keys(key, ready)), macs)
+            ),
             host=host,
         ),
     )
@@ -96,6 +111,8 @@ def _machine(
             forwards=[PortForward("ssh", vm.ssh_port, 22)],
             ostype=config.os_type,
             wait_for_ssh="ssh",
+            ready=ReadyLogin(user, lab.ready_key),
+            host_check=lab.check,
             host=host,
         ),
         opts=pulumi.ResourceOptions(depends_on=after),
@@ -103,7 +120,8 @@ def _machine(
 
 
 def build(config: VboxNatConfig) -> None:
-    host = vbox_host(config.vbox_manage, config.remote_host)
+    lab = lab_host(config.vbox_manage, config.remote_host, config.work_dir)
+    host = lab.host
     disks = f"{config.work_dir}/disks"
     disk = Disk(
         "vm-disk",
@@ -114,6 +132,7 @@ def build(config: VboxNatConfig) -> None:
             size_mb=config.vm.disk_gb * 1024,
             host=host,
         ),
+        opts=pulumi.ResourceOptions(depends_on=[lab.check]),
     )
     clone_disk = Disk(
         "clone-disk",
@@ -126,8 +145,8 @@ def build(config: VboxNatConfig) -> None:
         opts=pulumi.ResourceOptions(depends_on=[disk]),
     )
     # The first VM boots only once its disk has been cloned.
-    first = _machine(config, host, "vm", config.vm, disk, after=[clone_disk])
-    second = _machine(config, host, "clone", config.clone, clone_disk, after=[])
+    first = _machine(config, lab, "vm", config.vm, disk, after=[clone_disk])
+    second = _machine(config, lab, "clone", config.clone, clone_disk, after=[])
     ssh = host.ssh_prefix()
     user = config.ssh_user
     commands = {

@@ -1,16 +1,22 @@
 """Config models shared by the VirtualBox labs: the VirtualBox host, the cloud image, VM sizes,
-the lab network, and the rule that no two NAT forwards take the same host port."""
+the lab network, the rules that no two NAT forwards take the same host port and that no disk is
+smaller than the image, and what every VirtualBox lab makes first on its host (the host check,
+the key that sees guests ready)."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import pulumi
 from pydantic import Field
 
 from components.hostexec import Host
 from components.virtualbox import virtualbox_host
+from components.virtualbox.host import HostCheck, HostCheckArgs
+from components.virtualbox.ready import ReadyKey, ReadyKeyArgs
 from stacks.shared.errors import KeyPath, Problem, format_path
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import Cidr, HostPath, IPv4, Name, Url
@@ -25,6 +31,10 @@ class ImageConfig(LabModel):
     ``noble-server-cloudimg-amd64.vmdk``."""
     url: Url | None = None
     """Downloaded to ``path`` when that file is missing."""
+    virtual_size_mb: int = Field(10240, ge=1)
+    """The image's virtual disk size in MB (``qemu-img info`` or ``VBoxManage showmediuminfo``
+    shows it): a VM's disk, a clone of the image, cannot be smaller. The default is that of
+    Ubuntu 24.04's ``noble-server-cloudimg-amd64.vmdk``, 10 GiB."""
 
 
 class VmSize(LabModel):
@@ -95,6 +105,48 @@ class LabNetworkConfig(LabModel):
 def vbox_host(vbox_manage: str, remote: RemoteHostConfig | None) -> Host:
     """The components' view of where VirtualBox runs."""
     return virtualbox_host(vbox_manage, remote.remote() if remote is not None else None)
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """A VirtualBox lab's host and what the lab makes there before anything else."""
+
+    host: Host
+    check: HostCheck
+    """VBoxManage's version and the tools, checked once; everything else depends on it."""
+    ready_key: ReadyKey
+    """The key that logs in to the guests to see cloud-init finished."""
+
+
+def lab_host(vbox_manage: str, remote: RemoteHostConfig | None, work_dir: str) -> LabHost:
+    """The lab's host, checked (``vbox-host``), with its ready key in ``<workDir>/ready-key``."""
+    host = vbox_host(vbox_manage, remote)
+    check = HostCheck("vbox-host", HostCheckArgs(host=host))
+    key = ReadyKey(
+        "ready-key",
+        ReadyKeyArgs(path=f"{work_dir}/ready-key", host=host),
+        opts=pulumi.ResourceOptions(depends_on=[check]),
+    )
+    return LabHost(host, check, key)
+
+
+def login_keys(user_key: str, ready_key: str | None) -> list[str]:
+    """The keys the guests' login user takes: the user's, and the ready key (once known)."""
+    return [user_key, *([ready_key] if ready_key else [])]
+
+
+def disk_problems(image: ImageConfig, sizes: Iterable[tuple[KeyPath, int]]) -> Iterator[Problem]:
+    """Disks (``diskGb``) smaller than the image they are cloned from: VirtualBox cannot shrink
+    a clone, so the VM would fail at its first ``up``."""
+    floor = image.virtual_size_mb
+    for path, gb in sizes:
+        if gb * 1024 < floor:
+            yield Problem(
+                path,
+                f"{gb} GB ({gb * 1024} MB) is less than the image's virtual size, {floor} MB "
+                "(image.virtualSizeMb): a disk cannot be smaller than the image it is cloned from",
+                gb,
+            )
 
 
 def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Problem]:
