@@ -44,6 +44,8 @@ vbm() {
         pause=$((pause * 2))
     done
 }
+# A change: what VBoxManage says goes to stderr (stdout is what the stack reads back).
+act() { vbm "$@" >&2; }
 expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
 # A path the way VirtualBox prints it back, to compare with: / as separator (C:\ as cygpath
 # writes it where there is one), no doubled separators, no . or .. parts.
@@ -96,9 +98,9 @@ create() {
         was_registered=no
         if registered "${source}"; then was_registered=yes; fi
         mkdir -p "$(dirname -- "${disk}")"
-        vbm clonemedium disk "${source}" "${disk}" --format VDI
+        act clonemedium disk "${source}" "${disk}" --format VDI
         if [[ "${DISK_SOURCE_KIND:-image}" == image && "${was_registered}" == no ]]; then
-            vbm closemedium disk "${source}"
+            act closemedium disk "${source}"
         fi
     fi
 
@@ -106,7 +108,7 @@ create() {
         current="$(vbm showmediuminfo disk "${disk}" | sed -n 's/^Capacity:[[:space:]]*\([0-9]*\) MBytes.*/\1/p')"
         [[ -n "${current}" ]] || die "could not read the capacity of ${disk}"
         if ((current < size)); then
-            vbm modifymedium disk "${disk}" --resize "${size}"
+            act modifymedium disk "${disk}" --resize "${size}"
         elif ((current > size)); then
             die "${disk} holds ${current} MB (at least its source's virtual size), more than the ${size} MB asked: a disk cannot shrink; ask for ${current} MB or more"
         fi
@@ -116,7 +118,7 @@ create() {
 
 delete() {
     if registered "${disk}"; then
-        vbm closemedium disk "${disk}" --delete
+        act closemedium disk "${disk}" --delete
     fi
     rm -f -- "${disk}"
 }

@@ -42,6 +42,8 @@ vbm() {
         pause=$((pause * 2))
     done
 }
+# A change: what VBoxManage says goes to stderr (stdout is what the stack reads back).
+act() { vbm "$@" >&2; }
 expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
 # A path the way VirtualBox prints it back, to compare with: / as separator (C:\ as cygpath
 # writes it where there is one), no doubled separators, no . or .. parts.
@@ -116,7 +118,7 @@ create() {
 
 delete() {
     if listed_path dvds "${iso}"; then
-        vbm closemedium dvd "${iso}"
+        act closemedium dvd "${iso}"
     fi
     rm -f -- "${iso}"
 }

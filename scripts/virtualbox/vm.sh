@@ -63,6 +63,8 @@ vbm() {
         pause=$((pause * 2))
     done
 }
+# A change: what VBoxManage says goes to stderr (stdout is what the stack reads back).
+act() { vbm "$@" >&2; }
 expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
 # A path the way VirtualBox prints it back, to compare with: / as separator (C:\ as cygpath
 # writes it where there is one), no doubled separators, no . or .. parts.
@@ -139,7 +141,7 @@ stop_vm() {
     local now waited=0 timeout="${VM_STOP_TIMEOUT:-120}"
     now="$(settled)"
     if [[ "${now}" == running ]]; then
-        vbm controlvm "${name}" acpipowerbutton || true
+        act controlvm "${name}" acpipowerbutton || true
         now="$(state)"
         while [[ "${now}" == running || "${now}" == stopping ]] && ((waited < timeout)); do
             sleep 2
@@ -148,7 +150,7 @@ stop_vm() {
         done
     fi
     if [[ "${now}" == running || "${now}" == paused || "${now}" == gurumeditation ]]; then
-        vbm controlvm "${name}" poweroff || true
+        act controlvm "${name}" poweroff || true
     fi
     now="$(settled)"
     [[ "${now}" == poweroff || "${now}" == aborted ]] || die "${name} did not power off (state ${now})"
@@ -156,7 +158,7 @@ stop_vm() {
 
 # NAT port forwards of adapter 1: live on a running VM, in the settings otherwise.
 natpf() {
-    if [[ "${running}" == yes ]]; then vbm controlvm "${name}" natpf1 "$@"; else vbm modifyvm "${name}" --nat-pf1 "$@"; fi
+    if [[ "${running}" == yes ]]; then act controlvm "${name}" natpf1 "$@"; else act modifyvm "${name}" --nat-pf1 "$@"; fi
 }
 
 create() {
@@ -167,7 +169,7 @@ create() {
 
     if ! vbm showvminfo "${name}" --machinereadable >"${info}" 2>/dev/null; then
         mkdir -p "${base}"
-        vbm createvm --name "${name}" --ostype "${VM_OSTYPE:?VM_OSTYPE is required}" \
+        act createvm --name "${name}" --ostype "${VM_OSTYPE:?VM_OSTYPE is required}" \
             --basefolder "${base}" --register
         refresh
     elif ! owned; then
@@ -234,17 +236,17 @@ create() {
         now="$(settled)"
         case "${now}" in
         running | paused | gurumeditation) stop_vm ;;
-        saved | aborted-saved) vbm discardstate "${name}" ;;
+        saved | aborted-saved) act discardstate "${name}" ;;
         esac
-        ((${#settings[@]} == 0)) || vbm modifyvm "${name}" "${settings[@]}"
+        ((${#settings[@]} == 0)) || act modifyvm "${name}" "${settings[@]}"
         if [[ "${need_ctl}" == yes ]]; then
-            vbm storagectl "${name}" --name SATA --add sata --controller IntelAhci --portcount 2
+            act storagectl "${name}" --name SATA --add sata --controller IntelAhci --portcount 2
         fi
         if [[ "${need_disk}" == yes ]]; then
-            vbm storageattach "${name}" --storagectl SATA --port 0 --device 0 --type hdd --medium "${disk}"
+            act storageattach "${name}" --storagectl SATA --port 0 --device 0 --type hdd --medium "${disk}"
         fi
         if [[ "${need_seed}" == yes ]]; then
-            vbm storageattach "${name}" --storagectl SATA --port 1 --device 0 --type dvddrive \
+            act storageattach "${name}" --storagectl SATA --port 1 --device 0 --type dvddrive \
                 --medium "${seed:-emptydrive}"
         fi
         refresh
@@ -276,7 +278,7 @@ create() {
 
     now="$(settled)"
     if [[ "${VM_START:-yes}" == yes && "${now}" != running ]]; then
-        vbm startvm "${name}" --type headless
+        act startvm "${name}" --type headless
     elif [[ "${VM_START:-yes}" != yes && "${now}" =~ ^(running|paused|gurumeditation)$ ]]; then
         stop_vm
     fi
@@ -298,11 +300,11 @@ delete() {
     now="$(settled)"
     case "${now}" in
     running | paused | gurumeditation)
-        vbm controlvm "${name}" poweroff || true
+        act controlvm "${name}" poweroff || true
         now="$(settled)"
         ;;
     saved | aborted-saved)
-        vbm discardstate "${name}"
+        act discardstate "${name}"
         now="$(settled)"
         ;;
     esac
@@ -310,10 +312,10 @@ delete() {
     for port in 0 1; do
         medium="$(get "SATA-${port}-0")"
         if [[ -n "${medium}" && "${medium}" != none && "${medium}" != emptydrive ]]; then
-            vbm storageattach "${name}" --storagectl SATA --port "${port}" --device 0 --medium none
+            act storageattach "${name}" --storagectl SATA --port "${port}" --device 0 --medium none
         fi
     done
-    vbm unregistervm "${name}" --delete
+    act unregistervm "${name}" --delete
     # The boot log is this script's, not VirtualBox's: it goes too, and the folder if empty.
     rm -f -- "${console}"
     rmdir -- "${base}/${name}" 2>/dev/null || true

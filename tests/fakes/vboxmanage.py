@@ -37,7 +37,8 @@ Environment: ``FAKE_VBOX_STATE`` (state file), ``FAKE_VBOX_LOG`` (call log),
 ``FAKE_VBOX_VERSION`` (what ``--version`` prints, default ``7.1.4r165100``),
 ``FAKE_VBOX_HOST_OS`` (``Linux``, ``Darwin`` or ``Windows``), ``FAKE_VBOX_ACPI_SECONDS`` (how long
 a guest takes to react to the power button; ``never``: it ignores it),
-``FAKE_VBOX_STOPPING_SECONDS``, ``FAKE_VBOX_UNLOCK_SECONDS`` (the lock window after a power-off).
+``FAKE_VBOX_STOPPING_SECONDS``, ``FAKE_VBOX_UNLOCK_SECONDS`` (the lock window after a power-off),
+``FAKE_VBOX_POWEROFF_FAILS`` (a power-off reports failure though the VM ends powered off).
 """
 
 from __future__ import annotations
@@ -1070,6 +1071,11 @@ class VirtualBox:
             if vm["state"] == "stopping":
                 raise Failure("Invalid machine state: stopping (must be Running, Paused or Stuck)")
             self._off(vm, self.now)
+            if os.environ.get("FAKE_VBOX_POWEROFF_FAILS"):
+                # The power-down's progress fails while the VM ends powered off all the same
+                # (a guest shutting down at that moment): CHECK_PROGRESS_ERROR(progress,
+                # ("Failed to power off machine.")) in VBoxManageControlVM.cpp.
+                raise Failure("Failed to power off machine.")
         elif action in ("shutdown", "reboot"):
             # needs the Guest Additions, which Ubuntu's cloud images do not have
             raise Failure(
