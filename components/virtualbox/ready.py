@@ -39,7 +39,8 @@ class ReadyKey(pulumi.ComponentResource):
             triggers=[args.path],
             opts=child_options(self, opts, delete_before_replace=True),
         )
-        self.path = pulumi.Output.from_input(args.path)
+        # Known once the key exists: what logs in with it comes after it.
+        self.path = key.stdout.apply(lambda _: args.path)
         self.public_key = key.stdout.apply(lambda text: (text or "").strip())
         self.register_outputs({"path": self.path, "public_key": self.public_key})
 

@@ -146,7 +146,11 @@ class Box:
 @pytest.fixture
 def box(tmp_path: Path) -> Box:
     """A VM "vm" with a SATA controller and a disk, powered off."""
-    b = Box(tmp_path)
+    return vm_box(tmp_path)
+
+
+def vm_box(tmp_path: Path, **env: str) -> Box:
+    b = Box(tmp_path, **env)
     disk = tmp_path / "disk.vdi"
     disk.write_bytes(b"\0" * 1024)
     b.ok("createvm", "--name", "vm", "--ostype", "Ubuntu_64", "--basefolder",
@@ -223,7 +227,8 @@ def test_storageattach_needs_a_port(box: Box) -> None:
                str(box.root / "disk.vdi")), 2, "Port not specified")  # fmt: skip
 
 
-def test_the_acpi_power_button_takes_time_and_passes_through_stopping(box: Box) -> None:
+def test_the_acpi_power_button_takes_time_and_passes_through_stopping(tmp_path: Path) -> None:
+    box = vm_box(tmp_path, FAKE_VBOX_ACPI_SECONDS="4", FAKE_VBOX_STOPPING_SECONDS="4")
     box.ok("startvm", "vm", "--type", "headless")
     box.ok("controlvm", "vm", "acpipowerbutton")
     seen = []
@@ -237,7 +242,7 @@ def test_the_acpi_power_button_takes_time_and_passes_through_stopping(box: Box) 
     # A power-off while the guest is stopping is refused: the VM is being powered down.
     start_once_unlocked(box)
     box.ok("controlvm", "vm", "acpipowerbutton")
-    time.sleep(2)
+    time.sleep(4.5)
     assert box.info()["VMState"] == "stopping"
     failed(box("controlvm", "vm", "poweroff"), 1, "Invalid machine state: stopping")
 
@@ -264,17 +269,21 @@ def test_a_guest_without_acpi_ignores_the_button(tmp_path: Path) -> None:
     assert b.info()["VMState"] == "running"
 
 
-def test_the_lock_stays_a_while_after_a_power_off(box: Box) -> None:
+def test_the_lock_stays_a_while_after_a_power_off(tmp_path: Path) -> None:
+    box = vm_box(tmp_path, FAKE_VBOX_UNLOCK_SECONDS="10")
     box.ok("startvm", "vm", "--type", "headless")
     box.ok("controlvm", "vm", "poweroff")
+    off = time.monotonic()
     assert box.info()["VMState"] == "poweroff"
     # The VM reads poweroff while its session is still being unlocked.
     failed(box("modifyvm", "vm", "--memory", "512"), 1, "already locked for a session")
     failed(box("storageattach", "vm", "--storagectl", "SATA", "--port", "1", "--type",
                "dvddrive", "--medium", "emptydrive"), 1, "already locked")  # fmt: skip
     failed(box("unregistervm", "vm"), 1, "while it is locked")
-    time.sleep(3)
-    box.ok("modifyvm", "vm", "--memory", "512")
+    while box("modifyvm", "vm", "--memory", "512").returncode != 0:
+        assert time.monotonic() - off < 30, "the lock never went"
+        time.sleep(0.5)
+    assert time.monotonic() - off >= 9
 
 
 def test_saved_states_are_discarded_not_changed(box: Box) -> None:

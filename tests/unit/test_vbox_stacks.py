@@ -40,21 +40,6 @@ def cluster() -> StackRun:
     return run_stack_file("vbox-cluster")
 
 
-def reaches(run: StackRun, res: Resource, target: Resource) -> bool:
-    """Whether ``res`` comes after ``target``, directly or through other resources."""
-    seen: set[str] = set()
-    todo = [res]
-    while todo:
-        current = todo.pop()
-        if run.depends_on(current, target):
-            return True
-        for urn in current.depends_on:
-            if urn not in seen:
-                seen.add(urn)
-                todo += [r for r in run.resources if r.urn == urn]
-    return False
-
-
 @pytest.mark.parametrize("stack", ["vbox-nat", "vbox-cluster"])
 def test_the_host_is_checked_before_anything_is_made_there(stack: str) -> None:
     run = run_stack_file(stack)
@@ -63,7 +48,7 @@ def test_the_host_is_checked_before_anything_is_made_there(stack: str) -> None:
     assert script_run(check.inputs["create"]).script == "scripts/virtualbox/host.sh"
     for res in run.of_type(CMD):
         if res is not check:
-            assert reaches(run, res, check), f"{res.urn} does not wait for the host check"
+            assert run.reaches(res, check), f"{res.urn} does not wait for the host check"
 
 
 def test_guests_are_ready_when_cloud_init_has_finished(nat: StackRun) -> None:
