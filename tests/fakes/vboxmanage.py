@@ -872,7 +872,9 @@ class VirtualBox:
             raise Failure("Unknown or invalid guest OS type given.")
         if name in self.vms:
             raise Failure(f"Machine '{name}' is already registered")
-        base = machine_path((call.opt("--basefolder") or ["~/VirtualBox VMs"])[0])
+        # Without --basefolder: VirtualBox's default machine folder, ~/VirtualBox VMs
+        default = os.path.join(os.path.expanduser("~"), "VirtualBox VMs")
+        base = machine_path((call.opt("--basefolder") or [default])[0])
         folder = Path(base, name)
         folder.mkdir(parents=True, exist_ok=True)  # the settings file <name>.vbox goes there
         (folder / f"{name}.vbox").write_text("<VirtualBox/>\n")

@@ -110,6 +110,7 @@ class Box:
             "PATH": f"{FAKE_BIN}:{os.environ['PATH']}",
             "FAKE_VBOX_STATE": str(root / "state.json"),
             "FAKE_VBOX_LOG": str(root / "calls.jsonl"),
+            "HOME": str(root),
             # Each call of the stand-in takes its own time (a Python start): seconds, not less.
             "FAKE_VBOX_ACPI_SECONDS": "2",
             "FAKE_VBOX_STOPPING_SECONDS": "3",
