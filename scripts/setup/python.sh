@@ -14,7 +14,7 @@ if [ ! -x .venv/bin/python ]; then
     echo "creating .venv" >&2
     "$python" -m venv .venv
 fi
-stamp=.venv/.installed-$(cat requirements*.txt calculator/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)-$(basename "$requirements")
+stamp=.venv/.installed-$(cat requirements*.txt policy/requirements.txt calculator/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)-$(basename "$requirements")
 if [ ! -e "$stamp" ]; then
     echo "installing $requirements into .venv" >&2
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
