@@ -25,12 +25,7 @@ from collections.abc import Callable
 
 from pulumi_policy import Policy
 
-from cloudlabs_policy.guests import (
-    containers_locked_down,
-    node_ports_in_range,
-    user_data_within_limit,
-    vms_ssh_key_only,
-)
+from cloudlabs_policy.guests import resource_policies
 from cloudlabs_policy.network import backends_not_exposed, world_ingress
 from cloudlabs_policy.outputs import no_secrets_in_outputs
 from cloudlabs_policy.stack_config import StackConfig
@@ -43,9 +38,6 @@ def build_policies(config: Callable[[], StackConfig]) -> list[Policy]:
     return [
         world_ingress(config),
         backends_not_exposed(),
-        containers_locked_down(),
         no_secrets_in_outputs(config),
-        vms_ssh_key_only(),
-        node_ports_in_range(),
-        user_data_within_limit(),
+        *resource_policies(),
     ]

@@ -8,6 +8,7 @@ from typing import Any
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
+    ResourceValidation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
@@ -21,6 +22,17 @@ VM_SSH_KEY_ONLY = "vms-ssh-key-never-password"
 NODE_PORTS_IN_RANGE = "node-ports-in-kubernetes-range"
 USER_DATA_SIZE = "user-data-within-nova-limit"
 KUBERNETES_SERVICE = "kubernetes:core/v1:Service"
+
+
+def _mandatory(
+    name: str, description: str, validate: ResourceValidation
+) -> ResourceValidationPolicy:
+    return ResourceValidationPolicy(
+        name=name,
+        description=description,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        validate=validate,
+    )
 
 
 def _is_root(user: str) -> bool:
@@ -46,18 +58,6 @@ def _containers(args: ResourceValidationArgs, report: ReportViolation) -> None:
     read_only = get(props, "readOnly", False)
     if read_only is not UNKNOWN and read_only is not True:
         report("its root filesystem is writable; set read_only (writable paths as tmpfs).", None)
-
-
-def containers_locked_down() -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=CONTAINERS_LOCKED_DOWN,
-        description=(
-            "A lab's service containers (labelled org.cloudlabs.role) run as a non-root user "
-            "on a read-only root filesystem."
-        ),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_containers,
-    )
 
 
 def user_data_of(args: ResourceValidationArgs) -> Iterator[tuple[str, str]]:
@@ -100,18 +100,6 @@ def _ssh_key_only(args: ResourceValidationArgs, report: ReportViolation) -> None
         report("the server gets no SSH key: set its keypair (or keys in its user-data).", None)
 
 
-def vms_ssh_key_only() -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=VM_SSH_KEY_ONLY,
-        description=(
-            "Every VM gets an SSH key and never a password: no adminPass, no password, "
-            "chpasswd or ssh_pwauth in its user-data, lock_passwd kept."
-        ),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_ssh_key_only,
-    )
-
-
 def _node_ports(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type == KUBERNETES_SERVICE:
         service = plain(args.props)
@@ -136,18 +124,6 @@ def _node_ports(args: ResourceValidationArgs, report: ReportViolation) -> None:
                     )
 
 
-def node_ports_in_range() -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=NODE_PORTS_IN_RANGE,
-        description=(
-            "Kubernetes NodePorts lie inside the cluster's NodePort range (30000-32767 unless "
-            "the API server is given another one)."
-        ),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_node_ports,
-    )
-
-
 def _user_data_size(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != INSTANCE:
         return
@@ -161,13 +137,39 @@ def _user_data_size(args: ResourceValidationArgs, report: ReportViolation) -> No
             )
 
 
-def user_data_within_limit() -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=USER_DATA_SIZE,
-        description=(
-            "An OpenStack server's user-data fits Nova's limit: at most 65535 bytes once "
-            "base64-encoded."
+def resource_policies() -> list[ResourceValidationPolicy]:
+    """The pack's rules on single resources, each mandatory."""
+    return [
+        _mandatory(
+            CONTAINERS_LOCKED_DOWN,
+            (
+                "A lab's service containers (labelled org.cloudlabs.role) run as a non-root user "
+                "on a read-only root filesystem."
+            ),
+            _containers,
         ),
-        enforcement_level=EnforcementLevel.MANDATORY,
-        validate=_user_data_size,
-    )
+        _mandatory(
+            VM_SSH_KEY_ONLY,
+            (
+                "Every VM gets an SSH key and never a password: no adminPass, no password, "
+                "chpasswd or ssh_pwauth in its user-data, lock_passwd kept."
+            ),
+            _ssh_key_only,
+        ),
+        _mandatory(
+            NODE_PORTS_IN_RANGE,
+            (
+                "Kubernetes NodePorts lie inside the cluster's NodePort range (30000-32767 unless "
+                "the API server is given another one)."
+            ),
+            _node_ports,
+        ),
+        _mandatory(
+            USER_DATA_SIZE,
+            (
+                "An OpenStack server's user-data fits Nova's limit: at most 65535 bytes once "
+                "base64-encoded."
+            ),
+            _user_data_size,
+        ),
+    ]

@@ -69,6 +69,20 @@ def crafted(program: Callable[[], None], config: StackConfig = NO_CONFIG) -> lis
     return evaluate(run, "crafted", config)
 
 
+def _server(name: str, **kwargs: Any) -> None:
+    Server(
+        name,
+        ServerArgs(
+            server_name=name,
+            image_name="img",
+            flavor_name="small",
+            network_id="net",
+            subnet_id="subnet",
+            **kwargs,
+        ),
+    )
+
+
 def of_rule(found: list[Violation], rule: str) -> list[Violation]:
     return [v for v in found if v.policy == rule]
 
@@ -253,18 +267,11 @@ def test_an_operator_with_a_floating_ip_is_reported() -> None:
             ),
         )
         for name, group in (("front", front), ("sum", operators)):
-            Server(
+            _server(
                 name,
-                ServerArgs(
-                    server_name=name,
-                    image_name="img",
-                    flavor_name="small",
-                    network_id="net",
-                    subnet_id="subnet",
-                    security_group_ids=[group.group_id],
-                    key_pair="key",
-                    floating_ip_pool="public",
-                ),
+                security_group_ids=[group.group_id],
+                key_pair="key",
+                floating_ip_pool="public",
             )
 
     found = of_rule(crafted(program), BACKENDS_NOT_EXPOSED)
@@ -378,20 +385,6 @@ def test_secret_paths_come_from_the_stack_files_secure_entries(tmp_path: Path) -
 
 
 # --- vms-ssh-key-never-password -------------------------------------------------------------
-
-
-def _server(name: str, **kwargs: Any) -> None:
-    Server(
-        name,
-        ServerArgs(
-            server_name=name,
-            image_name="img",
-            flavor_name="small",
-            network_id="net",
-            subnet_id="subnet",
-            **kwargs,
-        ),
-    )
 
 
 def test_a_vm_without_a_key_or_with_a_password_is_reported() -> None:
