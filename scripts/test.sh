@@ -13,6 +13,7 @@ bash scripts/setup/python.sh requirements-dev.txt
 step "system tools and services"
 # --- setup steps (one line each) ---
 bash scripts/setup/tools.sh
+bash scripts/setup/actionlint.sh
 bash scripts/setup/docker.sh
 bash scripts/setup/base-image.sh
 bash scripts/setup/docker-labs.sh

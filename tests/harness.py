@@ -43,6 +43,8 @@ class Resource:
     state: dict[str, Any]
     parent: str | None
     depends_on: list[str]
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """For each input property, the URNs of the resources whose outputs feed it."""
 
     def __repr__(self) -> str:
         return f"<{self.urn}>"
@@ -172,8 +174,9 @@ def _patch_monitor_for_options(run: StackRun) -> None:
                 res.urn = response.urn
                 res.parent = request.parent or None
                 res.depends_on = list(request.dependencies)
-                for deps in request.propertyDependencies.values():
+                for key, deps in request.propertyDependencies.items():
                     res.depends_on.extend(deps.urns)
+                    res.property_dependencies[key] = list(deps.urns)
                 break
         return response
 
