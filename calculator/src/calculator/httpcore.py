@@ -387,7 +387,7 @@ class _ServerProtocol(asyncio.Protocol):
         self.last_activity = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
         self.connection = Connection(self._check_client)
-        self.probe_timer: asyncio.TimerHandle | None = None
+        self.probe_timer: asyncio.Handle | None = None
         self.probe_delay = 0.0
 
     # -- connection lifecycle -------------------------------------------------------------
