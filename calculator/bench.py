@@ -17,7 +17,8 @@ process spent per request is shown too. Latency samples of the two expressions a
 Usage: python bench.py [--clients 32] [--seconds 2] [--rounds 5] [--latency-requests 300]
                        [--abusers 300] [--only throughput|latency|abandonment]
 Every load loop stops after ``--seconds`` or ``--max-requests``, whichever comes first; the
-abandonment run stops when the operators have been idle for a second, after 60 s at most.
+abandonment run stops once no abandoned call has come for two seconds and no service has
+been busy for one, after 60 s at most. ``CALC_*`` variables apply to the services started.
 """
 
 from __future__ import annotations

@@ -433,11 +433,11 @@ class _ServerProtocol(asyncio.Protocol):
         anything sent to it with a TCP reset, one that only half-closed reads it. So an
         interim ``100 Continue`` is sent (HTTP/1.1 only) and the socket's error state is
         then polled (at once, then at growing intervals) while answers are pending; the
-        connection is dropped once the reset has come. HTTP/1.0 allows no interim answer:
-        such a connection is dropped at once."""
+        connection is dropped once the reset has come. HTTP/1.0 allows no interim answer
+        (the next answer is that of slots[0]): such a connection is dropped at once."""
         if self.closed or not self.slots or self.probe_timer is not None:
             return
-        if not all(slot.interim for slot in self.slots):
+        if not self.slots[0].interim:
             self._close(abort=True)
             return
         self.out.append(PROBE)
