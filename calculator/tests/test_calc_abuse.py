@@ -218,6 +218,14 @@ def _abusive(arrivals: Arrivals) -> list[float]:
     return [when for when, body in list(arrivals) if body not in PROBE_CALLS]
 
 
+def _recorded(cluster: Cluster, arrivals: Arrivals, delay: float = 0, **front: object) -> int:
+    """Real services, ``sum`` and ``mul`` recording the calls they receive in ``arrivals``
+    (answers delayed by ``delay``); the front end's port."""
+    for role in OPERATOR_ROLES:
+        cluster.start_operator(role, arrivals if role in ("sum", "mul") else None, delay=delay)
+    return cluster.start_front_end(None, **front)
+
+
 def _wait_quiet(arrivals: Arrivals, since: float, quiet: float = 1.0, limit: float = 30) -> None:
     """Until no abusive call for ``quiet`` seconds (``limit`` seconds at most)."""
     while time.monotonic() - since < limit:
@@ -229,11 +237,7 @@ def _wait_quiet(arrivals: Arrivals, since: float, quiet: float = 1.0, limit: flo
 def test_clients_that_hang_up_leave_no_work_and_others_stay_fast(cluster: Cluster) -> None:
     clients = 100
     arrivals: Arrivals = []  # calls that sum and mul receive
-    for role in ("sum", "mul"):
-        cluster.start_operator(role, arrivals)
-    for role in ("sub", "div"):
-        cluster.start_operator(role)
-    port = cluster.start_front_end()
+    port = _recorded(cluster, arrivals)
     prober = Prober(port)
     time.sleep(0.2)
     storm = time.monotonic()
@@ -259,11 +263,7 @@ def test_client_hanging_up_mid_evaluation_stops_its_calls(cluster: Cluster) -> N
     """Its expression under way (slow operators), the client closes its socket: at most
     one more round of its share of calls goes out, then nothing."""
     arrivals: Arrivals = []
-    for role in ("sum", "mul"):
-        cluster.start_operator(role, arrivals, delay=0.02)
-    for role in ("sub", "div"):
-        cluster.start_operator(role)
-    port = cluster.start_front_end()
+    port = _recorded(cluster, arrivals, delay=0.02)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(_post(ABUSIVE.encode()))
         _wait_for(lambda: len(arrivals) >= 32)  # under way: a first round of calls
@@ -297,11 +297,7 @@ def test_half_closed_client_with_a_large_expression_still_gets_its_answer(
 def test_half_closed_http10_client_with_a_large_expression_is_dropped(cluster: Cluster) -> None:
     """HTTP/1.0 allows no interim answer to check the client with: it is taken as gone."""
     arrivals: Arrivals = []
-    for role in ("sum", "mul"):
-        cluster.start_operator(role, arrivals, delay=0.01)
-    for role in ("sub", "div"):
-        cluster.start_operator(role)
-    port = cluster.start_front_end()
+    port = _recorded(cluster, arrivals, delay=0.01)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(_post(ABUSIVE.encode(), b"HTTP/1.0"))
         sock.shutdown(socket.SHUT_WR)
@@ -378,11 +374,7 @@ def test_busy_clients_do_not_starve_another(cluster: Cluster) -> None:
     calls that were in flight and about one per busy client; and it is answered within
     3 s every time."""
     arrivals: Arrivals = []
-    for role in ("sum", "mul"):
-        cluster.start_operator(role, arrivals)
-    for role in ("sub", "div"):
-        cluster.start_operator(role)
-    port = cluster.start_front_end(max_calls=64)
+    port = _recorded(cluster, arrivals, max_calls=64)
     results: list[int] = []
 
     def busy() -> None:
