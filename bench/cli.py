@@ -3,7 +3,8 @@
     python -m bench run [--quick] [--out FILE|-] [--dir DIR] [--only hpcc,fio,sysbench]
     python -m bench sizes [--quick]                   the problem sizes this machine would get
     python -m bench report RUN_DIR [--against RUN_DIR] the comparison table and plot of a run
-    python -m bench lab STACK [--outputs FILE] [--quick] [--results DIR]
+    python -m bench lab STACK [--outputs FILE] [--quick] [--results DIR] [--against RUN_DIR]
+                              [--host-ssh CMD | --host-document FILE | --no-host]
                                                       run on the host and a stack's guests
     python -m bench archive FILE                      the runner as a zip for guests
 
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--results", type=Path, default=Path("results"))
     lab.add_argument("--no-host", action="store_true", help="guests only")
     lab.add_argument("--host-ssh", help="ssh command of the host the guests run on, if remote")
+    lab.add_argument(
+        "--host-document", type=Path, help="an earlier host document to use instead of a run"
+    )
     lab.add_argument("--against", type=Path, help="an earlier run to compare with")
 
     archive = sub.add_parser("archive", help="write the runner as an importable zip")

@@ -29,7 +29,18 @@ import yaml
 from bench.archive import runner_archive
 from bench.report import render_run, write_manifest
 
-SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=30", "-o", "ServerAliveInterval=30")
+SSH_OPTIONS = (
+    "-o",
+    "BatchMode=yes",
+    # A guest's first connection records its host key, as answering "yes" would; a changed
+    # key is still refused.
+    "-o",
+    "StrictHostKeyChecking=accept-new",
+    "-o",
+    "ConnectTimeout=30",
+    "-o",
+    "ServerAliveInterval=30",
+)
 
 
 @dataclass(frozen=True)
@@ -198,9 +209,11 @@ def run_lab(
     results: Path,
     quick: bool,
     against: Path | None = None,
+    host_document: Path | None = None,
     log: Any = sys.stderr,
 ) -> tuple[Path, list[Result]]:
-    """Run on every machine in turn, write the run directory and its report."""
+    """Run on every machine in turn, write the run directory and its report. With
+    ``host_document``, the host is not run again: that earlier document of it is used."""
     directory = results / stack / stamp()
     directory.mkdir(parents=True, exist_ok=False)
     payload = runner_archive()
@@ -212,6 +225,14 @@ def run_lab(
         "machines": {},
     }
     outcomes = []
+    if host_document is not None:
+        doc = json.loads(host_document.read_text(encoding="utf-8"))
+        (directory / "host.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        manifest["machines"]["host"] = {
+            "kind": "host",
+            "reach": f"earlier document {host_document.name} ({doc['started']})",
+            "file": "host.json",
+        }
     for target in machines:
         result = run_on(target, quick, payload, log)
         outcomes.append(result)
@@ -245,9 +266,15 @@ def main(args: argparse.Namespace, root: Path = ROOT) -> int:
         host = Target("host", "host", ssh_target("host", args.host_ssh).argv)
     else:
         host = local_host()
-    machines = guests if args.no_host else [host, *guests]
+    machines = guests if args.no_host or args.host_document else [host, *guests]
     directory, outcomes = run_lab(
-        args.stack, lab, machines, args.results, args.quick, against=args.against
+        args.stack,
+        lab,
+        machines,
+        args.results,
+        args.quick,
+        against=args.against,
+        host_document=args.host_document,
     )
     print(directory / "report.md")
     return 0 if all(r.doc is not None and r.status == 0 for r in outcomes) else 1
