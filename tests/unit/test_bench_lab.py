@@ -118,3 +118,21 @@ def test_remote_script_runs_the_runner_from_standard_input(tmp_path: Path) -> No
     assert run.returncode == 0, run.stderr
     assert b'"hpl_n": ' in run.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_lab_with_an_earlier_host_document(tmp_path: Path) -> None:
+    import json
+
+    from tests.bench_docs import document
+
+    host = tmp_path / "host-earlier.json"
+    host.write_text(json.dumps(document()))
+    directory, outcomes = lab.run_lab(
+        "stack", "vbox-nat", [], tmp_path / "results", quick=True, host_document=host
+    )
+    assert outcomes == []
+    manifest = json.loads((directory / "run.json").read_text())
+    assert manifest["machines"]["host"]["reach"].startswith("earlier document host-earlier.json")
+    assert json.loads((directory / "host.json").read_text()) == document()
+    assert (directory / "report.md").exists()
+    assert directory.parent == tmp_path / "results" / "stack"
