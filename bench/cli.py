@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--results", type=Path, default=Path("results"))
     lab.add_argument("--no-host", action="store_true", help="guests only")
     lab.add_argument("--host-ssh", help="ssh command of the host the guests run on, if remote")
+    lab.add_argument("--blas-core", help="OPENBLAS_CORETYPE on every machine (default: detected)")
     lab.add_argument(
         "--host-document", type=Path, help="an earlier host document to use instead of a run"
     )

@@ -169,9 +169,11 @@ def stack_config(root: Path, stack: str) -> dict[str, Any]:
 # --- running -------------------------------------------------------------------------------
 
 
-def remote_script(quick: bool) -> str:
+def remote_script(quick: bool, blas_core: str | None = None) -> str:
     """The POSIX shell run on each machine: the zip from standard input, the document out."""
     args = ["run", "--out", "-", *(["--quick"] if quick else [])]
+    if blas_core:
+        args += ["--blas-core", blas_core]
     return (
         'd="$(mktemp -d)" && trap \'rm -rf "$d"\' EXIT && cat > "$d/bench.zip" && '
         f'PYTHONPATH="$d/bench.zip" python3 -m bench {shlex.join(args)}'
@@ -186,8 +188,14 @@ class Result:
     stderr: str
 
 
-def run_on(target: Target, quick: bool, payload: bytes, log: Any = sys.stderr) -> Result:
-    argv = [*target.argv, remote_script(quick)]
+def run_on(
+    target: Target,
+    quick: bool,
+    payload: bytes,
+    blas_core: str | None = None,
+    log: Any = sys.stderr,
+) -> Result:
+    argv = [*target.argv, remote_script(quick, blas_core)]
     print(f"bench: {target.name} ({target.kind}): {shlex.join(argv)}", file=log, flush=True)
     run = subprocess.run(argv, input=payload, capture_output=True, check=False)
     stderr = run.stderr.decode("utf-8", "replace")
@@ -210,6 +218,7 @@ def run_lab(
     quick: bool,
     against: Path | None = None,
     host_document: Path | None = None,
+    blas_core: str | None = None,
     log: Any = sys.stderr,
 ) -> tuple[Path, list[Result]]:
     """Run on every machine in turn, write the run directory and its report. With
@@ -222,6 +231,7 @@ def run_lab(
         "lab": lab,
         "started": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "profile": "quick" if quick else "full",
+        "blas_core": blas_core,
         "machines": {},
     }
     outcomes = []
@@ -234,7 +244,7 @@ def run_lab(
             "file": "host.json",
         }
     for target in machines:
-        result = run_on(target, quick, payload, log)
+        result = run_on(target, quick, payload, blas_core, log)
         outcomes.append(result)
         entry = {"kind": target.kind, "reach": target.reach, "file": f"{target.name}.json"}
         if result.doc is not None:
@@ -275,6 +285,7 @@ def main(args: argparse.Namespace, root: Path = ROOT) -> int:
         args.quick,
         against=args.against,
         host_document=args.host_document,
+        blas_core=args.blas_core,
     )
     print(directory / "report.md")
     return 0 if all(r.doc is not None and r.status == 0 for r in outcomes) else 1

@@ -240,7 +240,12 @@ def render_report(run: Run, earlier: Run | None = None, plot: str | None = PLOT)
         f"`{'`, `'.join(sorted({d['profile'] for d in run.docs.values()}))}`) one after the "
         "other; problem sizes follow each machine's own memory and cores. A ratio is the "
         "guest's figure divided by the host's: above 1 the guest got more of it; whether more "
-        "is better is in the column *better* (for latency, lower is better).",
+        "is better is in the column *better* (for latency, lower is better)."
+        + (
+            f" OpenBLAS's kernels were set to `{m['blas_core']}` on every machine (`--blas-core`)."
+            if m.get("blas_core")
+            else ""
+        ),
         "",
         "## Machines",
         "",

@@ -4,7 +4,8 @@
 # then write the comparison (report.md, ratios.png) under results/<stack>/<date>/.
 #
 # Usage: scripts/bench.sh <stack> [--quick] [--outputs FILE] [--against RUN_DIR] [--lab LAB]
-#                 [--host-ssh "ssh user@kvm-host" | --host-document FILE | --no-host] [--results DIR]
+#                 [--host-ssh "ssh user@kvm-host" | --host-document FILE | --no-host]
+#                 [--blas-core NAME] [--results DIR]
 # The stack's outputs come from `pulumi stack output --json`, or from the JSON file given with
 # --outputs (or in CLOUDLABS_BENCH_OUTPUTS). The host needs the suite's tools:
 # scripts/setup/bench.sh installs them (as root).
@@ -12,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 1 ] || [ "${1#-}" != "$1" ]; then
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 fi
 stack=$1

@@ -136,3 +136,10 @@ def test_run_lab_with_an_earlier_host_document(tmp_path: Path) -> None:
     assert json.loads((directory / "host.json").read_text()) == document()
     assert (directory / "report.md").exists()
     assert directory.parent == tmp_path / "results" / "stack"
+
+
+def test_remote_script_passes_the_profile_and_blas_kernels() -> None:
+    assert lab.remote_script(quick=False).endswith("python3 -m bench run --out -")
+    assert lab.remote_script(quick=True, blas_core="Haswell").endswith(
+        "python3 -m bench run --out - --quick --blas-core Haswell"
+    )
