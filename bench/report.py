@@ -250,7 +250,9 @@ def render_report(run: Run, earlier: Run | None = None, plot: str | None = PLOT)
         "## Machines",
         "",
         render_machines(run.docs, run.kinds),
-        "## Figures and guest/host ratios",
+        "## Figures and guest/host ratios"
+        if run.guests
+        else "## Figures (host only: no guest yet)",
         "",
         render_table(run.rows(), run.guests),
     ]
