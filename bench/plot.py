@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from bench.report import Row
 
@@ -35,6 +36,9 @@ def plot_ratios(rows: Sequence[Row], guests: Sequence[str], title: str) -> Figur
     axes.axhline(1.0, color="black", linewidth=1.0, linestyle="--", label="host = 1.0")
     if ratios and max(ratios) / min(ratios) > LOG_SPREAD:
         axes.set_yscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        axes.yaxis.set_major_formatter(plain)
+        axes.yaxis.set_minor_formatter(plain)
     axes.set_xticks(range(len(rows)))
     axes.set_xticklabels(
         [row.label + ("\n(lower is better)" if not row.higher_is_better else "") for row in rows],
