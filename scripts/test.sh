@@ -21,6 +21,7 @@ bash scripts/setup/calculator-bootstrap.sh
 bash scripts/setup/k8s-tests.sh
 bash scripts/setup/virtualbox-tests.sh
 bash scripts/setup/libvirt.sh
+bash scripts/setup/bench.sh
 # --- end of setup steps ---
 
 step "lint and types"

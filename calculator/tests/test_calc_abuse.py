@@ -5,7 +5,7 @@ Bounds asserted here (documented in the README, "Fairness and abandoned work"): 
 clients that each send a 999-operation expression and hang up, the operators receive less
 than a tenth of that work and none of it later than 3 s after the last hang-up, and a
 concurrent ``(5+6)*2`` is answered within 3 s every time. Measured figures (a few hundred
-milliseconds) come from ``bench.py``; these bounds leave room for a loaded machine.
+milliseconds) come from ``loadtest.py``; these bounds leave room for a loaded machine.
 """
 
 from __future__ import annotations
