@@ -25,6 +25,8 @@ from tests.fakes.vbox_runner import (
 from tests.harness import StackRun, load_stack_file, run_program
 from tests.validators import require
 
+pytestmark = pytest.mark.integration
+
 K = "cloud-labs:"
 
 

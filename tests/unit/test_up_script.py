@@ -7,6 +7,7 @@ environment, and answers `whoami` as a logged-out user would.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def run_up(tmp_path: Path, *args: str, with_cli: bool = True, whoami_rc: int = 1
         "HOME": str(tmp_path),
         "FAKE_LOG": str(log),
         "FAKE_WHOAMI_RC": str(whoami_rc),
-        "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
+        "PYTHON": sys.executable,
     }
     result = subprocess.run(
         ["bash", str(ROOT / "scripts" / "up.sh"), *args],
