@@ -45,7 +45,7 @@ from stacks.shared.calculator_build import (
 )
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
-from stacks.shared.openstack import NetworkConfig, overlap_problems, usable
+from stacks.shared.openstack import NetworkConfig, overlap_problems
 from stacks.shared.openstack_build import private_network
 from stacks.shared.types import IPv4, Name
 from stacks.shared.validation import LabModel, check
@@ -123,19 +123,6 @@ class OpenStackNaasConfig(CalculatorLabConfig):
             (("routers", "inter", "address"), self.routers.inter.address, self.front_network),
         ]
         yield from service_address_problems(self.services, placement, routers)
-
-    @check
-    def _router_addresses_outside_pools(self) -> Iterator[Problem]:
-        for key in ("public", "inter"):
-            ip = getattr(self.routers, key).address
-            for i, pool in enumerate(self.front_network.allocation_pools):
-                if usable(self.front_network.cidr, ip) and ip in pool:
-                    yield Problem(
-                        ("routers", key, "address"),
-                        f"the address is inside frontNetwork.allocationPools[{i}] "
-                        f"({pool.start}-{pool.end}): DHCP could give it to a VM first",
-                        str(ip),
-                    )
 
     @check
     def _no_competing_route(self) -> Iterator[Problem]:

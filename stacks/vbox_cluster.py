@@ -18,17 +18,7 @@ import pulumi
 from pydantic import Field
 
 from components.renderers.cloudinit import Login, Seed
-from components.virtualbox import (
-    AdapterMacs,
-    Disk,
-    DiskArgs,
-    InternalNic,
-    Machine,
-    MachineArgs,
-    PortForward,
-    SeedIso,
-    SeedIsoArgs,
-)
+from components.virtualbox import AdapterMacs, Disk, DiskArgs, InternalNic, Machine, PortForward
 from components.virtualbox.guests import (
     Cluster,
     Guest,
@@ -40,15 +30,15 @@ from components.virtualbox.guests import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.names import renamed
-from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import HostPath, Name, NonEmptyText, OsType, Port, SshPublicKey
+from stacks.shared.types import HostPath, Name, Port
 from stacks.shared.validation import LabModel, check
 from stacks.shared.virtualbox import (
-    ImageConfig,
     LabNetworkConfig,
+    VboxLabConfig,
     VmSize,
     forward_problems,
-    vbox_host,
+    lab_machine,
+    ssh_command,
 )
 
 BASE_DISK = "base"
@@ -101,16 +91,10 @@ class BenchmarkConfig(LabModel):
     """Install a benchmark script (sysbench CPU/memory, fio disk) on master and the nodes."""
 
 
-class VboxClusterConfig(LabModel):
+class VboxClusterConfig(VboxLabConfig):
     """Config of the ``vbox-cluster`` lab (keys of ``Pulumi.<stack>.yaml``)."""
 
-    ssh_public_key: SshPublicKey
-    ssh_user: Name = "ubuntu"
-    image: ImageConfig
     work_dir: HostPath = "~/cloudlabs-vbox/vbox-cluster"
-    vbox_manage: NonEmptyText = "VBoxManage"
-    remote_host: RemoteHostConfig | None = None
-    os_type: OsType = "Ubuntu_64"
     template: TemplateConfig = TemplateConfig()
     master: MasterConfig = MasterConfig()
     nodes: NodesConfig = NodesConfig()
@@ -187,7 +171,7 @@ def cluster(config: VboxClusterConfig) -> Cluster:
 
 
 def build(config: VboxClusterConfig) -> None:
-    host = vbox_host(config.vbox_manage, config.remote_host)
+    host = config.host()
     work = config.work_dir
     disks = f"{work}/disks"
     base_path = f"{disks}/{BASE_DISK}.vdi"
@@ -225,28 +209,19 @@ def build(config: VboxClusterConfig) -> None:
             ),
             opts=renamed(f"{role}-disk", f"{name}-disk", taken, depends_on=[base]),
         )
-        iso = SeedIso(
-            f"{role}-seed",
-            SeedIsoArgs(directory=f"{work}/seeds", hostname=name, seed=seed, host=host),
-            opts=renamed(f"{role}-seed", f"{name}-seed", taken),
-        )
-        return Machine(
+        return lab_machine(
+            config,
+            host,
             role,
-            MachineArgs(
-                vm_name=name,
-                base_folder=f"{work}/vms",
-                cpus=size.cpus,
-                memory_mb=size.memory_mb,
-                disk=disk,
-                seed=iso,
-                nat_mac=macs.nat,
-                internal=InternalNic(net.attachment, macs.internal, net.mode) if forwards else None,
-                forwards=forwards,
-                ostype=config.os_type,
-                start=start,
-                wait_for_ssh="ssh" if forwards else None,
-                host=host,
-            ),
+            name,
+            size,
+            disk,
+            seed,
+            nat_mac=macs.nat,
+            forwards=forwards,
+            internal=InternalNic(net.attachment, macs.internal, net.mode) if forwards else None,
+            start=start,
+            seed_opts=renamed(f"{role}-seed", f"{name}-seed", taken),
             opts=renamed(role, name, taken, depends_on=after),
         )
 
@@ -255,14 +230,13 @@ def build(config: VboxClusterConfig) -> None:
     )
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
     master = machine("master", m, master_seed(guests), guests.master.macs, forwards, True, [])
-    ssh, user = host.ssh_prefix(), config.ssh_user
-    commands = {m.name: f"{ssh} -p {m.ssh_port} {user}@127.0.0.1"}
+    commands = {m.name: ssh_command(host, config.ssh_user, m.ssh_port)}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
         # Nodes boot once master (their DHCP and DNS server) answers on SSH.
         seed = node_seed(guests, node)
         machine(role, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master])
-        commands[node.name] = f"{ssh} -p {port} {user}@127.0.0.1"
+        commands[node.name] = ssh_command(host, config.ssh_user, port)
 
     pulumi.export("sshCommands", commands)
     pulumi.export("curl", host.command_there(f"curl -X POST http://localhost:{m.http_port}"))

@@ -11,25 +11,20 @@ from collections.abc import Iterator
 
 import pulumi
 
-from components.hostexec import Host
 from components.renderers.cloudinit import Login
-from components.virtualbox import (
-    AdapterMacs,
-    Disk,
-    DiskArgs,
-    Machine,
-    MachineArgs,
-    PortForward,
-    SeedIso,
-    SeedIsoArgs,
-)
+from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForward
 from components.virtualbox.guests import nat_seed
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
-from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import HostPath, Name, NonEmptyText, OsType, Port, SshPublicKey
-from stacks.shared.validation import LabModel, check
-from stacks.shared.virtualbox import ImageConfig, VmSize, forward_problems, vbox_host
+from stacks.shared.types import HostPath, Name, Port
+from stacks.shared.validation import check
+from stacks.shared.virtualbox import (
+    VboxLabConfig,
+    VmSize,
+    forward_problems,
+    lab_machine,
+    ssh_command,
+)
 
 
 class NatVmConfig(VmSize):
@@ -39,18 +34,10 @@ class NatVmConfig(VmSize):
     """Host port forwarded from 127.0.0.1 to the guest's port 22."""
 
 
-class VboxNatConfig(LabModel):
+class VboxNatConfig(VboxLabConfig):
     """Config of the ``vbox-nat`` lab (keys of ``Pulumi.<stack>.yaml``)."""
 
-    ssh_public_key: SshPublicKey
-    """The key that logs in as ``sshUser`` (set up by cloud-init)."""
-    ssh_user: Name = "ubuntu"
-    image: ImageConfig
     work_dir: HostPath = "~/cloudlabs-vbox/vbox-nat"
-    """Where disks, seed ISOs and VM settings go on the VirtualBox host."""
-    vbox_manage: NonEmptyText = "VBoxManage"
-    remote_host: RemoteHostConfig | None = None
-    os_type: OsType = "Ubuntu_64"
     vm: NatVmConfig = NatVmConfig(name="lab-vm", ssh_port=2222, disk_gb=10)
     clone: NatVmConfig = NatVmConfig(name="lab-vm-clone", ssh_port=2223, disk_gb=10)
     """The second VM, on a clone of ``vm``'s disk (its disk size is ``vm``'s)."""
@@ -65,45 +52,26 @@ class VboxNatConfig(LabModel):
 
 
 def _machine(
-    config: VboxNatConfig,
-    host: Host,
-    role: str,
-    vm: NatVmConfig,
-    disk: Disk,
-    after: list[pulumi.Resource],
+    config: VboxNatConfig, role: str, vm: NatVmConfig, disk: Disk, after: list[pulumi.Resource]
 ) -> Machine:
-    work = config.work_dir
     macs = AdapterMacs.of(vm.name)
-    seed = SeedIso(
-        f"{role}-seed",
-        SeedIsoArgs(
-            directory=f"{work}/seeds",
-            hostname=vm.name,
-            seed=nat_seed(vm.name, Login(config.ssh_user, [config.ssh_public_key]), macs),
-            host=host,
-        ),
-    )
-    return Machine(
+    seed = nat_seed(vm.name, Login(config.ssh_user, [config.ssh_public_key]), macs)
+    return lab_machine(
+        config,
+        config.host(),
         role,
-        MachineArgs(
-            vm_name=vm.name,
-            base_folder=f"{work}/vms",
-            cpus=vm.cpus,
-            memory_mb=vm.memory_mb,
-            disk=disk,
-            seed=seed,
-            nat_mac=macs.nat,
-            forwards=[PortForward("ssh", vm.ssh_port, 22)],
-            ostype=config.os_type,
-            wait_for_ssh="ssh",
-            host=host,
-        ),
+        vm.name,
+        vm,
+        disk,
+        seed,
+        nat_mac=macs.nat,
+        forwards=[PortForward("ssh", vm.ssh_port, 22)],
         opts=pulumi.ResourceOptions(depends_on=after),
     )
 
 
 def build(config: VboxNatConfig) -> None:
-    host = vbox_host(config.vbox_manage, config.remote_host)
+    host = config.host()
     disks = f"{config.work_dir}/disks"
     disk = Disk(
         "vm-disk",
@@ -126,13 +94,10 @@ def build(config: VboxNatConfig) -> None:
         opts=pulumi.ResourceOptions(depends_on=[disk]),
     )
     # The first VM boots only once its disk has been cloned.
-    first = _machine(config, host, "vm", config.vm, disk, after=[clone_disk])
-    second = _machine(config, host, "clone", config.clone, clone_disk, after=[])
-    ssh = host.ssh_prefix()
-    user = config.ssh_user
+    first = _machine(config, "vm", config.vm, disk, after=[clone_disk])
+    second = _machine(config, "clone", config.clone, clone_disk, after=[])
     commands = {
-        config.vm.name: f"{ssh} -p {config.vm.ssh_port} {user}@127.0.0.1",
-        config.clone.name: f"{ssh} -p {config.clone.ssh_port} {user}@127.0.0.1",
+        vm.name: ssh_command(host, config.ssh_user, vm.ssh_port) for vm in (config.vm, config.clone)
     }
     pulumi.export("sshCommands", commands)
     pulumi.export("vmNames", [first.vm_name, second.vm_name])

@@ -1,5 +1,6 @@
-"""Config models shared by the VirtualBox labs: the VirtualBox host, the cloud image, VM sizes,
-the lab network, and the rule that no two NAT forwards take the same host port."""
+"""Config models shared by the VirtualBox labs: the keys every one has (login, image, VirtualBox
+host), VM sizes, the lab network, and the rule that no two NAT forwards take the same host port;
+and the one way they build a VM (its seed ISO, then the machine)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,24 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
+import pulumi
 from pydantic import Field
 
 from components.hostexec import Host
-from components.virtualbox import virtualbox_host
+from components.renderers.cloudinit import Seed
+from components.virtualbox import (
+    Disk,
+    InternalNic,
+    Machine,
+    MachineArgs,
+    PortForward,
+    SeedIso,
+    SeedIsoArgs,
+    virtualbox_host,
+)
 from stacks.shared.errors import KeyPath, Problem, format_path
 from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import Cidr, HostPath, IPv4, Name, Url
+from stacks.shared.types import Cidr, HostPath, IPv4, Name, NonEmptyText, OsType, SshPublicKey, Url
 from stacks.shared.validation import LabModel, check
 
 
@@ -25,6 +37,24 @@ class ImageConfig(LabModel):
     ``noble-server-cloudimg-amd64.vmdk``."""
     url: Url | None = None
     """Downloaded to ``path`` when that file is missing."""
+
+
+class VboxLabConfig(LabModel):
+    """The keys of every VirtualBox lab (a lab sets its own ``workDir`` default)."""
+
+    ssh_public_key: SshPublicKey
+    """The key that logs in as ``sshUser`` (set up by cloud-init)."""
+    ssh_user: Name = "ubuntu"
+    image: ImageConfig
+    work_dir: HostPath
+    """Where disks, seed ISOs and VM settings go on the VirtualBox host."""
+    vbox_manage: NonEmptyText = "VBoxManage"
+    remote_host: RemoteHostConfig | None = None
+    os_type: OsType = "Ubuntu_64"
+
+    def host(self) -> Host:
+        """The components' view of where VirtualBox runs."""
+        return vbox_host(self.vbox_manage, self.remote_host)
 
 
 class VmSize(LabModel):
@@ -110,3 +140,52 @@ def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Proble
             yield Problem(path, f"host port {port} is already forwarded by {first}", port)
         else:
             taken[port] = path
+
+
+def lab_machine(
+    config: VboxLabConfig,
+    host: Host,
+    role: str,
+    name: str,
+    size: VmSize,
+    disk: Disk,
+    seed: Seed,
+    *,
+    nat_mac: str,
+    forwards: list[PortForward],
+    internal: InternalNic | None = None,
+    start: bool = True,
+    seed_opts: pulumi.ResourceOptions | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> Machine:
+    """The VM ``name`` of ``role`` on ``disk``, booting ``seed`` from its ISO (``<role>-seed``);
+    with forwards, it waits for the guest's SSH."""
+    iso = SeedIso(
+        f"{role}-seed",
+        SeedIsoArgs(directory=f"{config.work_dir}/seeds", hostname=name, seed=seed, host=host),
+        opts=seed_opts,
+    )
+    return Machine(
+        role,
+        MachineArgs(
+            vm_name=name,
+            base_folder=f"{config.work_dir}/vms",
+            cpus=size.cpus,
+            memory_mb=size.memory_mb,
+            disk=disk,
+            seed=iso,
+            nat_mac=nat_mac,
+            internal=internal,
+            forwards=forwards,
+            ostype=config.os_type,
+            start=start,
+            wait_for_ssh="ssh" if forwards else None,
+            host=host,
+        ),
+        opts=opts,
+    )
+
+
+def ssh_command(host: Host, user: str, port: int) -> str:
+    """How to log in to a guest through its SSH forward on the VirtualBox host."""
+    return f"{host.ssh_prefix()} -p {port} {user}@127.0.0.1"
