@@ -10,10 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from calculator.config import ROLES
-from components.openstack import (
-    Keypair,
-    KeypairArgs,
-)
 from stacks.shared.calculator import CalculatorLabConfig, ServicesConfig, service_address_problems
 from stacks.shared.calculator_build import (
     Placement,
@@ -25,7 +21,7 @@ from stacks.shared.calculator_build import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig
-from stacks.shared.openstack_build import gateway_router, private_network
+from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network
 from stacks.shared.types import Name
 from stacks.shared.validation import check
 
@@ -49,9 +45,7 @@ class OpenStackCalculatorConfig(CalculatorLabConfig):
 def build(config: OpenStackCalculatorConfig) -> None:
     check_user_data_size("openstack-calculator", config.services, config.bootstrap)
     net = config.network
-    keypair = Keypair(
-        "calc-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
-    )
+    keypair = lab_keypair("calc", config)
     network = private_network("calc-net", net)
     router = gateway_router("calc-router", config.router_name, config.external_network, network)
     front_group, operator_group = security_groups(

@@ -23,8 +23,6 @@ import pulumi
 from calculator.config import OPERATOR_ROLES
 from components.calculator_bootstrap import FRONT_END
 from components.openstack import (
-    Keypair,
-    KeypairArgs,
     Router,
     RouterArgs,
     RouterInterfaceSpec,
@@ -46,7 +44,7 @@ from stacks.shared.calculator_build import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, overlap_problems
-from stacks.shared.openstack_build import private_network
+from stacks.shared.openstack_build import lab_keypair, private_network
 from stacks.shared.types import IPv4, Name
 from stacks.shared.validation import LabModel, check
 
@@ -143,9 +141,7 @@ def build(config: OpenStackNaasConfig) -> None:
     public_front = str(config.routers.public.address)
     to_operators = RouteSpec(operator_cidr, inter_front)
 
-    keypair = Keypair(
-        "naas-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
-    )
+    keypair = lab_keypair("naas", config)
     # Sub-network 1 pushes the route to sub-network 2 to its hosts (DHCP option 121).
     front_net = private_network("naas-net1", config.front_network, [to_operators])
     operator_net = private_network("naas-net2", config.operator_network)
