@@ -26,12 +26,11 @@ import os
 
 import yaml
 
-import stacks  # noqa: F401  (registers the labs)
-from stacks.registry import select
+from stacks.shared.catalogue import select
 
 config = (yaml.safe_load(open(os.environ["STACK_FILE"])) or {}).get("config") or {}
-model = select(os.environ["LAB"]).config
-default = model.model_fields["base_image"].default if model else None
+model = select(os.environ["LAB"]).load().config
+default = model.model_fields["base_image"].default
 print(config.get("cloud-labs:baseImage") or default)
 PY
 }

@@ -12,6 +12,8 @@ from ipaddress import IPv4Address
 
 import pulumi
 
+from calculator.config import DEFAULT_PORTS, OPERATOR_ROLES, ROLES
+from components.calculator_bootstrap import FRONT_END, service_url, url_variable
 from components.docker import (
     Container,
     ContainerArgs,
@@ -21,24 +23,22 @@ from components.docker import (
     Network,
     NetworkArgs,
     PortSpec,
+    local_address,
 )
-from stacks.docker_config import (
-    BuildConfig,
+from stacks.shared.catalogue import Lab
+from stacks.shared.docker import BuildConfig
+from stacks.shared.errors import Problem
+from stacks.shared.types import (
     ContainerName,
     Duration,
     ImageRef,
+    IPv4,
     NonRootUser,
+    Port,
     RestartPolicy,
 )
-from stacks.errors import Problem
-from stacks.registry import Lab
-from stacks.types import IPv4, Port
-from stacks.validation import LabModel, check
+from stacks.shared.validation import LabModel, check
 
-FRONT_END = "calculator"
-OPERATORS = ("sum", "sub", "mul", "div")
-ROLES = (FRONT_END, *OPERATORS)
-DEFAULT_PORTS = {role: 50000 + index for index, role in enumerate(ROLES)}
 CONTEXT = "calculator"
 """The build context: the calculator package (relative to the project's root)."""
 DOCKERFILE = "calculator/Dockerfile"
@@ -141,10 +141,8 @@ def service_env(config: DevConfig, role: str) -> dict[str, str]:
     }
     if role == FRONT_END:
         env["CALC_TIMEOUT"] = f"{config.operator_timeout:g}"
-        for op in OPERATORS:
-            env[f"CALC_{op.upper()}_URL"] = (
-                f"http://{config.container_name(op)}:{config.service_port(op)}"
-            )
+        for op in OPERATOR_ROLES:
+            env[url_variable(op)] = service_url(config.container_name(op), config.service_port(op))
     return env
 
 
@@ -164,7 +162,7 @@ def build(config: DevConfig) -> None:
     )
     health = config.healthcheck
     containers: dict[str, Container] = {}
-    for role in (*OPERATORS, FRONT_END):
+    for role in (*OPERATOR_ROLES, FRONT_END):
         published: tuple[PortSpec, ...] = ()
         if role == FRONT_END:
             published = (
@@ -198,20 +196,11 @@ def build(config: DevConfig) -> None:
                 labels={**labels, "org.cloudlabs.role": role},
             ),
         )
-    host = str(config.publish.host_ip)
-    if host == "0.0.0.0":
-        host = "127.0.0.1"
-    url = f"http://{host}:{config.publish.host_port}"
+    url = service_url(local_address(str(config.publish.host_ip)), config.publish.host_port)
     pulumi.export("url", url)
     pulumi.export("curlCommand", f'curl -d "{EXAMPLE}" -X POST {url}')
     pulumi.export("network", network.network_name)
     pulumi.export("containers", {role: c.container_name for role, c in containers.items()})
 
 
-LAB = Lab(
-    name="dev",
-    platform="Docker",
-    summary="the calculator as five containers on the local Docker engine",
-    config=DevConfig,
-    build=build,
-)
+LAB = Lab(config=DevConfig, build=build)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +131,7 @@ def run_script(
         "FAKE_DOCKER_IMAGES": docker_images,
         "FAKE_DOCKER_PULL": docker_pull,
         "FAKE_DOCKER_RUN": docker_run,
-        "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
+        "PYTHON": sys.executable,
         "PIP_CACHE_DIR": str(Path(os.environ.get("HOME", "/root")) / ".cache" / "pip"),
         **(env or {}),
     }

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
+from components.children import child_options
+
 
 @dataclass(frozen=True)
 class RuleSpec:
@@ -61,7 +63,7 @@ class SecurityGroup(pulumi.ComponentResource):
         self, name: str, args: SecurityGroupArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("cloudlabs:openstack:SecurityGroup", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         group = openstack.networking.SecGroup(
             f"{name}-group", name=args.group_name, description=args.description, opts=child
         )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_openstack as openstack
+
+from components.children import child_options
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,9 @@ class ServerArgs:
     user_data: pulumi.Input[str] | None = None
     """cloud-init user-data."""
     floating_ip_pool: str | None = None
-    """External network to take a floating IP from; None = no floating IP."""
-    floating_ip_after: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    """Resources the floating IP needs (the router joining the subnet to the external network).
-    The association depends on them, so ``destroy`` removes it before them."""
+    """External network to take a floating IP from; None = no floating IP. The router joining
+    the subnet to that network goes in the server's ``depends_on``, so that ``destroy`` removes
+    the association before the router's interface."""
 
 
 class Server(pulumi.ComponentResource):
@@ -50,7 +51,7 @@ class Server(pulumi.ComponentResource):
         self, name: str, args: ServerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("cloudlabs:openstack:Server", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         fixed = openstack.networking.PortFixedIpArgs(
             subnet_id=args.subnet_id, ip_address=args.fixed_ip
         )
@@ -85,9 +86,7 @@ class Server(pulumi.ComponentResource):
                 f"{name}-fip-assoc",
                 floating_ip=fip.address,
                 port_id=port.id,
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[instance, *args.floating_ip_after]
-                ),
+                opts=child_options(self, opts, after=[instance]),
             )
             floating = fip.address
         self.instance_id = instance.id

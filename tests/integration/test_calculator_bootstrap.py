@@ -1,7 +1,7 @@
 """The calculator labs' cloud-init user-data, run for real in throwaway containers.
 
 For each role the user-data is rendered by the same code the OpenStack stacks use
-(``stacks.calculator_common``) from the real calculator package, checked by ``cloud-init
+(``stacks.shared.calculator``) from the real calculator package, checked by ``cloud-init
 schema`` and against Nova's size limit, then carried out inside a container from the local
 Debian image ``cloudlabs/base:bookworm`` by a small interpreter of the cloud-config subset the
 renderer emits. Containers have no systemd and no access to package registries, so:
@@ -45,16 +45,16 @@ from typing import Any
 import pytest
 import yaml
 
+from calculator.config import OPERATOR_ROLES as OPERATORS
+from calculator.config import ROLES
 from components.calculator_bootstrap import (
-    OPERATORS,
-    ROLES,
     USER_DATA_LIMIT,
     nova_size,
     render_user_data,
 )
-from stacks.calculator_common import bootstrap_spec, calculator_package
 from stacks.openstack_naas import OpenStackNaasConfig
-from stacks.validation import validate_config
+from stacks.shared.calculator_build import bootstrap_spec, calculator_package
+from stacks.shared.validation import validate_config
 from tests.harness import load_stack_file
 from tests.validators import assert_cloud_config_valid
 

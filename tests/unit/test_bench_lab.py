@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import stacks.catalogue  # noqa: F401  (registers every lab)
 from bench import lab
 from bench.archive import RUNNER_FILES, runner_archive
-from stacks.registry import labs
+from stacks.shared.catalogue import labs
 from tests.harness import ROOT, load_stack_file, run_stack_file
 
 SHIPPED = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pulumi
 import pytest
 
 from components.openstack import (
@@ -153,3 +154,39 @@ def test_server_without_floating_ip_has_no_public_resources() -> None:
     instance = run.one("openstack:compute/instance:Instance")
     assert instance.inputs["userData"] == "#cloud-config\n{}\n"
     assert "keyPair" not in instance.inputs
+
+
+def test_a_components_dependencies_reach_every_child() -> None:
+    # A component's own depends_on does not reach its children (pulumi/pulumi#8721): each
+    # component repeats it on them (components.children).
+    def program() -> None:
+        router = Router("r", RouterArgs(router_name="r", external_network="public"))
+        Server(
+            "vm",
+            ServerArgs(
+                server_name="vm",
+                image_name="img",
+                flavor_name="small",
+                network_id="n",
+                subnet_id="s",
+                floating_ip_pool="public",
+            ),
+            opts=pulumi.ResourceOptions(depends_on=[router]),
+        )
+
+    run = run_function(program)
+    interface = run.one("openstack:networking/router:Router")
+    children = [r for r in run.resources if r.parent and r.parent.endswith("::vm")]
+    assert len(children) == 4, children
+    for child in children:
+        assert run.depends_on(child, interface), f"{child} must come after the router"
+
+
+def test_a_components_dependencies_are_resources() -> None:
+    from components.children import dependencies
+
+    assert dependencies(None) == []
+    opts = pulumi.ResourceOptions()
+    opts.depends_on = ["not a resource"]  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="must list resources"):
+        dependencies(opts)

@@ -36,7 +36,7 @@ from components.openstack import (
     Server,
     ServerArgs,
 )
-from components.renderers.cloudinit import File, UserData, render_user_data
+from components.renderers.cloudinit import File, Files, Hostname, Login, render_user_data
 from tests.harness import (
     ROOT,
     change,
@@ -353,16 +353,21 @@ def test_a_service_container_running_as_root_or_as_its_image_user() -> None:
 
 
 def test_an_output_carrying_a_secret_config_value_is_reported() -> None:
-    remote = {"address": "vbox-host.lab.example.org", "user": "student", "privateKey": "k" * 40}
+    remote = {
+        "host": "vbox-host.lab.example.org",
+        "user": "student",
+        "privateKey": "k" * 40,
+        "hostKey": KEY,
+    }
     config = mutated("vbox-nat", change("remoteHost", value=remote))
     run = run_program(config, stack="vbox-nat")
-    secret = config_of(config, [("cloud-labs:remoteHost", "address")])
+    secret = config_of(config, [("cloud-labs:remoteHost", "host")])
     found = of_rule(evaluate(run, "vbox-nat", secret), NO_SECRETS_IN_OUTPUTS)
     assert [(v.urn, v.message) for v in found] == [
         (
             stack_urn("vbox-nat"),
             "output 'sshCommands' carries the value of the secret config "
-            "cloud-labs:remoteHost.address.",
+            "cloud-labs:remoteHost.host.",
         )
     ]
     # Only the private key secret (as the README says to set it): nothing carries it.
@@ -376,7 +381,7 @@ def test_secret_paths_come_from_the_stack_files_secure_entries(tmp_path: Path) -
         "config:\n"
         "  cloud-labs:lab: vbox-nat\n"
         "  cloud-labs:token:\n    secure: AAAB\n"
-        "  cloud-labs:remoteHost:\n    address: h\n    privateKey:\n      secure: AAAC\n"
+        "  cloud-labs:remoteHost:\n    host: h\n    privateKey:\n      secure: AAAC\n"
     )
     assert secure_paths(stack_file) == {
         ("cloud-labs:token",),
@@ -387,15 +392,27 @@ def test_secret_paths_come_from_the_stack_files_secure_entries(tmp_path: Path) -
 # --- vms-ssh-key-never-password -------------------------------------------------------------
 
 
+class _PasswordLogin:
+    """A cloud-config part the project never writes: a user logging in with a password."""
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+
+    def document(self) -> dict[str, object]:
+        return {
+            "users": [{"name": self.user, "ssh_authorized_keys": [KEY]}],
+            "ssh_pwauth": True,
+            "chpasswd": {"users": [1]},
+        }
+
+
 def test_a_vm_without_a_key_or_with_a_password_is_reported() -> None:
-    with_password = render_user_data(
-        UserData("pw", "ubuntu", [KEY], extra={"ssh_pwauth": True, "chpasswd": {"users": [1]}})
-    )
+    with_password = render_user_data(Hostname("pw"), _PasswordLogin("ubuntu"))
 
     def program() -> None:
         _server("nokey")
         _server("pw", key_pair="key", user_data=with_password)
-        _server("ok", key_pair="key", user_data=render_user_data(UserData("ok", "u", [KEY])))
+        _server("ok", key_pair="key", user_data=render_user_data(Hostname("ok"), Login("u", [KEY])))
         command.local.Command(
             "seed", create="true", environment={"SEED_USER_DATA": "#cloud-config\nhostname: s\n"}
         )
@@ -421,7 +438,7 @@ def _k8s_user_data(node_port: int, port_range: str | None = None) -> str:
             f"apiServer:\n  extraArgs:\n    service-node-port-range: {port_range}\n"
         )
         files.append(File("/etc/cloudlabs/kubeadm.yaml", cluster))
-    return render_user_data(UserData("master", "ubuntu", [KEY], files=files))
+    return render_user_data(Hostname("master"), Login("ubuntu", [KEY]), Files(files))
 
 
 def test_a_node_port_outside_the_range_is_reported() -> None:

@@ -1,9 +1,9 @@
 """Config models and the loader that turns raw stack config into one validated model.
 
 Every lab's config is a tree of :class:`LabModel` subclasses. Field-level rules live in the
-types (``stacks.types``); rules that relate several fields are methods marked ``@check`` that
-yield :class:`~stacks.errors.Problem` entries. :func:`validate_config` runs both kinds and
-reports every problem at once in a :class:`~stacks.errors.ConfigError`.
+types (``stacks.shared.types``); rules that relate several fields are methods marked ``@check`` that
+yield :class:`~stacks.shared.errors.Problem` entries. :func:`validate_config` runs both kinds and
+reports every problem at once in a :class:`~stacks.shared.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from stacks.errors import ConfigError, Problem, Problems
+from stacks.shared.errors import ConfigError, Problem, Problems
 
 M = TypeVar("M", bound="LabModel")
 CheckFn = Callable[[Any], Iterable[Problem]]

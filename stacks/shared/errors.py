@@ -21,6 +21,22 @@ import pulumi
 
 _NO_VALUE: Any = object()
 
+KeyPath = tuple[str | int, ...]
+"""Where a value is in a lab's config: keys from the top (list items by index)."""
+
+
+def format_path(path: KeyPath) -> str:
+    """``path`` as the user reads it: ``vms[1].mac``, ``labels.PoP (the key)``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":  # pydantic's marker: the problem is the mapping key itself
+            out += " (the key)"
+        else:
+            out += f".{part}" if out else part
+    return out or "(config)"
+
 
 class CloudLabsError(pulumi.RunError):
     """Base class of every error cloud-labs raises on purpose.
@@ -42,7 +58,7 @@ class LabNotAvailableError(CloudLabsError):
 class Problem:
     """One thing wrong in a stack's config."""
 
-    path: tuple[str | int, ...]
+    path: KeyPath
     """Where: config keys from the top of the lab's config (list items by index)."""
     message: str
     """What is wrong, phrased as what was expected."""
@@ -55,15 +71,7 @@ class Problem:
 
     @property
     def location(self) -> str:
-        out = ""
-        for part in self.path:
-            if isinstance(part, int):
-                out += f"[{part}]"
-            elif part == "[key]":  # pydantic's marker: the problem is the mapping key itself
-                out += " (the key)"
-            else:
-                out += f".{part}" if out else part
-        return out or "(config)"
+        return format_path(self.path)
 
     def render(self) -> str:
         text = f"{self.location}: {self.message}"

@@ -1,28 +1,23 @@
-"""What the two calculator labs share: config of the five services, their bootstrap, their VMs.
+"""What the two calculator labs build alike: the five VMs, their security groups, their outputs.
 
-``openstack-calculator`` puts the five VMs on one private network; ``openstack-naas`` splits
-them over two sub-networks. Both give each VM cloud-init user-data rendered by
-:mod:`components.calculator_bootstrap`, both protect the operators with a security group that
-admits only members of the front end's group, and both export the same kind of outputs.
+Both give each VM cloud-init user-data rendered by :mod:`components.calculator_bootstrap`, both
+protect the operators with a security group that admits only members of the front end's group,
+and both export the same kind of outputs.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated
 
 import pulumi
-from pydantic import AfterValidator, Field
 
+from calculator.config import OPERATOR_ROLES, ROLES
 from components.calculator_bootstrap import (
-    DEFAULT_PORTS,
-    OPERATORS,
-    ROLES,
+    FRONT_END,
     USER_DATA_LIMIT,
     BootstrapSpec,
     CalculatorPackage,
@@ -30,145 +25,15 @@ from components.calculator_bootstrap import (
     nova_size,
     render_user_data,
     service_url,
-    valid_package,
 )
 from components.openstack import RuleSpec, SecurityGroup, SecurityGroupArgs, Server, ServerArgs
-from stacks.errors import ConfigError, Problem
-from stacks.openstack_config import NetworkConfig, fixed_ip_problems
-from stacks.types import Cidr, IPv4, Name, NonEmptyText, Port, SshPublicKey
-from stacks.validation import LabModel, check
+from stacks.shared.calculator import BootstrapConfig, ServicesConfig
+from stacks.shared.errors import ConfigError, Problem
 
-CALCULATOR_PROJECT = Path(__file__).resolve().parent.parent / "calculator"
+CALCULATOR_PROJECT = Path(__file__).resolve().parents[2] / "calculator"
 """The calculator application's project directory in this tree (its pyproject.toml)."""
 
 SAMPLE_EXPRESSION = "(5+6)*2"
-
-
-def _parse_package(value: str) -> str:
-    if not valid_package(value):
-        raise ValueError(
-            "expected a Debian package name, optionally pinned: 'python3' or 'python3=3.11.2-1'"
-        )
-    return value
-
-
-def _parse_mirror(value: str) -> str:
-    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~%/+-]*)?", value):
-        raise ValueError(
-            "expected an http:// or https:// mirror URL such as http://deb.debian.org/debian"
-        )
-    return value
-
-
-PackageName = Annotated[str, AfterValidator(_parse_package)]
-MirrorUrl = Annotated[str, AfterValidator(_parse_mirror)]
-
-
-class BootstrapConfig(LabModel):
-    """How cloud-init installs the calculator's runtime on each VM."""
-
-    apt_mirror: MirrorUrl | None = None
-    """The primary apt mirror of the image's distribution; omitted = the image's own."""
-    packages: list[PackageName] = Field(default_factory=lambda: ["python3"])
-    """Distribution packages to install, ``name`` or ``name=version`` (python3 >= 3.11)."""
-    package_update: bool = True
-    """Refresh the package index before installing."""
-    bind_address: IPv4 = ipaddress.IPv4Address("0.0.0.0")
-    """The address every service listens on."""
-    timeout: Annotated[float, Field(gt=0, le=300)] | None = None
-    """Seconds the front end waits for one operator call; omitted = the calculator's default."""
-
-
-class ServiceVmConfig(LabModel):
-    """One of the five VMs."""
-
-    name: Name
-    """The instance's name in Nova."""
-    fixed_ip: IPv4 | None = None
-    """Its address on its sub-network; omitted = allocated by Neutron."""
-    port: Port | None = None
-    """The service's port; omitted = the calculator's default for the role (50000-50004)."""
-    image: NonEmptyText | None = None
-    """Overrides the lab's ``image`` for this VM."""
-    flavor: NonEmptyText | None = None
-    """Overrides the lab's ``flavor`` for this VM."""
-
-
-def _default(role: str, prefix: str = "calc") -> ServiceVmConfig:
-    short = "front" if role == "calculator" else role
-    return ServiceVmConfig(name=f"{prefix}-{short}")
-
-
-class ServicesConfig(LabModel):
-    """The five VMs by role: the front end (``calculator``) and the four operators."""
-
-    calculator: ServiceVmConfig = Field(default_factory=lambda: _default("calculator"))
-    sum: ServiceVmConfig = Field(default_factory=lambda: _default("sum"))
-    sub: ServiceVmConfig = Field(default_factory=lambda: _default("sub"))
-    mul: ServiceVmConfig = Field(default_factory=lambda: _default("mul"))
-    div: ServiceVmConfig = Field(default_factory=lambda: _default("div"))
-
-    def vm(self, role: str) -> ServiceVmConfig:
-        vm: ServiceVmConfig = getattr(self, role)
-        return vm
-
-    def port(self, role: str) -> int:
-        return self.vm(role).port or DEFAULT_PORTS[role]
-
-    @check
-    def _distinct_names(self) -> Iterator[Problem]:
-        seen: dict[str, str] = {}
-        for role in ROLES:
-            name = self.vm(role).name
-            if name in seen:
-                yield Problem((role, "name"), f"the name is already given to {seen[name]}", name)
-            seen.setdefault(name, role)
-
-    @check
-    def _ports_not_ssh(self) -> Iterator[Problem]:
-        for role in ROLES:
-            if self.port(role) == 22:
-                yield Problem((role, "port"), "port 22 is SSH's; pick another", 22)
-
-
-Address = tuple[tuple[str | int, ...], ipaddress.IPv4Address | None, NetworkConfig | None]
-
-
-class CalculatorLabConfig(LabModel):
-    """Config keys both calculator labs have; each lab adds its networks and names."""
-
-    external_network: Name
-    """The provider's public network: the routers' gateways and the front end's floating IP."""
-    ssh_public_key: SshPublicKey
-    """The key every VM's default user accepts."""
-    ssh_user: Name = "ubuntu"
-    """The image's default login user (for the ssh commands in the outputs)."""
-    access_cidr: Cidr
-    """Where the calculator's users are: who may reach the front end's port."""
-    admin_cidr: Cidr
-    """Who may SSH to (and ping) the front end, the jump host to the operators."""
-    image: NonEmptyText
-    """Glance image of every VM (python3 >= 3.11 and cloud-init), e.g. Ubuntu 24.04."""
-    flavor: NonEmptyText
-    """Nova flavor of every VM."""
-    bootstrap: BootstrapConfig = BootstrapConfig()
-
-
-def service_address_problems(
-    services: ServicesConfig,
-    placement: Mapping[str, NetworkConfig],
-    others: Sequence[Address] = (),
-) -> Iterator[Problem]:
-    """Each VM's fixed IP inside the sub-network it belongs to; no address used twice.
-
-    ``others`` are further addresses taken on those sub-networks (router interfaces): each is
-    checked against its sub-network and against every address listed before it.
-    """
-    entries: list[Address] = [
-        (("services", role, "fixedIp"), services.vm(role).fixed_ip, placement[role])
-        for role in ROLES
-    ]
-    yield from fixed_ip_problems([*entries, *others])
 
 
 @cache
@@ -186,7 +51,7 @@ def bootstrap_spec(
     """The bootstrap of ``role``; the front end's needs the operators' addresses."""
     upstreams = {
         op: service_url(upstream_addresses[op], services.port(op))
-        for op in OPERATORS
+        for op in OPERATOR_ROLES
         if upstream_addresses is not None
     }
     return BootstrapSpec(
@@ -206,10 +71,10 @@ def check_user_data_size(lab: str, services: ServicesConfig, bootstrap: Bootstra
 
     The front end is measured with the longest possible operator addresses.
     """
-    widest = dict.fromkeys(OPERATORS, "255.255.255.255")
+    widest = dict.fromkeys(OPERATOR_ROLES, "255.255.255.255")
     package = calculator_package()
     for role in ROLES:
-        spec = bootstrap_spec(role, services, bootstrap, widest if role == "calculator" else None)
+        spec = bootstrap_spec(role, services, bootstrap, widest if role == FRONT_END else None)
         size = nova_size(render_user_data(spec, package))
         if size > USER_DATA_LIMIT:
             message = (
@@ -219,16 +84,6 @@ def check_user_data_size(lab: str, services: ServicesConfig, bootstrap: Bootstra
             raise ConfigError(lab, [Problem(("bootstrap", "packages"), message)])
 
 
-def carrying(value: pulumi.Input[str], needs: Sequence[pulumi.Resource]) -> pulumi.Output[str]:
-    """``value``, with a dependency on ``needs`` for whatever takes it as an input.
-
-    A component in ``needs`` stands for every resource inside it (a router: its interfaces and
-    routes), so the consumer is created after them and destroyed before them. (A component's
-    own ``depends_on`` would not reach the resources it creates.)
-    """
-    return pulumi.Output.all(value, *(r.urn for r in needs)).apply(lambda values: values[0])
-
-
 @dataclass(frozen=True)
 class Placement:
     """Where a VM goes: its network, subnet and what it waits for."""
@@ -236,8 +91,9 @@ class Placement:
     network_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
     after: tuple[pulumi.Resource, ...] = ()
-    """Resources the VM needs before it boots (routers, routes pushed by DHCP); its port
-    depends on them, so ``destroy`` removes the VM and its port first."""
+    """Resources the VM needs before it boots (routers, routes pushed by DHCP, the router its
+    floating IP goes through): the server depends on them, so ``destroy`` removes the VM, its
+    port and its floating IP first."""
 
 
 @dataclass(frozen=True)
@@ -262,7 +118,7 @@ def security_groups(
     Operators: their service ports, SSH (the front end as jump host) and ICMP, each only from
     members of the front end's group; nothing from any CIDR.
     """
-    front_port = services.port("calculator")
+    front_port = services.port(FRONT_END)
     front = SecurityGroup(
         f"{prefix}-front-sg",
         SecurityGroupArgs(
@@ -281,7 +137,7 @@ def security_groups(
             ],
         ),
     )
-    ports = sorted({services.port(op) for op in OPERATORS})
+    ports = sorted({services.port(op) for op in OPERATOR_ROLES})
     operator_rules = [
         RuleSpec("tcp", port, port, remote_group_id=front.group_id, description="from front end")
         for port in ports
@@ -313,7 +169,6 @@ def build_calculator(
     front_group: SecurityGroup,
     operator_group: SecurityGroup,
     external_network: str,
-    floating_ip_after: tuple[pulumi.Resource, ...],
 ) -> Calculator:
     """The four operator VMs, then the front end wired to their addresses, with a floating IP.
 
@@ -325,8 +180,8 @@ def build_calculator(
     def server(role: str, user_data: pulumi.Input[str], public: bool = False) -> Server:
         vm = services.vm(role)
         where = placements[role]
-        group = front_group if role == "calculator" else operator_group
-        short = "front" if role == "calculator" else role
+        group = front_group if role == FRONT_END else operator_group
+        short = "front" if role == FRONT_END else role
         return Server(
             f"{prefix}-{short}",
             ServerArgs(
@@ -334,26 +189,26 @@ def build_calculator(
                 image_name=vm.image or image,
                 flavor_name=vm.flavor or flavor,
                 network_id=where.network_id,
-                subnet_id=carrying(where.subnet_id, where.after),
+                subnet_id=where.subnet_id,
                 fixed_ip=str(vm.fixed_ip) if vm.fixed_ip else None,
                 security_group_ids=[group.group_id],
                 key_pair=key_pair,
                 user_data=user_data,
                 floating_ip_pool=external_network if public else None,
-                floating_ip_after=floating_ip_after if public else (),
             ),
+            opts=pulumi.ResourceOptions(depends_on=list(where.after)),
         )
 
     operators: dict[str, Server] = {}
     addresses: dict[str, pulumi.Input[str]] = {}
-    for role in OPERATORS:
+    for role in OPERATOR_ROLES:
         spec = bootstrap_spec(role, services, bootstrap)
         operators[role] = server(role, render_user_data(spec, package))
         fixed = services.vm(role).fixed_ip
         addresses[role] = str(fixed) if fixed else operators[role].fixed_ip
 
     def front_user_data(known: dict[str, str]) -> str:
-        spec = bootstrap_spec("calculator", services, bootstrap, known)
+        spec = bootstrap_spec(FRONT_END, services, bootstrap, known)
         return render_user_data(spec, package)
 
     user_data = pulumi.Output.all(**addresses).apply(front_user_data)
@@ -363,7 +218,7 @@ def build_calculator(
 
 def export_outputs(calc: Calculator, services: ServicesConfig, ssh_user: str) -> None:
     """floatingIp, url, curlCommand, sshCommand, frontEndIp, operatorIps, operatorSshCommands."""
-    port = services.port("calculator")
+    port = services.port(FRONT_END)
     fip = calc.front_end.floating_ip
     pulumi.export("floatingIp", fip)
     pulumi.export("frontEndIp", calc.front_end.fixed_ip)

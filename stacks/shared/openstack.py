@@ -13,11 +13,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from stacks.errors import Problem
-from stacks.types import Cidr, IPv4, Name, NonEmptyText, PortRange
-from stacks.validation import LabModel, check
-
-Path = tuple[str | int, ...]
+from stacks.shared.errors import KeyPath, Problem, format_path
+from stacks.shared.types import Cidr, IPv4, Name, NonEmptyText, PortRange
+from stacks.shared.validation import LabModel, check
 
 
 def usable(net: ipaddress.IPv4Network, ip: ipaddress.IPv4Address) -> bool:
@@ -138,10 +136,10 @@ class ServerConfig(LabModel):
 
 
 def fixed_ip_problems(
-    addresses: Iterable[tuple[Path, ipaddress.IPv4Address | None, NetworkConfig | None]],
+    addresses: Iterable[tuple[KeyPath, ipaddress.IPv4Address | None, NetworkConfig | None]],
 ) -> Iterator[Problem]:
     """Fixed IPs: inside their subnet, outside its DHCP pools, not its gateway, not used twice."""
-    taken: dict[ipaddress.IPv4Address, Path] = {}
+    taken: dict[ipaddress.IPv4Address, KeyPath] = {}
     for path, ip, subnet in addresses:
         if ip is None:
             continue
@@ -162,16 +160,16 @@ def fixed_ip_problems(
                     str(ip),
                 )
         if ip in taken:
-            first = Problem(taken[ip], "").location
+            first = format_path(taken[ip])
             yield Problem(path, f"the address is already given to {first}", str(ip))
         else:
             taken[ip] = path
 
 
-def overlap_problems(subnets: Sequence[tuple[Path, ipaddress.IPv4Network]]) -> Iterator[Problem]:
+def overlap_problems(subnets: Sequence[tuple[KeyPath, ipaddress.IPv4Network]]) -> Iterator[Problem]:
     """Subnets of one stack must not overlap (one router could not tell them apart)."""
     for i, (path, cidr) in enumerate(subnets):
         for other_path, other in subnets[:i]:
             if cidr.overlaps(other):
-                where = Problem(other_path, "").location
+                where = format_path(other_path)
                 yield Problem(path, f"the subnet overlaps {where} ({other})", str(cidr))
