@@ -426,22 +426,16 @@ def test_a_servers_declared_tier_wins_over_its_groups() -> None:
                 "closed", "closed", [RuleSpec("tcp", 80, remote_group_id=open_group.group_id)]
             ),
         )
-        # Reachable from addresses, so no back end by its groups: declared one all the same.
-        _server(
-            "db",
-            security_group_ids=[open_group.group_id],
-            key_pair="key",
-            floating_ip_pool="public",
-            metadata={"cloudlabs.tier": "backend"},
-        )
-        # Reachable only from a group, so a back end by its groups: declared the front end.
-        _server(
-            "web",
-            security_group_ids=[closed.group_id],
-            key_pair="key",
-            floating_ip_pool="public",
-            metadata={"cloudlabs.tier": "frontend"},
-        )
+        # db is reachable from addresses (no back end by its groups), declared a back end all
+        # the same; web only from a group (a back end by its groups), declared the front end.
+        for name, group, tier in (("db", open_group, "backend"), ("web", closed, "frontend")):
+            _server(
+                name,
+                security_group_ids=[group.group_id],
+                key_pair="key",
+                floating_ip_pool="public",
+                metadata={"cloudlabs.tier": tier},
+            )
 
     found = of_rule(crafted(program, config_of({"accessCidr": "0.0.0.0/0"})), BACKENDS_NOT_EXPOSED)
     assert [v.urn.rsplit("::", 1)[1] for v in found] == ["db-fip-assoc"]
