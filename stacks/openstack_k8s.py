@@ -22,8 +22,6 @@ from components.kubernetes import (
     worker_user_data,
 )
 from components.openstack import (
-    Keypair,
-    KeypairArgs,
     SecurityGroup,
     SecurityGroupArgs,
     Server,
@@ -42,7 +40,7 @@ from stacks.shared.kubernetes import (
 )
 from stacks.shared.names import renamed
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
-from stacks.shared.openstack_build import gateway_router, private_network
+from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network
 from stacks.shared.types import (
     Cidr,
     Name,
@@ -135,9 +133,7 @@ class OpenStackK8sConfig(LabModel):
 
 def build(config: OpenStackK8sConfig) -> None:
     net = config.network
-    keypair = Keypair(
-        "k8s-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
-    )
+    keypair = lab_keypair("k8s", config)
     network = private_network("k8s-net", net)
     router = gateway_router("k8s-router", config.router_name, config.external_network, network)
     rules = node_rules(

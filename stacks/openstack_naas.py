@@ -21,10 +21,9 @@ from collections.abc import Iterator
 import pulumi
 
 from calculator.config import OPERATOR_ROLES
+from components.calculator import Placement
 from components.calculator_bootstrap import FRONT_END
 from components.openstack import (
-    Keypair,
-    KeypairArgs,
     Router,
     RouterArgs,
     RouterInterfaceSpec,
@@ -36,17 +35,11 @@ from stacks.shared.calculator import (
     ServiceVmConfig,
     service_address_problems,
 )
-from stacks.shared.calculator_build import (
-    Placement,
-    build_calculator,
-    check_user_data_size,
-    export_outputs,
-    security_groups,
-)
+from stacks.shared.calculator_build import build_calculator, check_user_data_size, export_outputs
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
-from stacks.shared.openstack import NetworkConfig, overlap_problems, usable
-from stacks.shared.openstack_build import private_network
+from stacks.shared.openstack import NetworkConfig, overlap_problems
+from stacks.shared.openstack_build import lab_keypair, private_network
 from stacks.shared.types import IPv4, Name
 from stacks.shared.validation import LabModel, check
 
@@ -125,19 +118,6 @@ class OpenStackNaasConfig(CalculatorLabConfig):
         yield from service_address_problems(self.services, placement, routers)
 
     @check
-    def _router_addresses_outside_pools(self) -> Iterator[Problem]:
-        for key in ("public", "inter"):
-            ip = getattr(self.routers, key).address
-            for i, pool in enumerate(self.front_network.allocation_pools):
-                if usable(self.front_network.cidr, ip) and ip in pool:
-                    yield Problem(
-                        ("routers", key, "address"),
-                        f"the address is inside frontNetwork.allocationPools[{i}] "
-                        f"({pool.start}-{pool.end}): DHCP could give it to a VM first",
-                        str(ip),
-                    )
-
-    @check
     def _no_competing_route(self) -> Iterator[Problem]:
         for i, route in enumerate(self.front_network.host_routes):
             if route.destination.overlaps(self.operator_network.cidr):
@@ -150,15 +130,13 @@ class OpenStackNaasConfig(CalculatorLabConfig):
 
 
 def build(config: OpenStackNaasConfig) -> None:
-    check_user_data_size("openstack-naas", config.services, config.bootstrap)
+    check_user_data_size("openstack-naas", config, config.services)
     operator_cidr = str(config.operator_network.cidr)
     inter_front = str(config.routers.inter.address)
     public_front = str(config.routers.public.address)
     to_operators = RouteSpec(operator_cidr, inter_front)
 
-    keypair = Keypair(
-        "naas-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
-    )
+    keypair = lab_keypair("naas", config)
     # Sub-network 1 pushes the route to sub-network 2 to its hosts (DHCP option 121).
     front_net = private_network("naas-net1", config.front_network, [to_operators])
     operator_net = private_network("naas-net2", config.operator_network)
@@ -208,14 +186,6 @@ def build(config: OpenStackNaasConfig) -> None:
         ),
         opts=pulumi.ResourceOptions(depends_on=[public]),
     )
-    front_group, operator_group = security_groups(
-        "naas",
-        config.services,
-        config.access_cidr,
-        config.admin_cidr,
-        config.front_end_group_name,
-        config.operator_group_name,
-    )
     # The front end boots once its sub-network pushes the route (DHCP at first boot), the
     # route's next hop exists and its floating IP's router is there; the operators once their
     # gateway leads out.
@@ -228,17 +198,13 @@ def build(config: OpenStackNaasConfig) -> None:
     placements = {FRONT_END: front_place, **dict.fromkeys(OPERATOR_ROLES, operator_place)}
     calc = build_calculator(
         "naas",
+        config,
         services=config.services,
-        bootstrap=config.bootstrap,
-        image=config.image,
-        flavor=config.flavor,
+        names=(config.front_end_group_name, config.operator_group_name),
         key_pair=keypair.name,
         placements=placements,
-        front_group=front_group,
-        operator_group=operator_group,
-        external_network=config.external_network,
     )
-    export_outputs(calc, config.services, config.ssh_user)
+    export_outputs(calc, config.ssh_user)
     pulumi.export(
         "routerAddresses",
         {

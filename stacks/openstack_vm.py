@@ -11,8 +11,6 @@ from collections.abc import Iterator
 import pulumi
 
 from components.openstack import (
-    Keypair,
-    KeypairArgs,
     SecurityGroup,
     SecurityGroupArgs,
     Server,
@@ -21,7 +19,7 @@ from components.openstack import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
-from stacks.shared.openstack_build import gateway_router, private_network, rule_specs
+from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network, rule_specs
 from stacks.shared.types import Cidr, Name, SshPublicKey
 from stacks.shared.validation import LabModel, check
 
@@ -52,9 +50,7 @@ class OpenStackVmConfig(LabModel):
 
 def build(config: OpenStackVmConfig) -> None:
     net = config.network
-    keypair = Keypair(
-        "vm-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
-    )
+    keypair = lab_keypair("vm", config)
     network = private_network("vm-net", net)
     router = gateway_router("vm-router", config.router_name, config.external_network, network)
     base_rules = [

@@ -19,17 +19,7 @@ import pulumi
 from pydantic import Field
 
 from components.renderers.cloudinit import Login, Seed
-from components.virtualbox import (
-    AdapterMacs,
-    Disk,
-    DiskArgs,
-    InternalNic,
-    Machine,
-    MachineArgs,
-    PortForward,
-    SeedIso,
-    SeedIsoArgs,
-)
+from components.virtualbox import AdapterMacs, Disk, DiskArgs, InternalNic, Machine, PortForward
 from components.virtualbox.guests import (
     Cluster,
     Guest,
@@ -38,21 +28,20 @@ from components.virtualbox.guests import (
     node_seed,
     template_seed,
 )
-from components.virtualbox.ready import ReadyLogin
 from stacks.shared.catalogue import Lab
-from stacks.shared.errors import Problem
+from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.names import renamed
-from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import HostPath, Name, NonEmptyText, OsType, Port, SshPublicKey
+from stacks.shared.types import HostPath, Name, Port
 from stacks.shared.validation import LabModel, check
 from stacks.shared.virtualbox import (
-    ImageConfig,
     LabNetworkConfig,
+    VboxLabConfig,
     VmSize,
-    disk_problems,
     forward_problems,
+    image_disk,
     lab_host,
-    login_keys,
+    lab_machine,
+    ssh_command,
 )
 
 BASE_DISK = "base"
@@ -105,16 +94,10 @@ class BenchmarkConfig(LabModel):
     """Install a benchmark script (sysbench CPU/memory, fio disk) on master and the nodes."""
 
 
-class VboxClusterConfig(LabModel):
+class VboxClusterConfig(VboxLabConfig):
     """Config of the ``vbox-cluster`` lab (keys of ``Pulumi.<stack>.yaml``)."""
 
-    ssh_public_key: SshPublicKey
-    ssh_user: Name = "ubuntu"
-    image: ImageConfig
     work_dir: HostPath = "~/cloudlabs-vbox/vbox-cluster"
-    vbox_manage: NonEmptyText = "VBoxManage"
-    remote_host: RemoteHostConfig | None = None
-    os_type: OsType = "Ubuntu_64"
     template: TemplateConfig = TemplateConfig()
     master: MasterConfig = MasterConfig()
     nodes: NodesConfig = NodesConfig()
@@ -133,16 +116,12 @@ class VboxClusterConfig(LabModel):
                 self.nodes.count,
             )
 
-    @check
-    def _disks(self) -> Iterator[Problem]:
-        yield from disk_problems(
-            self.image,
-            [
-                (("template", "diskGb"), self.template.disk_gb),
-                (("master", "diskGb"), self.master.disk_gb),
-                (("nodes", "diskGb"), self.nodes.disk_gb),
-            ],
-        )
+    def disk_sizes(self) -> list[tuple[KeyPath, int]]:
+        return [
+            (("template", "diskGb"), self.template.disk_gb),
+            (("master", "diskGb"), self.master.disk_gb),
+            (("nodes", "diskGb"), self.nodes.disk_gb),
+        ]
 
     @check
     def _master_ports(self) -> Iterator[Problem]:
@@ -184,14 +163,14 @@ class VboxClusterConfig(LabModel):
             yield Problem(("nodes", "namePrefix"), f"{BASE_DISK}.vdi is the base disk's file")
 
 
-def cluster(config: VboxClusterConfig, ready_key: str | None = None) -> Cluster:
-    """The guests: names, MAC addresses (stable) and lab addresses, and what they run; the
-    login takes the user's key (and the ready key, given)."""
+def cluster(config: VboxClusterConfig, login: Login | None = None) -> Cluster:
+    """The guests: names, MAC addresses (stable) and lab addresses, and what they run; their
+    login is ``login`` (by default the user's key alone)."""
     net = config.network
     start = net.dhcp_range.start
     redis = config.redis
     return Cluster(
-        login=Login(config.ssh_user, login_keys(config.ssh_public_key, ready_key)),
+        login=login or config.login(),
         network=net.cidr,
         master=Guest.named(config.master.name, net.master_ip),
         nodes=[Guest.named(name, start + i) for i, name in enumerate(config.nodes.names())],
@@ -203,26 +182,16 @@ def cluster(config: VboxClusterConfig, ready_key: str | None = None) -> Cluster:
 
 
 def build(config: VboxClusterConfig) -> None:
-    lab = lab_host(config.vbox_manage, config.remote_host, config.work_dir)
+    lab = lab_host(config)
     host = lab.host
     work = config.work_dir
     disks = f"{work}/disks"
     base_path = f"{disks}/{BASE_DISK}.vdi"
-    base = Disk(
-        "base-disk",
-        DiskArgs(path=base_path, source=config.image.path, source_url=config.image.url, host=host),
-        opts=pulumi.ResourceOptions(depends_on=[lab.check]),
-    )
+    base = image_disk(config, lab, "base-disk", base_path)
     net = config.network
 
     guests = cluster(config)
     t, m = config.template, config.master
-    ready = lab.ready_key.public_key
-
-    def seeded(render: Callable[[Cluster], Seed]) -> pulumi.Output[Seed]:
-        """A guest's seed, its login taking the ready key too."""
-        return ready.apply(lambda key: render(cluster(config, key)))
-
     nodes = [(f"node{i:02d}", node) for i, node in enumerate(guests.nodes, start=1)]
     roles = {"template": t.name, "master": m.name, **{role: g.name for role, g in nodes}}
     taken = {"base-disk", *roles, *(f"{r}-{kind}" for r in roles for kind in ("disk", "seed"))}
@@ -230,13 +199,14 @@ def build(config: VboxClusterConfig) -> None:
     def machine(
         role: str,
         size: VmSize,
-        seed: pulumi.Output[Seed],
+        seed: Callable[[Cluster], Seed],
         macs: AdapterMacs,
         forwards: list[PortForward],
         start: bool,
         after: list[pulumi.Resource],
     ) -> Machine:
-        """The VM of ``role`` on a clone of the base disk; with forwards, on the lab network."""
+        """The VM of ``role`` on a clone of the base disk, booting the seed ``seed`` renders for
+        the cluster (its login given by the lab); with forwards, on the lab network."""
         name = roles[role]
         disk = Disk(
             f"{role}-disk",
@@ -249,52 +219,35 @@ def build(config: VboxClusterConfig) -> None:
             ),
             opts=renamed(f"{role}-disk", f"{name}-disk", taken, depends_on=[base]),
         )
-        iso = SeedIso(
-            f"{role}-seed",
-            SeedIsoArgs(directory=f"{work}/seeds", hostname=name, seed=seed, host=host),
-            opts=renamed(f"{role}-seed", f"{name}-seed", taken),
-        )
-        return Machine(
+        return lab_machine(
+            config,
+            lab,
             role,
-            MachineArgs(
-                vm_name=name,
-                base_folder=f"{work}/vms",
-                cpus=size.cpus,
-                memory_mb=size.memory_mb,
-                disk=disk,
-                seed=iso,
-                nat_mac=macs.nat,
-                internal=InternalNic(net.attachment, macs.internal, net.mode) if forwards else None,
-                forwards=forwards,
-                ostype=config.os_type,
-                start=start,
-                wait_for_ssh="ssh" if forwards else None,
-                ready=ReadyLogin(config.ssh_user, lab.ready_key),
-                host_check=lab.check,
-                host=host,
-            ),
+            name,
+            size,
+            disk,
+            lambda login: seed(cluster(config, login)),
+            nat_mac=macs.nat,
+            forwards=forwards,
+            internal=InternalNic(net.attachment, macs.internal, net.mode) if forwards else None,
+            start=start,
+            seed_opts=renamed(f"{role}-seed", f"{name}-seed", taken),
             opts=renamed(role, name, taken, depends_on=after),
         )
 
+    template_macs = AdapterMacs.of(t.name)
     template = machine(
-        "template",
-        t,
-        seeded(lambda c: template_seed(c, t.name)),
-        AdapterMacs.of(t.name),
-        [],
-        t.start,
-        [],
+        "template", t, lambda c: template_seed(c, t.name), template_macs, [], t.start, []
     )
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
-    master = machine("master", m, seeded(master_seed), guests.master.macs, forwards, True, [])
-    ssh, user = host.ssh_prefix(), config.ssh_user
-    commands = {m.name: f"{ssh} -p {m.ssh_port} {user}@127.0.0.1"}
+    master = machine("master", m, master_seed, guests.master.macs, forwards, True, [])
+    commands = {m.name: ssh_command(host, config.ssh_user, m.ssh_port)}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
         # Nodes boot once master (their DHCP and DNS server) is ready.
-        seed = seeded(functools.partial(node_seed, node=node))
+        seed = functools.partial(node_seed, node=node)
         machine(role, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master])
-        commands[node.name] = f"{ssh} -p {port} {user}@127.0.0.1"
+        commands[node.name] = ssh_command(host, config.ssh_user, port)
 
     pulumi.export("sshCommands", commands)
     pulumi.export("curl", host.command_there(f"curl -X POST http://localhost:{m.http_port}"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import ipaddress
 import json
@@ -26,6 +27,7 @@ import pytest
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
@@ -46,6 +48,8 @@ class Resource:
     state: dict[str, Any]
     parent: str | None
     depends_on: list[str]
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """For each input property, the URNs of the resources whose outputs feed it."""
     options: dict[str, Any] = field(default_factory=dict)
     """Registration options other than parent and dependencies (``deleteBeforeReplace``,
     ``aliases``...), as the engine receives them; only those that are set."""
@@ -235,13 +239,21 @@ def _patch_monitor_for_options(run: StackRun) -> None:
                 res.urn = response.urn
                 res.parent = request.parent or None
                 res.depends_on = list(request.dependencies)
-                for deps in request.propertyDependencies.values():
+                for key, deps in request.propertyDependencies.items():
                     res.depends_on.extend(deps.urns)
+                    res.property_dependencies[key] = list(deps.urns)
                 res.options = _options(request)
                 break
         return response
 
     monitor.RegisterResource = register
+
+
+def revealed(value: Any) -> tuple[Any, bool]:
+    """An input as the mocks saw it: (its plain value, whether it was a Pulumi secret)."""
+    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        return value["value"], True
+    return value, False
 
 
 def to_pulumi_config(values: Mapping[str, Any]) -> dict[str, str]:
@@ -348,6 +360,56 @@ def run_stack_file(stack: str) -> StackRun:
     return run_program(load_stack_file(stack), stack=stack)
 
 
+# --- bad config -----------------------------------------------------------------------------
+# One way to write a config test: a shipped stack file, ``changed`` by ``change`` mutations, then
+# ``rejected`` (the error, for custom checks) or ``assert_rejected`` (exactly these problems).
+
+Change = Callable[[dict[str, Any]], None]
+
+
+def change(key: str, *path: str | int, value: Any = None, delete: bool = False) -> Change:
+    """A mutation setting (or deleting) one value deep inside a stack file's config.
+
+    ``key`` is the config key without the project prefix; ``path`` goes down into its value
+    (mappings missing on the way are created).
+    """
+
+    def apply(config: dict[str, Any]) -> None:
+        target: Any = config
+        keys: list[Any] = [f"{PROJECT}:{key}", *path]
+        for part in keys[:-1]:
+            target = target.setdefault(part, {}) if isinstance(target, dict) else target[part]
+        if delete:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+
+    return apply
+
+
+def changed(config: Mapping[str, Any], *changes: Change) -> dict[str, Any]:
+    """A copy of ``config`` with ``changes`` applied in order."""
+    out = copy.deepcopy(dict(config))
+    for apply in changes:
+        apply(out)
+    return out
+
+
+def rejected(config: Mapping[str, Any], lab: str, *, stack: str = "bad") -> ConfigError:
+    """Run ``config``: it must fail for ``lab`` before any resource is registered."""
+    recorded = StackRun()
+    with pytest.raises(ConfigError) as caught:
+        run_program(config, stack=stack, run=recorded)
+    assert recorded.resources == [], "resources were registered before the config was checked"
+    assert caught.value.lab == lab, caught.value
+    return caught.value
+
+
+def problems_at(error: ConfigError) -> dict[str, str]:
+    """Each problem's rendered line, by the location it names."""
+    return {p.location: p.render() for p in error.problems}
+
+
 def assert_rejected(
     config: Mapping[str, Any],
     lab: str,
@@ -359,12 +421,7 @@ def assert_rejected(
 
     ``expected`` lists (field path as reported, words the message must contain), one per problem.
     """
-    recorded = StackRun()
-    with pytest.raises(ConfigError) as caught:
-        run_program(config, stack=stack, run=recorded)
-    assert recorded.resources == [], "resources were registered before the config was checked"
-    error = caught.value
-    assert error.lab == lab
+    error = rejected(config, lab, stack=stack)
     text = str(error)
     for path, words in expected:
         lines = [line for line in text.splitlines() if line.strip().startswith(f"- {path}:")]
@@ -372,25 +429,6 @@ def assert_rejected(
         assert any(words in line for line in lines), f"{path}: {words!r} not in {lines}"
     assert len(error.problems) == len(expected), text
     return error
-
-
-def change(key: str, *path: str | int, value: Any = None, delete: bool = False) -> Callable:
-    """A mutation setting (or deleting) one value deep inside a stack file's config.
-
-    ``key`` is the config key without the project prefix; ``path`` goes down into its value.
-    """
-
-    def apply(config: dict[str, Any]) -> None:
-        target: Any = config
-        keys: list[Any] = [f"{PROJECT}:{key}", *path]
-        for part in keys[:-1]:
-            target = target[part]
-        if delete:
-            del target[keys[-1]]
-        else:
-            target[keys[-1]] = value
-
-    return apply
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from components.openstack import (
+    Keypair,
+    KeypairArgs,
     PrivateNetwork,
     PrivateNetworkArgs,
     Router,
@@ -14,6 +17,22 @@ from components.openstack import (
     RuleSpec,
 )
 from stacks.shared.openstack import NetworkConfig, RuleConfig
+
+
+class WithKeypair(Protocol):
+    """A lab config with a key pair: ``keypairName`` and ``sshPublicKey``."""
+
+    @property
+    def keypair_name(self) -> str: ...
+    @property
+    def ssh_public_key(self) -> str: ...
+
+
+def lab_keypair(prefix: str, config: WithKeypair) -> Keypair:
+    """The lab's key pair (``<prefix>-key``): ``sshPublicKey`` under the name ``keypairName``."""
+    return Keypair(
+        f"{prefix}-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
+    )
 
 
 def private_network(

@@ -1,12 +1,13 @@
-"""Config models shared by the VirtualBox labs: the VirtualBox host, the cloud image, VM sizes,
-the lab network, the rules that no two NAT forwards take the same host port and that no disk is
-smaller than the image, and what every VirtualBox lab makes first on its host (the host check,
-the key that sees guests ready)."""
+"""Config models shared by the VirtualBox labs: the keys every one has (login, image, VirtualBox
+host), VM sizes, the lab network, and the rules that no two NAT forwards take the same host port
+and that no disk is smaller than the image; what every lab makes first on its host (the host
+check, the key that sees guests ready); and the one way they build a VM (its seed ISO, then the
+machine)."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,12 +15,23 @@ import pulumi
 from pydantic import Field
 
 from components.hostexec import Host
-from components.virtualbox import virtualbox_host
+from components.renderers.cloudinit import Login, Seed
+from components.virtualbox import (
+    Disk,
+    DiskArgs,
+    InternalNic,
+    Machine,
+    MachineArgs,
+    PortForward,
+    SeedIso,
+    SeedIsoArgs,
+    virtualbox_host,
+)
 from components.virtualbox.host import HostCheck, HostCheckArgs
-from components.virtualbox.ready import ReadyKey, ReadyKeyArgs
+from components.virtualbox.ready import ReadyKey, ReadyKeyArgs, ReadyLogin
 from stacks.shared.errors import KeyPath, Problem, format_path
 from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import Cidr, HostPath, IPv4, Name, Url
+from stacks.shared.types import Cidr, HostPath, IPv4, Name, NonEmptyText, OsType, SshPublicKey, Url
 from stacks.shared.validation import LabModel, check
 
 
@@ -35,6 +47,46 @@ class ImageConfig(LabModel):
     """The image's virtual disk size in MB (``qemu-img info`` or ``VBoxManage showmediuminfo``
     shows it): a VM's disk, a clone of the image, cannot be smaller. The default is that of
     Ubuntu 24.04's ``noble-server-cloudimg-amd64.vmdk``, 10 GiB."""
+
+
+class VboxLabConfig(LabModel):
+    """The keys of every VirtualBox lab (a lab sets its own ``workDir`` default)."""
+
+    ssh_public_key: SshPublicKey
+    """The key that logs in as ``sshUser`` (set up by cloud-init)."""
+    ssh_user: Name = "ubuntu"
+    image: ImageConfig
+    work_dir: HostPath
+    """Where disks, seed ISOs and VM settings go on the VirtualBox host."""
+    vbox_manage: NonEmptyText = "VBoxManage"
+    remote_host: RemoteHostConfig | None = None
+    os_type: OsType = "Ubuntu_64"
+
+    def host(self) -> Host:
+        """The components' view of where VirtualBox runs."""
+        return vbox_host(self.vbox_manage, self.remote_host)
+
+    def login(self, ready_key: str | None = None) -> Login:
+        """The guests' login: ``sshUser`` with the user's key, and the ready key (once known)."""
+        return Login(self.ssh_user, [self.ssh_public_key, *([ready_key] if ready_key else [])])
+
+    def disk_sizes(self) -> list[tuple[KeyPath, int]]:
+        """Each ``diskGb`` of the lab (its key and value): disks cloned from the image."""
+        raise NotImplementedError
+
+    @check
+    def _disks(self) -> Iterator[Problem]:
+        # VirtualBox cannot shrink a clone: the VM would fail at its first ``up``.
+        floor = self.image.virtual_size_mb
+        for path, gb in self.disk_sizes():
+            if gb * 1024 < floor:
+                yield Problem(
+                    path,
+                    f"{gb} GB ({gb * 1024} MB) is less than the image's virtual size, {floor} MB "
+                    "(image.virtualSizeMb): a disk cannot be smaller than the image it is cloned "
+                    "from",
+                    gb,
+                )
 
 
 class VmSize(LabModel):
@@ -118,35 +170,32 @@ class LabHost:
     """The key that logs in to the guests to see cloud-init finished."""
 
 
-def lab_host(vbox_manage: str, remote: RemoteHostConfig | None, work_dir: str) -> LabHost:
+def lab_host(config: VboxLabConfig) -> LabHost:
     """The lab's host, checked (``vbox-host``), with its ready key in ``<workDir>/ready-key``."""
-    host = vbox_host(vbox_manage, remote)
+    host = config.host()
     check = HostCheck("vbox-host", HostCheckArgs(host=host))
     key = ReadyKey(
         "ready-key",
-        ReadyKeyArgs(path=f"{work_dir}/ready-key", host=host),
+        ReadyKeyArgs(path=f"{config.work_dir}/ready-key", host=host),
         opts=pulumi.ResourceOptions(depends_on=[check]),
     )
     return LabHost(host, check, key)
 
 
-def login_keys(user_key: str, ready_key: str | None) -> list[str]:
-    """The keys the guests' login user takes: the user's, and the ready key (once known)."""
-    return [user_key, *([ready_key] if ready_key else [])]
-
-
-def disk_problems(image: ImageConfig, sizes: Iterable[tuple[KeyPath, int]]) -> Iterator[Problem]:
-    """Disks (``diskGb``) smaller than the image they are cloned from: VirtualBox cannot shrink
-    a clone, so the VM would fail at its first ``up``."""
-    floor = image.virtual_size_mb
-    for path, gb in sizes:
-        if gb * 1024 < floor:
-            yield Problem(
-                path,
-                f"{gb} GB ({gb * 1024} MB) is less than the image's virtual size, {floor} MB "
-                "(image.virtualSizeMb): a disk cannot be smaller than the image it is cloned from",
-                gb,
-            )
+def image_disk(config: VboxLabConfig, lab: LabHost, name: str, path: str, size_mb: int = 0) -> Disk:
+    """The lab's disk from ``image`` (downloaded first when missing), once the host is checked;
+    the lab's other disks are clones of it."""
+    return Disk(
+        name,
+        DiskArgs(
+            path=path,
+            source=config.image.path,
+            source_url=config.image.url,
+            size_mb=size_mb,
+            host=lab.host,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[lab.check]),
+    )
 
 
 def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Problem]:
@@ -162,3 +211,60 @@ def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Proble
             yield Problem(path, f"host port {port} is already forwarded by {first}", port)
         else:
             taken[port] = path
+
+
+def lab_machine(
+    config: VboxLabConfig,
+    lab: LabHost,
+    role: str,
+    name: str,
+    size: VmSize,
+    disk: Disk,
+    seed: Callable[[Login], Seed],
+    *,
+    nat_mac: str,
+    forwards: list[PortForward],
+    internal: InternalNic | None = None,
+    start: bool = True,
+    seed_opts: pulumi.ResourceOptions | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> Machine:
+    """The VM ``name`` of ``role`` on ``disk``, booting the seed ``seed`` renders for the lab's
+    login (which takes the ready key too) from its ISO (``<role>-seed``); with forwards, it waits
+    until the guest's SSH answers and its cloud-init has finished."""
+    iso = SeedIso(
+        f"{role}-seed",
+        SeedIsoArgs(
+            directory=f"{config.work_dir}/seeds",
+            hostname=name,
+            seed=lab.ready_key.public_key.apply(lambda key: seed(config.login(key))),
+            host=lab.host,
+        ),
+        opts=seed_opts,
+    )
+    return Machine(
+        role,
+        MachineArgs(
+            vm_name=name,
+            base_folder=f"{config.work_dir}/vms",
+            cpus=size.cpus,
+            memory_mb=size.memory_mb,
+            disk=disk,
+            seed=iso,
+            nat_mac=nat_mac,
+            internal=internal,
+            forwards=forwards,
+            ostype=config.os_type,
+            start=start,
+            wait_for_ssh="ssh" if forwards else None,
+            ready=ReadyLogin(config.ssh_user, lab.ready_key),
+            host_check=lab.check,
+            host=lab.host,
+        ),
+        opts=opts,
+    )
+
+
+def ssh_command(host: Host, user: str, port: int) -> str:
+    """How to log in to a guest through its SSH forward on the VirtualBox host."""
+    return f"{host.ssh_prefix()} -p {port} {user}@127.0.0.1"

@@ -38,6 +38,8 @@ from tests.fakes.vbox_runner import (
 from tests.harness import ROOT, StackRun, load_stack_file, run_program
 from tests.validators import require
 
+pytestmark = pytest.mark.integration
+
 K = "cloud-labs:"
 SCRIPTS = ROOT / "scripts" / "virtualbox"
 USER = os.environ.get("USER") or "root"
@@ -87,17 +89,6 @@ def delete_all(fake: FakeVBox, run: StackRun) -> dict[str, list[list[str]]]:
             assert not problems(calls), f"{res.urn}: rejected calls {problems(calls)}"
             out[res.name] = mutating(calls)
     return out
-
-
-def attempt(fake: FakeVBox, res: Any, which: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run one of ``res``'s scripts with its environment (plus ``env``), whatever the outcome."""
-    return subprocess.run(
-        [*(res.inputs.get("interpreter") or ["/bin/sh", "-c"]), res.inputs[which]],
-        env={**fake.env, **res.inputs["environment"], **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def vbox(fake: FakeVBox, *argv: str) -> str:
@@ -333,9 +324,9 @@ def test_a_vm_of_the_same_name_made_elsewhere_is_never_taken_over(tmp_path: Path
     before = fake.state()["vms"]["lab-vm"]
     vm = by_name(run_program(nat_config(22000), stack="vbox-nat"), "vm-vm")
     fake.new_calls()
-    created = attempt(fake, vm, "create")
+    created = fake.attempt(vm, "create")
     assert created.returncode != 0 and "already exists" in created.stderr, created.stderr
-    deleted = attempt(fake, vm, "delete")
+    deleted = fake.attempt(vm, "delete")
     assert deleted.returncode == 0, deleted.stderr
     assert "left as it is" in deleted.stderr
     assert mutating(fake.new_calls()) == []
@@ -352,7 +343,7 @@ def test_a_failing_vboxmanage_is_not_read_as_nothing_to_delete(tmp_path: Path) -
     disk.parent.mkdir(parents=True)
     disk.write_bytes(b"disk")
     for name in ("vm-vm", "vm-disk-medium", "vm-seed-iso"):
-        result = attempt(fake, by_name(run, name), "delete", VBOXMANAGE=str(broken))
+        result = fake.attempt(by_name(run, name), "delete", VBOXMANAGE=str(broken))
         assert result.returncode != 0, f"{name}: {result.stderr}"
     assert disk.exists(), "the disk file stays while VirtualBox may still hold it"
 
@@ -367,7 +358,7 @@ def test_the_serial_console_is_written_to_a_file_in_the_vm_folder(tmp_path: Path
         assert info(fake, "lab-vm")["uartmode1"] == f"file,{console}"
         assert "Booting Ubuntu (64-bit)" in console.read_text(), "the guest's boot log"
         # The mode is part of what create compares: a disconnected port is converged.
-        stop = attempt(fake, vm, "update", VM_START="no")
+        stop = fake.attempt(vm, "update", VM_START="no")
         assert stop.returncode == 0, stop.stderr
         time.sleep(5)  # the session lock after the power-off
         vbox(fake, "modifyvm", "lab-vm", "--uart-mode1", "disconnected")
@@ -389,7 +380,7 @@ def test_changes_after_a_power_off_wait_for_the_session_lock(tmp_path: Path) -> 
         fake.env |= {"FAKE_VBOX_ACPI_SECONDS": "never"}
         vm = by_name(run, "vm-vm")
         fake.new_calls()
-        done = attempt(fake, vm, "update", VM_MEMORY_MB="2048", VM_STOP_TIMEOUT="2")
+        done = fake.attempt(vm, "update", VM_MEMORY_MB="2048", VM_STOP_TIMEOUT="2")
         assert done.returncode == 0, done.stderr
         calls = fake.new_calls()
         assert mutating(calls) == [
@@ -403,7 +394,7 @@ def test_changes_after_a_power_off_wait_for_the_session_lock(tmp_path: Path) -> 
         assert "is locked by a session, trying again" in done.stderr
         # Deleting right after the power-off meets the lock too.
         fake.new_calls()
-        gone = attempt(fake, vm, "delete")
+        gone = fake.attempt(vm, "delete")
         assert gone.returncode == 0, gone.stderr
         calls = fake.new_calls()
         assert any("already locked" in why for _, why in refused(calls)), refused(calls)
@@ -415,7 +406,7 @@ def test_lock_errors_are_retried_a_bounded_number_of_times(tmp_path: Path) -> No
         fake.env |= {"FAKE_VBOX_UNLOCK_SECONDS": "600"}
         vbox(fake, "controlvm", "lab-vm", "poweroff")
         start = time.monotonic()
-        done = attempt(fake, by_name(run, "vm-vm"), "update", VM_MEMORY_MB="2048")
+        done = fake.attempt(by_name(run, "vm-vm"), "update", VM_MEMORY_MB="2048")
         assert done.returncode != 0 and "already locked for a session" in done.stderr
         tries = [argv for argv, _ in refused(fake.new_calls()) if argv[0] == "modifyvm"]
         assert len(tries) == 5, tries
@@ -429,7 +420,7 @@ def test_an_acpi_shutdown_is_waited_for_through_stopping(tmp_path: Path) -> None
     with nat_lab(tmp_path) as (fake, run, _):
         vm = by_name(run, "vm-vm")
         fake.new_calls()
-        result = attempt(fake, vm, "update", VM_START="no")
+        result = fake.attempt(vm, "update", VM_START="no")
         assert result.returncode == 0, result.stderr
         calls = fake.new_calls()
         states = [c for c in calls if c["argv"][0] == "showvminfo"]
@@ -437,7 +428,7 @@ def test_an_acpi_shutdown_is_waited_for_through_stopping(tmp_path: Path) -> None
         assert refused(calls) == [], "no power-off while the guest is stopping"
         assert fake.state()["vms"]["lab-vm"]["state"] == "poweroff"
         assert result.stdout.strip() == "lab-vm poweroff" and states
-        assert attempt(fake, vm, "update", VM_START="no").returncode == 0
+        assert fake.attempt(vm, "update", VM_START="no").returncode == 0
         assert mutating(fake.new_calls()) == [], "already off: nothing to do"
 
 
@@ -447,7 +438,7 @@ def test_a_failed_power_off_that_ends_powered_off_is_success(tmp_path: Path) -> 
     with nat_lab(tmp_path) as (fake, run, _):
         fake.env |= {"FAKE_VBOX_ACPI_SECONDS": "never", "FAKE_VBOX_POWEROFF_FAILS": "1"}
         fake.new_calls()
-        done = attempt(fake, by_name(run, "vm-vm"), "update", VM_START="no", VM_STOP_TIMEOUT="2")
+        done = fake.attempt(by_name(run, "vm-vm"), "update", VM_START="no", VM_STOP_TIMEOUT="2")
         assert done.returncode == 0, done.stderr
         assert any(argv[1:] == ["lab-vm", "poweroff"] for argv, _ in refused(fake.new_calls()))
         assert done.stdout.strip() == "lab-vm poweroff"
@@ -461,7 +452,7 @@ def test_a_saved_state_is_discarded_before_settings_change(tmp_path: Path, saved
         time.sleep(5)
         set_state(fake, "lab-vm", saved)
         fake.new_calls()
-        done = attempt(fake, vm, "update", VM_MEMORY_MB="2048")
+        done = fake.attempt(vm, "update", VM_MEMORY_MB="2048")
         assert done.returncode == 0, done.stderr
         assert mutating(fake.new_calls()) == [
             ["discardstate", "lab-vm"],
@@ -470,7 +461,7 @@ def test_a_saved_state_is_discarded_before_settings_change(tmp_path: Path, saved
         ]
         # delete too discards a saved state
         set_state(fake, "lab-vm-clone", saved)
-        gone = attempt(fake, by_name(run, "clone-vm"), "delete")
+        gone = fake.attempt(by_name(run, "clone-vm"), "delete")
         assert gone.returncode == 0, gone.stderr
         assert "lab-vm-clone" not in fake.state()["vms"]
 
@@ -484,7 +475,7 @@ def test_delete_powers_off_a_stuck_or_stopping_vm(tmp_path: Path, state: str) ->
             assert info(fake, "lab-vm")["VMState"] == "stopping"
         else:
             set_state(fake, "lab-vm", state)
-        gone = attempt(fake, by_name(run, "vm-vm"), "delete")
+        gone = fake.attempt(by_name(run, "vm-vm"), "delete")
         assert gone.returncode == 0, gone.stderr
         assert "lab-vm" not in fake.state()["vms"]
 
@@ -496,7 +487,7 @@ def test_a_guest_whose_cloud_init_failed_is_not_ready(tmp_path: Path) -> None:
     with nat_lab(tmp_path) as (fake, run, guests):
         guests.set("error")
         wait = by_name(run, "vm-ssh")
-        done = attempt(fake, wait, "create")
+        done = fake.attempt(wait, "create")
         assert done.returncode == 1, done
         # cloud-init's own account of what failed, then the end of the guest's boot log.
         assert "status: error" in done.stderr
@@ -521,13 +512,13 @@ def test_ready_waits_for_cloud_init_and_for_the_login(tmp_path: Path) -> None:
         later = threading.Thread(target=key_later)
         start = time.monotonic()
         later.start()
-        done = attempt(fake, wait, "create")
+        done = fake.attempt(wait, "create")
         later.join()
         assert done.returncode == 0, done.stderr
         assert time.monotonic() - start >= 7
         assert "cloud-init: done" in done.stdout
         guests.set("degraded")
-        warned = attempt(fake, wait, "create")
+        warned = fake.attempt(wait, "create")
         assert warned.returncode == 0, warned.stderr
         assert "recoverable errors" in warned.stderr and "Skipping module ntp" in warned.stderr
 
@@ -535,7 +526,7 @@ def test_ready_waits_for_cloud_init_and_for_the_login(tmp_path: Path) -> None:
 def test_ready_gives_up_with_the_boot_log(tmp_path: Path) -> None:
     with nat_lab(tmp_path) as (fake, run, guests):
         guests.set("wait 30")
-        done = attempt(fake, by_name(run, "vm-ssh"), "create", WAIT_TIMEOUT="5")
+        done = fake.attempt(by_name(run, "vm-ssh"), "create", WAIT_TIMEOUT="5")
         assert done.returncode == 1
         assert "had not finished within 5s" in done.stderr and "Booting" in done.stderr
 
@@ -622,7 +613,7 @@ def test_a_refused_version_stops_the_stack_before_anything_is_made(tmp_path: Pat
     run = run_program(nat_config(22000), stack="vbox-nat")
     first = ordered_commands(run)[0]
     assert first.name == "vbox-host-check"
-    assert attempt(fake, first, "create").returncode == 1
+    assert fake.attempt(first, "create").returncode == 1
     assert mutating(fake.new_calls()) == []
 
 
@@ -665,14 +656,14 @@ def test_macos_with_virtualbox_7_uses_host_only_networks(tmp_path: Path) -> None
     add_host_only(fake, "hostonlynets", "HostNet")
     vm = cluster_vm(fake)
     fake.new_calls()
-    done = attempt(fake, vm, "create", VM_NIC2="hostonlynet", VM_START="no")
+    done = fake.attempt(vm, "create", VM_NIC2="hostonlynet", VM_START="no")
     assert done.returncode == 0, done.stderr
     settings = mutating(fake.new_calls())[1]
     assert settings[settings.index("--nic2") :][:4] == [
         "--nic2", "hostonlynet", "--host-only-net2", "HostNet"]  # fmt: skip
     got = info(fake, "master")
     assert (got["nic2"], got["hostonly-network2"]) == ("hostonlynetwork", "HostNet")
-    assert attempt(fake, vm, "create", VM_NIC2="hostonlynet", VM_START="no").returncode == 0
+    assert fake.attempt(vm, "create", VM_NIC2="hostonlynet", VM_START="no").returncode == 0
     assert mutating(fake.new_calls()) == [], "converged"
 
 
@@ -682,11 +673,11 @@ def test_other_hosts_use_host_only_interfaces(tmp_path: Path) -> None:
     assert host_only_kind(host_check(fake).stdout) == "hostonly"
     add_host_only(fake, "hostonlyifs", "HostNet")
     vm = cluster_vm(fake)
-    done = attempt(fake, vm, "create", VM_NIC2="hostonly", VM_START="no")
+    done = fake.attempt(vm, "create", VM_NIC2="hostonly", VM_START="no")
     assert done.returncode == 0, done.stderr
     assert info(fake, "master")["hostonlyadapter2"] == "HostNet"
     # No host-only networks here: VirtualBox for Linux is built without them.
-    other = attempt(fake, vm, "create", VM_NIC2="hostonlynet", VM_START="no")
+    other = fake.attempt(vm, "create", VM_NIC2="hostonlynet", VM_START="no")
     assert other.returncode != 0
 
 
@@ -706,7 +697,7 @@ def test_a_new_seed_is_attached_while_the_vm_is_off(tmp_path: Path) -> None:
         new = Path(old).with_name("lab-vm-seed-000000000000.iso")
         new.write_bytes(b"a new seed")
         fake.new_calls()
-        done = attempt(fake, vm, "update", VM_SEED=str(new).replace(home, "~", 1))
+        done = fake.attempt(vm, "update", VM_SEED=str(new).replace(home, "~", 1))
         assert done.returncode == 0, done.stderr
         assert mutating(fake.new_calls()) == [
             ["controlvm", "lab-vm", "acpipowerbutton"],
@@ -728,10 +719,10 @@ def test_a_vm_without_a_dvd_drive_gets_its_seed_while_off(tmp_path: Path) -> Non
             if res is vm:
                 break
             fake.run(res)
-        assert attempt(fake, vm, "create", VM_SEED="").returncode == 0
+        assert fake.attempt(vm, "create", VM_SEED="").returncode == 0
         assert info(fake, "lab-vm")["SATA-1-0"] == "none"
         fake.new_calls()
-        done = attempt(fake, vm, "update")
+        done = fake.attempt(vm, "update")
         assert done.returncode == 0, done.stderr
         calls = mutating(fake.new_calls())
         assert calls[0] == ["controlvm", "lab-vm", "acpipowerbutton"], calls
@@ -743,7 +734,7 @@ def test_text_is_read_in_english_whatever_the_locale(tmp_path: Path) -> None:
     image(fake)
     fake.env |= {"LANG": "ru_RU.UTF-8"}
     disk = by_name(run_program(nat_config(22000), stack="vbox-nat"), "vm-disk-medium")
-    done = attempt(fake, disk, "create", DISK_SIZE_MB="20480")
+    done = fake.attempt(disk, "create", DISK_SIZE_MB="20480")
     assert done.returncode == 0, done.stderr
     path = str(fake.root / "home" / "vbox" / "disks" / "lab-vm.vdi")
     assert done.stdout == f"{path}\n", "stdout is what the stack reads: the path alone"
@@ -754,7 +745,7 @@ def test_a_disk_smaller_than_its_image_is_refused_with_its_size(tmp_path: Path) 
     fake = FakeVBox(tmp_path)
     image(fake)
     disk = by_name(run_program(nat_config(22000), stack="vbox-nat"), "vm-disk-medium")
-    done = attempt(fake, disk, "create", DISK_SIZE_MB="8192")
+    done = fake.attempt(disk, "create", DISK_SIZE_MB="8192")
     assert done.returncode == 1
     assert "holds 10240 MB" in done.stderr and "8192 MB asked" in done.stderr, done.stderr
 

@@ -7,35 +7,23 @@ import re
 import pytest
 
 from stacks.shared.types import parse_image_ref
-from tests.docker_apply import run_recording_replace_options
 from tests.harness import (
     ROOT,
     Resource,
     ScriptRun,
     StackRun,
-    load_stack_file,
     run_program,
-    run_stack_file,
     script_run,
 )
 from tests.validators import assert_shellcheck_clean
 
+STACK = "docker-basics"
 IMAGE = "docker:index/image:Image"
 CONTAINER = "docker:index/container:Container"
 COMMAND = "command:local:Command"
 SNAPSHOT = "ct2-snapshot-commit"
 K = "cloud-labs:"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFYK9Jv4TR4Dl95nNJ+uqp/wuzy8aHCte3sF1XpqnC6M alice@lab"
-
-
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, object]:
-    return load_stack_file("docker-basics")
-
-
-@pytest.fixture(scope="module")
-def run() -> StackRun:
-    return run_stack_file("docker-basics")
 
 
 def container(run: StackRun, ct: str) -> Resource:
@@ -141,10 +129,10 @@ def test_ct3_runs_from_the_snapshot(run: StackRun) -> None:
     assert not ct3.inputs.get("ports")
 
 
-def test_fixed_names_mean_delete_before_replace(shipped: dict) -> None:
-    _, options = run_recording_replace_options(shipped, stack="docker-basics")
+def test_fixed_names_mean_delete_before_replace(run: StackRun) -> None:
+    by_name = {r.name: r for r in run.resources}
     for name in ("ct1-container", "ct2-container", "ct3-container", "ct2-snapshot-commit"):
-        assert options[name] is True, name
+        assert by_name[name].options.get("deleteBeforeReplace") is True, name
 
 
 def test_outputs(run: StackRun, shipped: dict) -> None:

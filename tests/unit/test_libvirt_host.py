@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import shlex
 import subprocess
@@ -11,20 +10,21 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from pulumi.runtime import rpc
 
 from tests.harness import (
     ScriptRun,
     StackRun,
-    load_stack_file,
+    change,
+    changed,
+    revealed,
     run_program,
     run_stack_file,
     script_run,
 )
 from tests.validators import assert_cloud_config_valid, require
 
+STACK = "libvirt-host"
 COMMAND = "command:local:Command"
 REMOTE = "command:remote:Command"
 K = "cloud-labs:"
@@ -36,16 +36,6 @@ ROLES_BY_IP = {
     "10.0.0.5": "kvm1",
     "10.0.0.6": "kvm2",
 }
-
-
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, Any]:
-    return load_stack_file("libvirt-host")
-
-
-@pytest.fixture(scope="module")
-def run() -> StackRun:
-    return run_stack_file("libvirt-host")
 
 
 def env(run: StackRun, name: str) -> dict[str, str]:
@@ -273,11 +263,8 @@ def test_remote_host_over_ssh(shipped: dict[str, Any]) -> None:
     remote = run.of_type(REMOTE)
     assert len(remote) == 1 + 2 + 1 + 5 * 3
     for res in remote:
-        wrapped = res.inputs["connection"]
-        assert wrapped.get(rpc._special_sig_key) == rpc._special_secret_sig, (
-            f"{res}: the connection holding the private key must be a secret"
-        )
-        conn = wrapped["value"]
+        conn, secret = revealed(res.inputs["connection"])
+        assert secret, f"{res}: the connection holding the private key must be a secret"
         assert conn["host"] == "kvm.example.org" and conn["user"] == "lab"
         assert conn["port"] == 2222 and conn["dialErrorLimit"] == 20
         assert conn["perDialTimeout"] == 15 and conn["hostKey"] == HOST_KEY
@@ -313,8 +300,7 @@ def test_qemu_domain_type_drops_cpu_passthrough(shipped: dict[str, Any]) -> None
 
 
 def test_vm_defaults_match_the_shipped_file(shipped: dict[str, Any]) -> None:
-    config = copy.deepcopy(shipped)
-    del config[K + "vms"]
+    config = changed(shipped, change("vms", delete=True))
     a = {r.name: r.inputs for r in run_program(config).of_type(COMMAND)}
     b = {r.name: r.inputs for r in run_program(shipped).of_type(COMMAND)}
     assert a == b

@@ -3,18 +3,20 @@ config rejected before any resource exists."""
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 import pytest
 import yaml
 
 from components.virtualbox import mac_address
 from stacks.shared.errors import ConfigError
 from tests.harness import (
+    Change,
     Resource,
     StackRun,
+    change,
+    changed,
     load_stack_file,
+    rejected,
+    revealed,
     run_program,
     run_stack_file,
     script_run,
@@ -22,7 +24,6 @@ from tests.harness import (
 
 K = "cloud-labs:"
 CMD = "command:local:Command"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 def env(run: StackRun, name: str) -> dict[str, str]:
@@ -67,9 +68,11 @@ def test_guests_are_ready_when_cloud_init_has_finished(nat: StackRun) -> None:
 
 
 def test_host_only_adapters_take_the_kind_the_host_check_found() -> None:
-    config = load_stack_file("vbox-cluster")
-    config[K + "network"] = {**config[K + "network"], "mode": "hostonly",
-                             "hostOnlyAdapter": "vboxnet0"}  # fmt: skip
+    config = changed(
+        load_stack_file("vbox-cluster"),
+        change("network", "mode", value="hostonly"),
+        change("network", "hostOnlyAdapter", value="vboxnet0"),
+    )
     run = run_program(config, stack="vbox-cluster")
     # Under the mocks the check prints no report: a host-only interface, as on Linux.
     for name in ["master", *NODES]:
@@ -157,10 +160,9 @@ def test_remote_host_runs_the_scripts_over_ssh() -> None:
     commands = run.of_type("command:remote:Command")
     assert len(commands) == 10
     for res in commands:
-        wrapped = res.inputs["connection"]
-        # The private key makes the whole connection a secret (Pulumi's secret signature).
-        assert wrapped.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270", res
-        connection = wrapped["value"]
+        # The private key makes the whole connection a secret.
+        connection, secret = revealed(res.inputs["connection"])
+        assert secret, res
         assert connection["host"] == "vbox.example.org" and connection["user"] == "lab"
         assert connection["privateKey"] == "K" and connection["hostKey"] == HOST_KEY
         # The parameters are exported inside the command, exactly as the local one gets them
@@ -312,78 +314,109 @@ def test_cluster_without_redis_counts_per_process() -> None:
 # --- bad config -------------------------------------------------------------------------
 
 
-def rejected(stack: str, changes: dict[str, Any]) -> ConfigError:
-    config = copy.deepcopy(load_stack_file(stack))
-    for key, value in changes.items():
-        top, *rest = key.split(".")
-        if not rest:
-            config[K + top] = value
-        else:
-            config[K + top] = {**config.get(K + top, {}), rest[0]: value}
-    run = StackRun()
-    with pytest.raises(ConfigError) as info:
-        run_program(config, stack=stack, run=run)
-    assert run.resources == [], "nothing is created for a bad config"
-    return info.value
+def rejected_stack(stack: str, *changes: Change) -> ConfigError:
+    return rejected(changed(load_stack_file(stack), *changes), stack, stack=stack)
 
 
 @pytest.mark.parametrize(
     ("stack", "changes", "where", "words"),
     [
-        ("vbox-nat", {"clone.sshPort": 2222}, "clone.sshPort", "already forwarded by vm.sshPort"),
-        ("vbox-nat", {"clone.name": "lab-vm"}, "clone.name", "name of its own"),
-        ("vbox-nat", {"workDir": "relative/dir"}, "workDir", "absolute path"),
-        ("vbox-nat", {"image.url": "ftp://x"}, "image.url", "http"),
-        ("vbox-nat", {"vm.memoryMb": 16}, "vm.memoryMb", "greater than or equal to 256"),
+        (
+            "vbox-nat",
+            [change("clone", "sshPort", value=2222)],
+            "clone.sshPort",
+            "already forwarded by vm.sshPort",
+        ),
+        ("vbox-nat", [change("clone", "name", value="lab-vm")], "clone.name", "name of its own"),
+        ("vbox-nat", [change("workDir", value="relative/dir")], "workDir", "absolute path"),
+        ("vbox-nat", [change("image", "url", value="ftp://x")], "image.url", "http"),
+        (
+            "vbox-nat",
+            [change("vm", "memoryMb", value=16)],
+            "vm.memoryMb",
+            "greater than or equal to 256",
+        ),
         # The image's own size (Ubuntu's noble VMDK: 10 GiB) is the smallest disk there can be.
         (
             "vbox-nat",
-            {"vm.diskGb": 8},
+            [change("vm", "diskGb", value=8)],
             "vm.diskGb",
             "8 GB (8192 MB) is less than the image's virtual size, 10240 MB (image.virtualSizeMb)",
         ),
         (
             "vbox-cluster",
-            {"image.virtualSizeMb": 12288},
+            [change("image", "virtualSizeMb", value=12288)],
             "nodes.diskGb",
             "10 GB (10240 MB) is less than the image's virtual size, 12288 MB",
         ),
-        ("vbox-cluster", {"master.httpPort": 3022}, "master.httpPort", "already forwarded"),
-        ("vbox-cluster", {"master.sshPort": 4023}, "nodes.sshPortBase", "4022..4024"),
-        ("vbox-cluster", {"nodes.count": 0}, "nodes.count", "greater than or equal to 1"),
-        ("vbox-cluster", {"nodes.count": 199}, "nodes.count", "holds 198 addresses"),
         (
             "vbox-cluster",
-            {"network.dhcpRange": {"start": "192.168.56.1", "end": "192.168.56.50"}},
+            [change("master", "httpPort", value=3022)],
+            "master.httpPort",
+            "already forwarded",
+        ),
+        (
+            "vbox-cluster",
+            [change("master", "sshPort", value=4023)],
+            "nodes.sshPortBase",
+            "4022..4024",
+        ),
+        (
+            "vbox-cluster",
+            [change("nodes", "count", value=0)],
+            "nodes.count",
+            "greater than or equal to 1",
+        ),
+        (
+            "vbox-cluster",
+            [change("nodes", "count", value=199)],
+            "nodes.count",
+            "holds 198 addresses",
+        ),
+        (
+            "vbox-cluster",
+            [
+                change(
+                    "network", "dhcpRange", value={"start": "192.168.56.1", "end": "192.168.56.50"}
+                )
+            ],
             "network.dhcpRange",
             "contains master's address 192.168.56.1",
         ),
         (
             "vbox-cluster",
-            {"network.masterIp": "192.168.57.1"},
+            [change("network", "masterIp", value="192.168.57.1")],
             "network.masterIp",
             "host address in 192.168.56.0/24",
         ),
-        ("vbox-cluster", {"network.mode": "hostonly"}, "network.hostOnlyAdapter", "needs"),
-        ("vbox-cluster", {"redis.node": "node07"}, "redis.node", "expected one of"),
-        ("vbox-cluster", {"nodes.colour": "red"}, "nodes.colour", "unknown key"),
+        (
+            "vbox-cluster",
+            [change("network", "mode", value="hostonly")],
+            "network.hostOnlyAdapter",
+            "needs",
+        ),
+        (
+            "vbox-cluster",
+            [change("redis", "node", value="node07")],
+            "redis.node",
+            "expected one of",
+        ),
+        ("vbox-cluster", [change("nodes", "colour", value="red")], "nodes.colour", "unknown key"),
     ],
 )
-def test_bad_config_is_rejected(stack: str, changes: dict, where: str, words: str) -> None:
-    error = rejected(stack, changes)
+def test_bad_config_is_rejected(stack: str, changes: list[Change], where: str, words: str) -> None:
+    error = rejected_stack(stack, *changes)
     found = [p for p in error.problems if p.location == where]
     assert found, f"no problem reported at {where}: {error}"
     assert any(words in p.render() for p in found), str(error)
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    error = rejected(
+    error = rejected_stack(
         "vbox-cluster",
-        {
-            "master.httpPort": 3022,
-            "nodes.count": 0,
-            "network.dhcpRange": {"start": "192.168.56.1", "end": "192.168.56.9"},
-        },
+        change("master", "httpPort", value=3022),
+        change("nodes", "count", value=0),
+        change("network", "dhcpRange", value={"start": "192.168.56.1", "end": "192.168.56.9"}),
     )
     where = {p.location for p in error.problems}
     assert where >= {"master.httpPort", "nodes.count", "network.dhcpRange"}, str(error)
@@ -398,7 +431,7 @@ def test_user_names_never_take_the_labs_own_names() -> None:
     assert env(run, "template-disk-medium")["DISK_PATH"].endswith("/disks/base-disk.vdi")
     assert env(run, "template-vm")["VM_NAME"] == "base-disk"
     # ... and one called `base` would write over the base disk's file: refused.
-    error = rejected("vbox-cluster", {"template.name": "base"})
+    error = rejected_stack("vbox-cluster", change("template", "name", value="base"))
     assert [p.location for p in error.problems] == ["template.name"]
     assert "base.vdi is the base disk's file" in str(error)
 
