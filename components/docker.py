@@ -1,12 +1,13 @@
-"""Docker building blocks: a user-defined network, a locally built image, a service container
-and a snapshot of a container committed to an image.
+"""Docker building blocks: a user-defined network, a locally built image, a service container,
+a snapshot of a container committed to an image, and the restore of a container from one.
 
 The image is built by the engine from a Dockerfile (``docker.Image`` with ``skip_push``: it stays
 on the local engine, no registry involved); ``scripts/docker/image.sh delete`` removes it on
 ``destroy``, which the provider does not do. Containers carry fixed names, so each one is deleted
 before it is replaced: a replacement never collides with its predecessor's name or published
 port ("port is already allocated"). The snapshot runs ``scripts/docker/snapshot.sh`` through
-pulumi-command; its delete removes the image.
+pulumi-command; its delete removes the image. A restore (``scripts/docker/restore.sh``) tags a
+snapshot image for the container, which is re-created from it.
 """
 
 from __future__ import annotations
@@ -265,12 +266,21 @@ class SnapshotArgs:
     container_name: pulumi.Input[str]
     """The container to commit."""
     container_id: pulumi.Input[str]
-    """Its id: a new container (a replacement) means a new snapshot."""
+    """Its id: without a ``definition``, a new container (a replacement) means a new
+    snapshot."""
     image_name: str
     """The ``repository:tag`` given to the snapshot image."""
     prepare: str | None = None
     """Shell command run inside the container before the commit (what the snapshot must
     hold, e.g. a package installed by hand); None = commit as is."""
+    description: str = ""
+    """The commit message."""
+    live: bool = False
+    """Commit without pausing the container (``docker commit --pause=false``)."""
+    definition: str | None = None
+    """A declared snapshot's definition (:meth:`SnapshotConfig.definition`): the snapshot is
+    taken once, never again for a new container; a changed definition replaces the resource,
+    and its create refuses an image of the same tag taken with another definition."""
 
 
 class Snapshot(pulumi.ComponentResource):
@@ -291,16 +301,93 @@ class Snapshot(pulumi.ComponentResource):
         }
         if args.prepare:
             environment["PREPARE"] = args.prepare
+        triggers: list[pulumi.Input[str]] = [args.container_id, args.image_name, args.prepare or ""]
+        if args.definition is not None:
+            environment |= {
+                "DEFINITION": args.definition,
+                "DESCRIPTION": args.description,
+                "LIVE": "1" if args.live else "0",
+            }
+            triggers = [args.image_name, args.definition]
         commit = run_script(
             f"{name}-commit",
             ENGINE,
             "docker/snapshot.sh",
             environment,
-            triggers=[args.container_id, args.image_name, args.prepare or ""],
+            triggers=triggers,
             # Its delete removes the image the create printed, not what the tag points at.
             previous_output=True,
-            opts=child_options(self, opts, delete_before_replace=True),
+            # A declared snapshot is replaced create-first: the old image stays until the new
+            # create succeeded, which it does not for a changed definition under the same tag.
+            opts=child_options(self, opts, delete_before_replace=args.definition is None),
         )
         self.image_id = commit.stdout.apply(lambda out: out.strip())
         self.image_name = pulumi.Output.from_input(args.image_name)
         self.register_outputs({"image_id": self.image_id, "image_name": self.image_name})
+
+
+@dataclass(frozen=True)
+class RestoreArgs:
+    container_name: str
+    """The container re-created from the snapshot."""
+    snapshot: str
+    """The snapshot's name."""
+    snapshot_image: str
+    """Its image (``repository:tag``), taken by an earlier ``up``."""
+    restore_image: str
+    """The tag the restored container runs from (kept until the restore is removed)."""
+    generation: int
+    """The restore's generation: a larger one restores again, a smaller one is refused."""
+
+
+RESTORE_LABEL = "org.cloudlabs.restore-generation"
+"""The label of a restored container: the generation it was re-created for."""
+
+
+def restored(stdout: str, args: RestoreArgs) -> str:
+    """``<snapshot>@<generation>`` from what ``restore.sh`` printed (``snapshot generation
+    image-id``): the restore it did last, which a same-generation update leaves as it was."""
+    words = stdout.split()
+    if len(words) == 3:
+        return f"{words[0]}@{words[1]}"
+    return f"{args.snapshot}@{args.generation}"
+
+
+class Restore(pulumi.ComponentResource):
+    """The image a container is re-created from: a snapshot's, tagged for the restore.
+
+    The container runs :attr:`image_id` and carries :attr:`label`, so a new generation
+    re-creates it. The command's update receives the previous run's output and refuses a
+    generation smaller than the one it restored.
+    """
+
+    image_id: pulumi.Output[str]
+    """The snapshot image's id, for the container's ``image``."""
+    restored: pulumi.Output[str]
+    """``<snapshot>@<generation>``: what the container was last restored to."""
+    label: str
+    """The value of the container's :data:`RESTORE_LABEL`: a new generation re-creates it."""
+
+    def __init__(
+        self, name: str, args: RestoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudlabs:docker:Restore", name, None, opts)
+        tag = run_script(
+            f"{name}-tag",
+            ENGINE,
+            "docker/restore.sh",
+            {
+                "CONTAINER": args.container_name,
+                "SNAPSHOT": args.snapshot,
+                "SNAPSHOT_IMAGE": args.snapshot_image,
+                "RESTORE_IMAGE": args.restore_image,
+                "GENERATION": str(args.generation),
+            },
+            update=True,
+            previous_output=True,
+            opts=child_options(self, opts),
+        )
+        self.image_id = tag.stdout.apply(lambda out: out.split()[-1] if out.split() else "")
+        self.restored = tag.stdout.apply(lambda out: restored(out, args))
+        self.label = str(args.generation)
+        self.register_outputs({"image_id": self.image_id, "restored": self.restored})

@@ -15,7 +15,6 @@ from ipaddress import IPv4Address
 import pulumi
 
 from components.docker import (
-    Container,
     ContainerArgs,
     Image,
     ImageArgs,
@@ -25,7 +24,7 @@ from components.docker import (
     local_address,
 )
 from stacks.shared.catalogue import Lab
-from stacks.shared.docker import BuildConfig
+from stacks.shared.docker import BuildConfig, DockerMachine, export_operations, operated_container
 from stacks.shared.errors import Problem
 from stacks.shared.types import (
     ContainerName,
@@ -54,11 +53,11 @@ class ImagesConfig(LabModel):
     """The recipe image: the base image with nano."""
 
 
-class ContainerConfig(LabModel):
-    name: ContainerName
+class ContainerConfig(DockerMachine):
+    """A container of the lab (name, declared snapshots, restore)."""
 
 
-class SshContainerConfig(LabModel):
+class SshContainerConfig(DockerMachine):
     name: ContainerName = "ct2"
     host_ip: IPv4 = IPv4Address("127.0.0.1")
     """Where port 22 is published on the host; 0.0.0.0 makes it reachable from outside."""
@@ -138,7 +137,7 @@ def build(config: DockerBasicsConfig) -> None:
     ssh = _image("basics-ssh", config.images.ssh, "ssh", config)
     nano = _image("basics-nano", config.images.nano, "nano", config)
 
-    ct1 = Container(
+    ct1 = operated_container(
         "ct1",
         ContainerArgs(
             container_name=config.ct1.name,
@@ -147,11 +146,12 @@ def build(config: DockerBasicsConfig) -> None:
             hostname=config.ct1.name,
             labels=labels,
         ),
+        config.ct1,
     )
     ssh_env: dict[str, pulumi.Input[str]] = {}
     if config.ct2.ssh_public_key:
         ssh_env["SSH_AUTHORIZED_KEY"] = config.ct2.ssh_public_key
-    ct2 = Container(
+    ct2 = operated_container(
         "ct2",
         ContainerArgs(
             container_name=config.ct2.name,
@@ -166,17 +166,18 @@ def build(config: DockerBasicsConfig) -> None:
             hostname=config.ct2.name,
             labels=labels,
         ),
+        config.ct2,
     )
     snapshot = Snapshot(
         "ct2-snapshot",
         SnapshotArgs(
-            container_name=ct2.container_name,
-            container_id=ct2.container_id,
+            container_name=ct2.container.container_name,
+            container_id=ct2.container.container_id,
             image_name=config.snapshot.image,
             prepare=config.snapshot.prepare,
         ),
     )
-    ct3 = Container(
+    ct3 = operated_container(
         "ct3",
         ContainerArgs(
             container_name=config.ct3.name,
@@ -186,15 +187,18 @@ def build(config: DockerBasicsConfig) -> None:
             hostname=config.ct3.name,
             labels=labels,
         ),
+        config.ct3,
     )
+    containers = {"ct1": ct1, "ct2": ct2, "ct3": ct3}
     host = local_address(str(config.ct2.host_ip))
-    pulumi.export("ct1Ip", ct1.ip_address)
-    pulumi.export("ct2Ip", ct2.ip_address)
-    pulumi.export("ct3Ip", ct3.ip_address)
+    pulumi.export("ct1Ip", ct1.container.ip_address)
+    pulumi.export("ct2Ip", ct2.container.ip_address)
+    pulumi.export("ct3Ip", ct3.container.ip_address)
     pulumi.export("snapshotImageId", snapshot.image_id)
     pulumi.export("snapshotImage", snapshot.image_name)
     pulumi.export("nanoImage", nano.image_name)
     pulumi.export("sshCommand", f"ssh -p {config.ct2.host_port} root@{host}")
+    export_operations(containers)
 
 
 LAB = Lab(config=DockerBasicsConfig, build=build)

@@ -119,9 +119,10 @@ def build(config: LibvirtHostConfig) -> None:
     login = Login(config.ssh_user, [config.ssh_public_key], disable_root=True)
     jump = host.remote.jump if host.remote is not None else None
     ssh_commands: dict[str, str] = {}
+    restored: dict[str, pulumi.Output[str]] = {}
     for vm in config.vms:
         nics = guest_nics(vm, nat, mgmt, public)
-        Vm(
+        domain = Vm(
             f"vm-{vm.name}",
             VmArgs(
                 host=host,
@@ -138,14 +139,21 @@ def build(config: LibvirtHostConfig) -> None:
                 seed_path=f"{config.storage_dir}/{vm.name}-cidata.iso",
                 seed=seed(vm, nics, login, owner),
                 autostart=config.autostart,
+                snapshots=vm.snapshot_specs(),
+                restore=vm.restore_spec(),
             ),
             opts=pulumi.ResourceOptions(depends_on=[base, *networks]),
         )
+        if domain.restored is not None:
+            restored[vm.name] = domain.restored
         ssh_commands[vm.name] = ssh_command(config.ssh_user, str(vm.ip), jump)
     hosts = [InventoryHost(vm.name, vm.role, str(vm.ip)) for vm in config.vms]
     pulumi.export("inventory", render_inventory(hosts, config.ssh_user, jump))
     pulumi.export("sshCommands", ssh_commands)
     pulumi.export("networks", [n.network_name for n in networks])
+    snapshots = {vm.name: [s.name for s in vm.snapshots] for vm in config.vms if vm.snapshots}
+    pulumi.export("snapshots", snapshots)
+    pulumi.export("restored", restored)
 
 
 LAB = Lab(config=LibvirtHostConfig, build=build)

@@ -1,11 +1,28 @@
-"""Config models shared by the Docker labs (``dev``, ``docker-basics``); their scalar types
-(image references, container names, durations, users) are in :mod:`stacks.shared.types`."""
+"""Config models shared by the Docker labs (``dev``, ``docker-basics``) and the builder of a
+container with its snapshots and restore; their scalar types (image references, container
+names, durations, users) are in :mod:`stacks.shared.types`."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import ClassVar, Literal
 
-from stacks.shared.validation import LabModel
+import pulumi
+
+from components.docker import (
+    RESTORE_LABEL,
+    Container,
+    ContainerArgs,
+    Restore,
+    RestoreArgs,
+    Snapshot,
+    SnapshotArgs,
+)
+from stacks.shared.errors import Problem
+from stacks.shared.operations import Platform, Snapshotted
+from stacks.shared.types import ContainerName, parse_image_ref
+from stacks.shared.validation import LabModel, check
 
 
 class BuildConfig(LabModel):
@@ -16,3 +33,94 @@ class BuildConfig(LabModel):
     builder_version: Literal["BuilderV1", "BuilderBuildKit"] = "BuilderV1"
     """The classic builder (default: it needs nothing beyond the engine, while BuildKit needs
     the buildx component on recent Docker releases) or BuildKit."""
+
+
+class DockerMachine(Snapshotted):
+    """A container of a Docker lab: its snapshots are images, a restore re-creates it."""
+
+    PLATFORM: ClassVar[Platform] = "docker"
+    name: ContainerName
+
+    @check
+    def _snapshot_repository(self) -> Iterator[Problem]:
+        if not self.snapshots:
+            return
+        try:
+            parse_image_ref(snapshot_image(self.name, "x"))
+        except ValueError:
+            yield Problem(
+                ("name",),
+                "a container with snapshots needs a name that is also an image repository "
+                "(lowercase letters and digits, single '.', '_' or '-' between them)",
+                self.name,
+            )
+
+
+def snapshot_image(container: str, snapshot: str) -> str:
+    """The image of a container's snapshot: ``cloudlabs-snapshot/<container>:<snapshot>``."""
+    return f"cloudlabs-snapshot/{container}:{snapshot}"
+
+
+def restore_image(container: str) -> str:
+    """The tag a restored container runs from."""
+    return f"cloudlabs-restore/{container}:latest"
+
+
+@dataclass(frozen=True)
+class OperatedContainer:
+    """A container with its declared snapshots and restore."""
+
+    container: Container
+    snapshots: dict[str, Snapshot]
+    """Each declared snapshot, by name."""
+    restore: Restore | None
+    """The restore, when one is declared."""
+
+    def snapshot_ids(self) -> pulumi.Output[dict[str, str]]:
+        """Each snapshot's image id, by name (an output of the stack)."""
+        return pulumi.Output.all(**{k: s.image_id for k, s in self.snapshots.items()})
+
+
+def operated_container(name: str, args: ContainerArgs, machine: DockerMachine) -> OperatedContainer:
+    """The container ``args`` describes, restored and snapshotted as ``machine`` declares.
+
+    A restore makes it run the snapshot's image, labelled with the generation: a larger one
+    re-creates it. Each snapshot commits it once (``name-snapshot-<snapshot>``).
+    """
+    restore = None
+    if machine.restore is not None:
+        restore = Restore(
+            f"{name}-restore",
+            RestoreArgs(
+                container_name=machine.name,
+                snapshot=machine.restore.snapshot,
+                snapshot_image=snapshot_image(machine.name, machine.restore.snapshot),
+                restore_image=restore_image(machine.name),
+                generation=machine.restore.generation,
+            ),
+        )
+        labels = {**args.labels, RESTORE_LABEL: restore.label}
+        args = replace(args, image=restore.image_id, labels=labels)
+    container = Container(name, args)
+    snapshots = {
+        snap.name: Snapshot(
+            f"{name}-snapshot-{snap.name}",
+            SnapshotArgs(
+                container_name=container.container_name,
+                container_id=container.container_id,
+                image_name=snapshot_image(machine.name, snap.name),
+                description=snap.description,
+                live=snap.live,
+                definition=snap.definition(),
+            ),
+        )
+        for snap in machine.snapshots
+    }
+    return OperatedContainer(container, snapshots, restore)
+
+
+def export_operations(containers: dict[str, OperatedContainer]) -> None:
+    """``snapshots`` (each container's snapshot image ids) and ``restored`` (what each restored
+    container was last restored to), for the containers that declare them."""
+    pulumi.export("snapshots", {k: c.snapshot_ids() for k, c in containers.items() if c.snapshots})
+    pulumi.export("restored", {k: c.restore.restored for k, c in containers.items() if c.restore})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,6 +24,7 @@ from components.renderers.cloudinit import (
 )
 from stacks.shared.errors import Problem, format_path
 from stacks.shared.openstack import usable
+from stacks.shared.operations import Platform, Snapshotted
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import Bridge, Cidr, IPv4, Mac, Name
 from stacks.shared.validation import LabModel, check
@@ -123,7 +124,8 @@ class PublicBridgeConfig(LabModel):
     """Name of the libvirt network (forward mode bridge) over it."""
 
 
-class VmConfig(LabModel):
+class VmConfig(Snapshotted):
+    PLATFORM: ClassVar[Platform] = "libvirt"
     name: Name
     role: Role
     ip: IPv4

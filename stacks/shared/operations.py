@@ -34,6 +34,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from components.operations import RestoreSpec, SnapshotSpec
 from stacks.shared.errors import Problem
 from stacks.shared.types import Name
 from stacks.shared.validation import LabModel, check
@@ -136,6 +137,16 @@ class Snapshotted(LabModel):
         yield from snapshot_problems(
             self.PLATFORM, fields.get("snapshots", []), fields.get("restore")
         )
+
+    def snapshot_specs(self) -> list[SnapshotSpec]:
+        """The declared snapshots, as the components take them."""
+        return [SnapshotSpec(s.name, s.description, s.live, s.definition()) for s in self.snapshots]
+
+    def restore_spec(self) -> RestoreSpec | None:
+        """The declared restore, as the components take it."""
+        if self.restore is None:
+            return None
+        return RestoreSpec(self.restore.snapshot, self.restore.generation)
 
     def restore_snapshot(self) -> SnapshotConfig | None:
         """The snapshot ``restore`` names, or None without a restore."""
