@@ -344,21 +344,12 @@ RESTORE_LABEL = "org.cloudlabs.restore-generation"
 """The label of a restored container: the generation it was re-created for."""
 
 
-def restored(stdout: str, args: RestoreArgs) -> str:
-    """``<snapshot>@<generation>`` from what ``restore.sh`` printed (``snapshot generation
-    image-id``): the restore it did last, which a same-generation update leaves as it was."""
-    words = stdout.split()
-    if len(words) == 3:
-        return f"{words[0]}@{words[1]}"
-    return f"{args.snapshot}@{args.generation}"
-
-
 class Restore(pulumi.ComponentResource):
     """The image a container is re-created from: a snapshot's, tagged for the restore.
 
-    The container runs :attr:`image_id` and carries :attr:`label`, so a new generation
-    re-creates it. The command's update receives the previous run's output and refuses a
-    generation smaller than the one it restored.
+    The container runs :attr:`image_id` and carries the generation as :data:`RESTORE_LABEL`,
+    so a new generation re-creates it. The command reads the label of the container as the
+    previous ``up`` left it and refuses a smaller generation before the container is touched.
     """
 
     image_id: pulumi.Output[str]
@@ -384,10 +375,9 @@ class Restore(pulumi.ComponentResource):
                 "GENERATION": str(args.generation),
             },
             update=True,
-            previous_output=True,
             opts=child_options(self, opts),
         )
-        self.image_id = tag.stdout.apply(lambda out: out.split()[-1] if out.split() else "")
-        self.restored = tag.stdout.apply(lambda out: restored(out, args))
+        self.image_id = tag.stdout.apply(lambda out: out.strip())
+        self.restored = tag.stdout.apply(lambda _: f"{args.snapshot}@{args.generation}")
         self.label = str(args.generation)
         self.register_outputs({"image_id": self.image_id, "restored": self.restored})

@@ -2,8 +2,8 @@
 
 Each platform has ``scripts/<platform>/snapshot.sh create|delete`` and
 ``scripts/<platform>/restore.sh create``, which take the machine's own variables (its name,
-the stack's mark) and these: ``SNAPSHOT_NAME``, ``DESCRIPTION``, ``LIVE`` (1 or 0) for a
-snapshot; ``SNAPSHOT_NAME``, ``GENERATION`` for a restore.
+the stack's mark) and these: ``SNAPSHOT_NAME``, ``DEFINITION``, ``DESCRIPTION``, ``LIVE`` (1
+or 0) for a snapshot; ``SNAPSHOT_NAME``, ``GENERATION`` for a restore.
 
 - A snapshot is one command per declared snapshot (``<vm>-snapshot-<name>``), taken once. Its
   definition is a trigger: a change replaces the command, create first, and the script's create
@@ -80,6 +80,7 @@ def machine_operations(
             {
                 **machine,
                 "SNAPSHOT_NAME": snap.name,
+                "DEFINITION": snap.definition,
                 "DESCRIPTION": snap.description,
                 "LIVE": "1" if snap.live else "0",
             },

@@ -47,6 +47,7 @@ from stacks.shared.libvirt import (
     vm_identity_problems,
     vm_size_problems,
 )
+from stacks.shared.operations import export_restored
 from stacks.shared.types import AbsPath, ImageSource, Name, NonEmptyText, SshPublicKey
 from stacks.shared.validation import LabModel, check
 
@@ -119,10 +120,10 @@ def build(config: LibvirtHostConfig) -> None:
     login = Login(config.ssh_user, [config.ssh_public_key], disable_root=True)
     jump = host.remote.jump if host.remote is not None else None
     ssh_commands: dict[str, str] = {}
-    restored: dict[str, pulumi.Output[str]] = {}
+    domains: dict[str, Vm] = {}
     for vm in config.vms:
         nics = guest_nics(vm, nat, mgmt, public)
-        domain = Vm(
+        domains[vm.name] = Vm(
             f"vm-{vm.name}",
             VmArgs(
                 host=host,
@@ -144,8 +145,6 @@ def build(config: LibvirtHostConfig) -> None:
             ),
             opts=pulumi.ResourceOptions(depends_on=[base, *networks]),
         )
-        if domain.restored is not None:
-            restored[vm.name] = domain.restored
         ssh_commands[vm.name] = ssh_command(config.ssh_user, str(vm.ip), jump)
     hosts = [InventoryHost(vm.name, vm.role, str(vm.ip)) for vm in config.vms]
     pulumi.export("inventory", render_inventory(hosts, config.ssh_user, jump))
@@ -153,7 +152,7 @@ def build(config: LibvirtHostConfig) -> None:
     pulumi.export("networks", [n.network_name for n in networks])
     snapshots = {vm.name: [s.name for s in vm.snapshots] for vm in config.vms if vm.snapshots}
     pulumi.export("snapshots", snapshots)
-    pulumi.export("restored", restored)
+    export_restored(domains)
 
 
 LAB = Lab(config=LibvirtHostConfig, build=build)

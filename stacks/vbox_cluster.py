@@ -31,6 +31,7 @@ from components.virtualbox.guests import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.names import renamed
+from stacks.shared.operations import export_restored
 from stacks.shared.types import HostPath, Name, Port
 from stacks.shared.validation import LabModel, check
 from stacks.shared.virtualbox import (
@@ -242,11 +243,13 @@ def build(config: VboxClusterConfig) -> None:
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
     master = machine("master", m, master_seed, guests.master.macs, forwards, True, [])
     commands = {m.name: ssh_command(host, config.ssh_user, m.ssh_port)}
+    machines = {t.name: template, m.name: master}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
         # Nodes boot once master (their DHCP and DNS server) is ready.
         seed = functools.partial(node_seed, node=node)
-        machine(role, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master])
+        forward = [PortForward("ssh", port, 22)]
+        machines[node.name] = machine(role, config.nodes, seed, node.macs, forward, True, [master])
         commands[node.name] = ssh_command(host, config.ssh_user, port)
 
     pulumi.export("sshCommands", commands)
@@ -256,6 +259,7 @@ def build(config: VboxClusterConfig) -> None:
     pulumi.export("templateVm", template.vm_name)
     redis = guests.redis_address
     pulumi.export("counterStore", f"redis {redis}:{config.redis.port}" if redis else "in-process")
+    export_restored(machines)
 
 
 LAB = Lab(config=VboxClusterConfig, build=build)

@@ -312,6 +312,7 @@ class EngineApply:
             if res.type == CONTAINER:
                 done.append(f"replace {res.name}")
                 self._remove_container(inputs["name"])
+                self.applied[res.urn] = inputs
                 self._container(res, inputs)
             elif res.type == COMMAND:
                 replace = not res.inputs.get("update") and (

@@ -3,7 +3,8 @@
 #
 # create: (also the update, with the previous run's output in PULUMI_COMMAND_STDOUT)
 #         a GENERATION smaller than the one restored last is an error, and nothing changes;
-#         the same GENERATION prints the previous output again (no revert); a first or larger
+#         the same GENERATION prints the previous output again (no revert; another
+#         snapshot at the same generation is an error); a first or larger
 #         one reverts the domain to SNAPSHOT_NAME, started again when it was running (a
 #         snapshot of a running domain comes back running anyway, with its memory). Prints
 #         "SNAPSHOT_NAME GENERATION", the restore in force. The domain must carry this stack's
@@ -32,13 +33,17 @@ owner() {
 create() {
     # Checked before any arithmetic: bash would evaluate an expression hidden in the value.
     [[ "${GENERATION}" =~ ^[1-9][0-9]{0,8}$ ]] || die "GENERATION must be a whole number from 1"
-    local previous_snapshot="" previous_generation=0 state
-    read -r previous_snapshot previous_generation <<<"${PULUMI_COMMAND_STDOUT:-} 0" || true
+    local previous=() previous_snapshot="" previous_generation=0 state
+    read -ra previous <<<"${PULUMI_COMMAND_STDOUT:-}" || true
+    previous_snapshot="${previous[0]:-}"
+    previous_generation="${previous[1]:-0}"
     [[ "${previous_generation}" =~ ^[0-9]{1,9}$ ]] || previous_generation=0
     if ((GENERATION < previous_generation)); then
         die "restore.generation went down from ${previous_generation} to ${GENERATION}: a restore happens when it grows; give ${previous_generation} or more"
     fi
     if ((GENERATION == previous_generation)); then
+        [[ "${previous_snapshot}" == "${SNAPSHOT_NAME}" ]] ||
+            die "restore.snapshot changed from ${previous_snapshot} to ${SNAPSHOT_NAME} at the same generation: raise restore.generation to restore it"
         log "stays restored to ${previous_snapshot} (generation ${GENERATION})"
         printf '%s %s\n' "${previous_snapshot}" "${GENERATION}"
         return 0

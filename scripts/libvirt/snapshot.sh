@@ -13,8 +13,9 @@
 #
 # Usage: snapshot.sh create|delete
 # Environment: LIBVIRT_URI (qemu:///system), DOMAIN_NAME, SNAPSHOT_NAME, OWNER,
-#              DESCRIPTION (create, may be empty), LIVE (always 0: libvirt's internal
-#              snapshots pause the guest, and the config refuses live ones)
+#              DESCRIPTION (create, may be empty). DEFINITION and LIVE are not read: the
+#              description is the one part of a definition that can differ here (the config
+#              refuses live snapshots on libvirt: internal ones pause the guest).
 set -euo pipefail
 
 ACTION="${1:-create}"
@@ -48,8 +49,11 @@ create() {
         log "already taken"
     else
         log "taking ($(virsh_ domstate "${DOMAIN_NAME}"))"
+        local described=()
+        # virsh refuses an empty option argument: no description is no --description.
+        [[ -z "${DESCRIPTION:-}" ]] || described=(--description "${DESCRIPTION}")
         virsh_ snapshot-create-as --domain "${DOMAIN_NAME}" --name "${SNAPSHOT_NAME}" \
-            --description "${DESCRIPTION:-}" --atomic >/dev/null
+            "${described[@]}" --atomic >/dev/null
     fi
     echo "snapshot ${DOMAIN_NAME}/${SNAPSHOT_NAME}: $(virsh_ snapshot-info --domain "${DOMAIN_NAME}" --snapshotname "${SNAPSHOT_NAME}" | awk '$1 == "State:" {print $2}')"
 }

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
+import pulumi
 from pydantic import Field
 
 from components.operations import RestoreSpec, SnapshotSpec
@@ -192,3 +193,11 @@ def snapshot_problems(
             f"{platform} has one way to restore ({support.restore}): leave mode out",
             restore.mode,
         )
+
+
+def export_restored(machines: Mapping[str, Any]) -> None:
+    """The stack output ``restored``: what each machine with a restore (an object with a
+    ``restored`` output, None without one) was last restored to, by machine name."""
+    pulumi.export(
+        "restored", {k: m.restored for k, m in machines.items() if m.restored is not None}
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pulumi
 from pydantic import Field
@@ -30,6 +30,7 @@ from components.virtualbox import (
 from components.virtualbox.host import HostCheck, HostCheckArgs
 from components.virtualbox.ready import ReadyKey, ReadyKeyArgs, ReadyLogin
 from stacks.shared.errors import KeyPath, Problem, format_path
+from stacks.shared.operations import Platform, Snapshotted
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import Cidr, HostPath, IPv4, Name, NonEmptyText, OsType, SshPublicKey, Url
 from stacks.shared.validation import LabModel, check
@@ -89,7 +90,10 @@ class VboxLabConfig(LabModel):
                 )
 
 
-class VmSize(LabModel):
+class VmSize(Snapshotted):
+    """A VM's size, snapshots and restore."""
+
+    PLATFORM: ClassVar[Platform] = "virtualbox"
     cpus: int = Field(1, ge=1, le=64)
     memory_mb: int = Field(1024, ge=256, le=1048576)
     disk_gb: int = Field(10, ge=3, le=4096)
@@ -260,6 +264,8 @@ def lab_machine(
             ready=ReadyLogin(config.ssh_user, lab.ready_key),
             host_check=lab.check,
             host=lab.host,
+            snapshots=size.snapshot_specs(),
+            restore=size.restore_spec(),
         ),
         opts=opts,
     )

@@ -63,6 +63,8 @@ def stack() -> Iterator[tuple[str, Path, StackRun]]:
                     "bridge": f"{tag}n0",
                     "cidr": "192.168.177.0/24",
                     "address": "192.168.177.1",
+                    "dhcpStart": "192.168.177.100",
+                    "dhcpEnd": "192.168.177.199",
                     "adoptExisting": False,
                 },
                 K + "managementNetwork": {

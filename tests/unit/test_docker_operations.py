@@ -75,9 +75,9 @@ def test_a_restore_re_creates_the_container_from_the_snapshot_image(declared: St
     ct1 = declared.one(CONTAINER, "ct1-container")
     tag = declared.one(COMMAND, "ct1-restore-tag")
     assert script_run(tag.inputs["create"]).script == "scripts/docker/restore.sh"
-    # The update is the create, with the previous run's output: it refuses a smaller generation.
+    # The update is the create: it reads the generation off the container as the previous up
+    # left it, and refuses a smaller one before the container is replaced.
     assert tag.inputs["update"] == tag.inputs["create"]
-    assert tag.inputs["addPreviousOutputInEnv"] is True
     assert tag.inputs["environment"] == {
         "CONTAINER": "ct1",
         "SNAPSHOT": "clean",
