@@ -42,6 +42,8 @@ class RestoreSpec:
     """The snapshot to revert to."""
     generation: int
     """Reverted once each time this grows."""
+    mode: str | None = None
+    """OpenStack: ``rebuild`` the server or ``replace`` it (None elsewhere)."""
 
 
 def restored(stdout: str) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from stacks.shared.errors import KeyPath, Problem, format_path
+from stacks.shared.operations import Platform, Snapshotted
 from stacks.shared.types import Cidr, IPv4, Name, NonEmptyText, PortRange
 from stacks.shared.validation import LabModel, check
 
@@ -122,8 +123,10 @@ class RuleConfig(LabModel):
             )
 
 
-class ServerConfig(LabModel):
-    """A VM on the lab's private network."""
+class ServerConfig(Snapshotted):
+    """A VM on the lab's private network, its snapshots (images) and restore."""
+
+    PLATFORM: ClassVar[Platform] = "openstack"
 
     name: Name
     image: NonEmptyText

@@ -147,7 +147,9 @@ class Snapshotted(LabModel):
         """The declared restore, as the components take it."""
         if self.restore is None:
             return None
-        return RestoreSpec(self.restore.snapshot, self.restore.generation)
+        modes = SUPPORT[self.PLATFORM].restore_modes
+        mode = self.restore.mode or (modes[0] if modes else None)
+        return RestoreSpec(self.restore.snapshot, self.restore.generation, mode)
 
     def restore_snapshot(self) -> SnapshotConfig | None:
         """The snapshot ``restore`` names, or None without a restore."""
