@@ -31,9 +31,9 @@ from stacks.shared.types import (
     ContainerName,
     ImageRef,
     IPv4,
-    NonEmptyText,
     Port,
     RestartPolicy,
+    ShellCommand,
     SshPublicKey,
 )
 from stacks.shared.validation import LabModel, check
@@ -70,7 +70,7 @@ class SshContainerConfig(LabModel):
 class SnapshotConfig(LabModel):
     image: ImageRef = "cloudlabs/ct2-snapshot:latest"
     """The snapshot's ``repository:tag``."""
-    prepare: NonEmptyText | None = (
+    prepare: ShellCommand | None = (
         "apt-get update && DEBIAN_FRONTEND=noninteractive "
         "apt-get install -y --no-install-recommends nano"
     )

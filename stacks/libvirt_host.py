@@ -47,7 +47,7 @@ from stacks.shared.libvirt import (
     vm_identity_problems,
     vm_size_problems,
 )
-from stacks.shared.types import AbsPath, ImageSource, Name, NonEmptyText, SshPublicKey
+from stacks.shared.types import AbsPath, ImageSource, LibvirtUri, Name, SshPublicKey
 from stacks.shared.validation import LabModel, check
 
 
@@ -56,7 +56,7 @@ class LibvirtHostConfig(LabModel):
 
     connection: ConnectionConfig | None = None
     """The KVM host over SSH; omitted = this machine."""
-    libvirt_uri: NonEmptyText = "qemu:///system"
+    libvirt_uri: LibvirtUri = "qemu:///system"
     domain_type: Literal["kvm", "qemu"] = "kvm"
     """``qemu`` = software emulation, for a host without KVM (slow)."""
     host_preparation: HostPreparationConfig = HostPreparationConfig()

@@ -30,7 +30,7 @@ from components.virtualbox.guests import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.names import renamed
-from stacks.shared.types import HostPath, Name, Port
+from stacks.shared.types import HostLabel, HostLabelPrefix, HostPath, Port
 from stacks.shared.validation import LabModel, check
 from stacks.shared.virtualbox import (
     LabNetworkConfig,
@@ -46,7 +46,7 @@ BASE_DISK = "base"
 
 
 class TemplateConfig(VmSize):
-    name: Name = "template"
+    name: HostLabel = "template"
     cpus: int = Field(1, ge=1, le=64)
     memory_mb: int = Field(1024, ge=256, le=1048576)
     disk_gb: int = Field(25, ge=3, le=4096)
@@ -55,7 +55,7 @@ class TemplateConfig(VmSize):
 
 
 class MasterConfig(VmSize):
-    name: Name = "master"
+    name: HostLabel = "master"
     memory_mb: int = Field(2048, ge=256, le=1048576)
     disk_gb: int = Field(25, ge=3, le=4096)
     ssh_port: Port = 3022
@@ -67,7 +67,7 @@ class MasterConfig(VmSize):
 class NodesConfig(VmSize):
     count: int = Field(3, ge=1)
     """How many nodes: node01 .. node0N."""
-    name_prefix: Name = "node"
+    name_prefix: HostLabelPrefix = "node"
     disk_gb: int = Field(10, ge=3, le=4096)
     ssh_port_base: Port = 4022
     """Host port forwarded to node01's port 22; node i gets base + i - 1."""
@@ -81,7 +81,7 @@ class NodesConfig(VmSize):
 class RedisConfig(LabModel):
     enabled: bool = True
     """Back the counter with Redis (exact, shared count); False = one count per process."""
-    node: Name = "node01"
+    node: HostLabel = "node01"
     """The node running redis-server, bound to its address on the lab network."""
     port: Port = 6379
 

@@ -16,7 +16,7 @@ from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForw
 from components.virtualbox.guests import nat_seed
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
-from stacks.shared.types import HostPath, Name, Port
+from stacks.shared.types import HostLabel, HostPath, Port
 from stacks.shared.validation import check
 from stacks.shared.virtualbox import (
     VboxLabConfig,
@@ -28,7 +28,7 @@ from stacks.shared.virtualbox import (
 
 
 class NatVmConfig(VmSize):
-    name: Name
+    name: HostLabel
     """The VM's name in VirtualBox and its host name."""
     ssh_port: Port
     """Host port forwarded from 127.0.0.1 to the guest's port 22."""

@@ -23,8 +23,9 @@ from stacks.shared.types import (
     Cidr,
     IPv4,
     MirrorUrl,
+    DisplayName,
+    HostLabel,
     Name,
-    NonEmptyText,
     PackageName,
     Port,
     SshPublicKey,
@@ -50,15 +51,15 @@ class BootstrapConfig(LabModel):
 class ServiceVmConfig(LabModel):
     """One of the five VMs."""
 
-    name: Name
-    """The instance's name in Nova."""
+    name: HostLabel
+    """The instance's name in Nova, and the guest's host name."""
     fixed_ip: IPv4 | None = None
     """Its address on its sub-network; omitted = allocated by Neutron."""
     port: Port | None = None
     """The service's port; omitted = the calculator's default for the role (50000-50004)."""
-    image: NonEmptyText | None = None
+    image: DisplayName | None = None
     """Overrides the lab's ``image`` for this VM."""
-    flavor: NonEmptyText | None = None
+    flavor: DisplayName | None = None
     """Overrides the lab's ``flavor`` for this VM."""
 
 
@@ -115,9 +116,9 @@ class CalculatorLabConfig(LabModel):
     """Where the calculator's users are: who may reach the front end's port."""
     admin_cidr: Cidr
     """Who may SSH to (and ping) the front end, the jump host to the operators."""
-    image: NonEmptyText
+    image: DisplayName
     """Glance image of every VM (python3 >= 3.11 and cloud-init), e.g. Ubuntu 24.04."""
-    flavor: NonEmptyText
+    flavor: DisplayName
     """Nova flavor of every VM."""
     bootstrap: BootstrapConfig = BootstrapConfig()
 

@@ -24,14 +24,15 @@ from components.openstack import RuleSpec
 from stacks.shared.errors import Problem
 from stacks.shared.types import (
     Cidr,
+    CommandArgument,
     DebVersion,
+    DisplayName,
     HttpsUrl,
     ImageRef,
     IPv4,
     KubernetesVersion,
     Labels,
     NodeName,
-    NonEmptyText,
     Port,
     kubernetes_minor,
 )
@@ -55,9 +56,9 @@ class NodeConfig(LabModel):
 class NodesConfig(LabModel):
     """The master and the workers, all from one image and flavor."""
 
-    image: NonEmptyText = "ubuntu-22.04"
+    image: DisplayName = "ubuntu-22.04"
     """Glance image: an Ubuntu cloud image (22.04 or 24.04)."""
-    flavor: NonEmptyText = "medium"
+    flavor: DisplayName = "medium"
     """Nova flavor; kubeadm needs 2 vCPUs and 2 GB of RAM per node."""
     master: NodeConfig
     workers: list[NodeConfig]
@@ -140,7 +141,7 @@ class AppConfig(LabModel):
     ``<name>-nodeport-service``."""
     image: ImageRef
     """Its container image (public, or pullable by the nodes)."""
-    command: list[NonEmptyText] = []
+    command: list[CommandArgument] = []
     """Command run in the container; empty = the image's own."""
     replicas: int = Field(default=3, ge=1, le=100)
     container_port: Port = 5000

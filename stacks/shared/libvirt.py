@@ -25,7 +25,7 @@ from components.renderers.cloudinit import (
 from stacks.shared.errors import Problem, format_path
 from stacks.shared.openstack import usable
 from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import Bridge, Cidr, IPv4, Mac, Name
+from stacks.shared.types import Bridge, Cidr, HostLabel, IPv4, Mac, Name
 from stacks.shared.validation import LabModel, check
 
 Role = Literal["gateway", "storage", "controller", "compute"]
@@ -124,7 +124,8 @@ class PublicBridgeConfig(LabModel):
 
 
 class VmConfig(LabModel):
-    name: Name
+    name: HostLabel
+    """The domain's name, the guest's host name and its name in the inventory."""
     role: Role
     ip: IPv4
     """Static address on the management network."""

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from stacks.shared.errors import KeyPath, Problem, format_path
-from stacks.shared.types import Cidr, IPv4, Name, NonEmptyText, PortRange
+from stacks.shared.types import Cidr, Description, DisplayName, HostLabel, IPv4, Name, PortRange
 from stacks.shared.validation import LabModel, check
 
 
@@ -112,7 +112,7 @@ class RuleConfig(LabModel):
     ports: PortRange | None = None
     """A port or range 'low-high' (tcp/udp only); omitted = every port."""
     remote_cidr: Cidr
-    description: str = ""
+    description: Description = ""
 
     @check
     def _ports_need_protocol(self) -> Iterator[Problem]:
@@ -125,10 +125,11 @@ class RuleConfig(LabModel):
 class ServerConfig(LabModel):
     """A VM on the lab's private network."""
 
-    name: Name
-    image: NonEmptyText
+    name: HostLabel
+    """The instance's name in Nova, and the guest's host name."""
+    image: DisplayName
     """Glance image name, e.g. ``ubuntu4CLV``."""
-    flavor: NonEmptyText
+    flavor: DisplayName
     """Flavor name, e.g. ``small2``. Changing it and running ``up`` resizes the VM."""
     fixed_ip: IPv4 | None = None
     """The VM's address on the private network; omitted = allocated from the pool."""

@@ -25,7 +25,16 @@ from components.virtualbox import (
 )
 from stacks.shared.errors import KeyPath, Problem, format_path
 from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import Cidr, HostPath, IPv4, Name, NonEmptyText, OsType, SshPublicKey, Url
+from stacks.shared.types import (
+    Cidr,
+    Executable,
+    HostPath,
+    IPv4,
+    Name,
+    OsType,
+    SshPublicKey,
+    Url,
+)
 from stacks.shared.validation import LabModel, check
 
 
@@ -48,7 +57,8 @@ class VboxLabConfig(LabModel):
     image: ImageConfig
     work_dir: HostPath
     """Where disks, seed ISOs and VM settings go on the VirtualBox host."""
-    vbox_manage: NonEmptyText = "VBoxManage"
+    vbox_manage: Executable = "VBoxManage"
+    """The VBoxManage program: a command on PATH or its absolute path."""
     remote_host: RemoteHostConfig | None = None
     os_type: OsType = "Ubuntu_64"
 
