@@ -38,6 +38,7 @@ from stacks.shared.libvirt import (
     PublicBridgeConfig,
     VmConfig,
     base_image_path,
+    base_image_problems,
     default_vms,
     guest_nics,
     kvm_host,
@@ -45,6 +46,7 @@ from stacks.shared.libvirt import (
     network_spec,
     seed,
     vm_identity_problems,
+    vm_paths,
     vm_size_problems,
 )
 from stacks.shared.types import AbsPath, ImageSource, LibvirtUri, Name, SshPublicKey
@@ -86,6 +88,10 @@ class LibvirtHostConfig(LabModel):
         if not self.allow_undersized:
             yield from vm_size_problems(self.vms)
 
+    @check
+    def _files(self) -> Iterator[Problem]:
+        yield from base_image_problems(self.base_image, self.storage_dir, self.vms)
+
 
 def build(config: LibvirtHostConfig) -> None:
     owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
@@ -121,6 +127,7 @@ def build(config: LibvirtHostConfig) -> None:
     ssh_commands: dict[str, str] = {}
     for vm in config.vms:
         nics = guest_nics(vm, nat, mgmt, public)
+        disk_path, seed_path = vm_paths(config.storage_dir, vm)
         Vm(
             f"vm-{vm.name}",
             VmArgs(
@@ -132,10 +139,10 @@ def build(config: LibvirtHostConfig) -> None:
                 vcpus=vm.vcpus,
                 nics=[NicSpec(nic.id, nic.mac) for nic in nics],
                 base_image=base_path,
-                disk_path=f"{config.storage_dir}/{vm.name}.qcow2",
+                disk_path=disk_path,
                 disk_size_gib=vm.disk_gib,
                 disk_mode=config.disk_mode,
-                seed_path=f"{config.storage_dir}/{vm.name}-cidata.iso",
+                seed_path=seed_path,
                 seed=seed(vm, nics, login, owner),
                 autostart=config.autostart,
             ),

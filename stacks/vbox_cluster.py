@@ -30,7 +30,7 @@ from components.virtualbox.guests import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.names import renamed
-from stacks.shared.types import HostLabel, HostLabelPrefix, HostPath, Port
+from stacks.shared.types import UNPRIVILEGED_PORT, HostLabel, HostLabelPrefix, HostPath, Port
 from stacks.shared.validation import LabModel, check
 from stacks.shared.virtualbox import (
     LabNetworkConfig,
@@ -39,6 +39,7 @@ from stacks.shared.virtualbox import (
     forward_problems,
     lab_machine,
     ssh_command,
+    vm_name_problems,
 )
 
 BASE_DISK = "base"
@@ -64,8 +65,14 @@ class MasterConfig(VmSize):
     """Host port (127.0.0.1) forwarded to master's port 80 (the load balancer)."""
 
 
+MAX_NODES = 99
+"""The most nodes: their names keep two digits (node01..node99)."""
+NODE_SERVICES = {22: "sshd", 53: "systemd-resolved (DNS)", 111: "rpcbind (NFS)"}
+"""Ports the nodes' own services listen on (the counter app and Redis must take others)."""
+
+
 class NodesConfig(VmSize):
-    count: int = Field(3, ge=1)
+    count: int = Field(3, ge=1, le=MAX_NODES)
     """How many nodes: node01 .. node0N."""
     name_prefix: HostLabelPrefix = "node"
     disk_gb: int = Field(10, ge=3, le=4096)
@@ -137,12 +144,39 @@ class VboxClusterConfig(VboxLabConfig):
                 )
 
     @check
+    def _guest_ports(self) -> Iterator[Problem]:
+        app = self.nodes.app_port
+        if app in NODE_SERVICES:
+            yield Problem(
+                ("nodes", "appPort"), f"port {app} is {NODE_SERVICES[app]}'s on every node", app
+            )
+        if not self.redis.enabled:
+            return
+        port = self.redis.port
+        if port < UNPRIVILEGED_PORT:
+            yield Problem(
+                ("redis", "port"),
+                f"redis-server runs as user redis: it listens on {UNPRIVILEGED_PORT} or above",
+                port,
+            )
+        elif port == app:
+            yield Problem(
+                ("redis", "port"),
+                f"{self.redis.node} runs the counter app on it (nodes.appPort)",
+                port,
+            )
+
+    @check
     def _names(self) -> Iterator[Problem]:
         nodes = self.nodes.names()
-        if self.master.name in nodes or self.master.name == self.template.name:
-            yield Problem(("master", "name"), "master needs a name of its own", self.master.name)
-        if self.template.name in nodes:
-            yield Problem(("template", "name"), "clashes with a node's name", self.template.name)
+        yield from vm_name_problems(
+            [
+                *((("nodes", "namePrefix"), name) for name in nodes),
+                (("template", "name"), self.template.name),
+                (("master", "name"), self.master.name),
+            ],
+            self,
+        )
         if self.redis.enabled and self.redis.node not in nodes:
             yield Problem(("redis", "node"), f"expected one of {nodes}", self.redis.node)
         # A VM's disk is <workDir>/disks/<name>.vdi, and the base disk is base.vdi.

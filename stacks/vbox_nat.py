@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pulumi
+from pydantic import Field
 
 from components.renderers.cloudinit import Login
 from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForward
@@ -24,6 +25,7 @@ from stacks.shared.virtualbox import (
     forward_problems,
     lab_machine,
     ssh_command,
+    vm_name_problems,
 )
 
 
@@ -34,21 +36,38 @@ class NatVmConfig(VmSize):
     """Host port forwarded from 127.0.0.1 to the guest's port 22."""
 
 
+class CloneVmConfig(NatVmConfig):
+    disk_gb: int | None = Field(None, ge=3, le=4096)  # type: ignore[assignment]
+    """The clone's disk grown to this size; omitted = ``vm``'s (a disk never shrinks)."""
+
+
 class VboxNatConfig(VboxLabConfig):
     """Config of the ``vbox-nat`` lab (keys of ``Pulumi.<stack>.yaml``)."""
 
     work_dir: HostPath = "~/cloudlabs-vbox/vbox-nat"
     vm: NatVmConfig = NatVmConfig(name="lab-vm", ssh_port=2222, disk_gb=10)
-    clone: NatVmConfig = NatVmConfig(name="lab-vm-clone", ssh_port=2223, disk_gb=10)
-    """The second VM, on a clone of ``vm``'s disk (its disk size is ``vm``'s)."""
+    clone: CloneVmConfig = CloneVmConfig(name="lab-vm-clone", ssh_port=2223)
+    """The second VM, on a clone of ``vm``'s disk."""
 
     @check
     def _distinct(self) -> Iterator[Problem]:
         yield from forward_problems(
             [(("vm", "sshPort"), self.vm.ssh_port), (("clone", "sshPort"), self.clone.ssh_port)]
         )
-        if self.vm.name == self.clone.name:
-            yield Problem(("clone", "name"), "the clone needs a name of its own", self.clone.name)
+        yield from vm_name_problems(
+            [(("vm", "name"), self.vm.name), (("clone", "name"), self.clone.name)],
+            self,
+        )
+
+    @check
+    def _clone_disk(self) -> Iterator[Problem]:
+        size = self.clone.disk_gb
+        if size is not None and size < self.vm.disk_gb:
+            yield Problem(
+                ("clone", "diskGb"),
+                f"the clone is a copy of vm's {self.vm.disk_gb} GB disk and a disk never shrinks",
+                size,
+            )
 
 
 def _machine(
@@ -89,6 +108,7 @@ def build(config: VboxNatConfig) -> None:
             path=f"{disks}/{config.clone.name}.vdi",
             source=f"{disks}/{config.vm.name}.vdi",
             source_is_disk=True,
+            size_mb=(config.clone.disk_gb or 0) * 1024,
             host=host,
         ),
         opts=pulumi.ResourceOptions(depends_on=[disk]),

@@ -20,11 +20,12 @@ from components.calculator_bootstrap import (
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 from stacks.shared.types import (
+    UNPRIVILEGED_PORT,
     Cidr,
-    IPv4,
-    MirrorUrl,
     DisplayName,
     HostLabel,
+    IPv4,
+    MirrorUrl,
     Name,
     PackageName,
     Port,
@@ -96,8 +97,16 @@ class ServicesConfig(LabModel):
     @check
     def _ports_not_ssh(self) -> Iterator[Problem]:
         for role in ROLES:
-            if self.port(role) == 22:
+            port = self.port(role)
+            if port == 22:
                 yield Problem((role, "port"), "port 22 is SSH's; pick another", 22)
+            elif port < UNPRIVILEGED_PORT:
+                yield Problem(
+                    (role, "port"),
+                    f"the service runs as an unprivileged user (systemd DynamicUser): it can "
+                    f"listen on {UNPRIVILEGED_PORT} or above only",
+                    port,
+                )
 
 
 Address = tuple[KeyPath, ipaddress.IPv4Address | None, NetworkConfig | None]

@@ -17,6 +17,13 @@ from stacks.shared.errors import KeyPath, Problem, format_path
 from stacks.shared.types import Cidr, Description, DisplayName, HostLabel, IPv4, Name, PortRange
 from stacks.shared.validation import LabModel, check
 
+MAX_DNS_SERVERS = 5
+"""Neutron's default ``max_dns_nameservers`` per subnet."""
+MAX_HOST_ROUTES = 20
+"""Neutron's default ``max_subnet_host_routes``."""
+MAX_POOLS = 64
+"""Allocation pools per subnet (Neutron sets no limit; every pair is compared)."""
+
 
 def usable(net: ipaddress.IPv4Network, ip: ipaddress.IPv4Address) -> bool:
     """True when ``ip`` is a host address of ``net`` (not its network or broadcast address)."""
@@ -56,9 +63,9 @@ class NetworkConfig(LabModel):
     cidr: Cidr
     gateway_ip: IPv4 | None = None
     """Defaults to the subnet's first host address."""
-    dns_servers: list[IPv4] = Field(default_factory=list)
-    allocation_pools: list[AllocationPool] = Field(default_factory=list)
-    host_routes: list[HostRoute] = Field(default_factory=list)
+    dns_servers: list[IPv4] = Field(default_factory=list, max_length=MAX_DNS_SERVERS)
+    allocation_pools: list[AllocationPool] = Field(default_factory=list, max_length=MAX_POOLS)
+    host_routes: list[HostRoute] = Field(default_factory=list, max_length=MAX_HOST_ROUTES)
 
     @property
     def gateway(self) -> ipaddress.IPv4Address:

@@ -327,6 +327,9 @@ Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(parse_cidr)]
 IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(parse_ipv4)]
 SshPublicKey = Annotated[str, AfterValidator(parse_ssh_public_key)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+UNPRIVILEGED_PORT = 1024
+"""The lowest port a service running as an ordinary user may listen on (Linux's default
+``net.ipv4.ip_unprivileged_port_start``)."""
 PortRange = Annotated[tuple[int, int], BeforeValidator(parse_port_range)]
 
 
@@ -396,9 +399,7 @@ def parse_image_source(value: Any) -> str:
             return value
     elif isinstance(value, str) and value.startswith("/"):
         return parse_abs_path(value)
-    raise ValueError(
-        "expected an absolute path on the KVM host or an http(s) URL of a cloud image"
-    )
+    raise ValueError("expected an absolute path on the KVM host or an http(s) URL of a cloud image")
 
 
 def parse_host_path(value: Any) -> str:
@@ -417,10 +418,10 @@ def parse_executable(value: Any) -> str:
     if isinstance(value, str):
         if _whole(_EXECUTABLE_RE, value):
             return value
-        directory, _, program = value.rpartition("/")
-        if value.startswith("/") and _path_problem(value) is None and directory.strip("/"):
-            if _whole(_EXECUTABLE_RE, program):
-                return value
+        program = value.rpartition("/")[2]
+        absolute = value.startswith("/") and _path_problem(value) is None
+        if absolute and _whole(_EXECUTABLE_RE, program):
+            return value
     raise ValueError(
         "expected one program: a command on PATH such as VBoxManage, or its absolute path such "
         "as /usr/bin/VBoxManage (no arguments, no '..')"

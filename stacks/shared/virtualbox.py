@@ -5,7 +5,7 @@ and the one way they build a VM (its seed ISO, then the machine)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import pulumi
@@ -14,6 +14,7 @@ from pydantic import Field
 from components.hostexec import Host
 from components.renderers.cloudinit import Seed
 from components.virtualbox import (
+    AdapterMacs,
     Disk,
     InternalNic,
     Machine,
@@ -23,6 +24,7 @@ from components.virtualbox import (
     SeedIsoArgs,
     virtualbox_host,
 )
+from components.virtualbox.machine import colon_mac
 from stacks.shared.errors import KeyPath, Problem, format_path
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import (
@@ -150,6 +152,35 @@ def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Proble
             yield Problem(path, f"host port {port} is already forwarded by {first}", port)
         else:
             taken[port] = path
+
+
+def vm_name_problems(
+    names: Sequence[tuple[KeyPath, str]], config: VboxLabConfig
+) -> Iterator[Problem]:
+    """The lab's VM names (with where each comes from): each its own, whatever the letter case
+    (a VM's disk is ``<workDir>/disks/<name>.vdi``, on file systems that may ignore case, and its
+    name is a host name); the MAC addresses derived from them distinct; no VM's disk is the cloud
+    image."""
+    seen: dict[str, KeyPath] = {}
+    macs: dict[str, KeyPath] = {}
+    image = config.image.path
+    for path, name in names:
+        first = seen.setdefault(name.casefold(), path)
+        if first != path:
+            yield Problem(path, f"needs a name of its own: {format_path(first)} has it", name)
+            continue
+        adapters = AdapterMacs.of(name)
+        for mac in (adapters.nat, adapters.internal):
+            owner = macs.setdefault(mac, path)
+            if owner != path:
+                yield Problem(
+                    path,
+                    f"its adapters' MAC address {colon_mac(mac)} (derived from the name) is "
+                    f"also {format_path(owner)}'s: pick another name",
+                    name,
+                )
+        if image == f"{config.work_dir}/disks/{name}.vdi":
+            yield Problem(("image", "path"), f"is the disk of VM {name!r}", image)
 
 
 def lab_machine(

@@ -308,9 +308,18 @@ def rejected_stack(stack: str, *changes: Change) -> ConfigError:
         ),
         (
             "vbox-cluster",
-            [change("nodes", "count", value=199)],
+            [
+                change("nodes", "count", value=10),
+                change("network", "dhcpRange", "end", value="192.168.56.10"),
+            ],
             "nodes.count",
-            "holds 198 addresses",
+            "holds 9 addresses",
+        ),
+        (
+            "vbox-cluster",
+            [change("nodes", "count", value=100)],
+            "nodes.count",
+            "less than or equal to 99",
         ),
         (
             "vbox-cluster",
