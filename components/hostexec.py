@@ -123,6 +123,23 @@ def script_command(
     return f"sudo -n {preserve}{run}"
 
 
+ARGUMENT_MAX = 131072
+"""Linux's limit on one command-line argument or environment string (MAX_ARG_STRLEN, 32 pages
+of 4 KiB). Over SSH the whole command, with its exports and the script, is one argument of the
+login shell (``sh -c <command>``); on this machine each parameter is one environment string."""
+
+
+def largest_argument(host: Host, script: str, env: Mapping[str, str]) -> int:
+    """The bytes (with the final NUL) of the longest argument or environment string that
+    running ``scripts/<script> create`` on ``host`` with ``env`` takes: compare with
+    :data:`ARGUMENT_MAX`."""
+    full = {**host.env, **env}
+    if host.remote is None:
+        return max((len(f"{k}={v}".encode()) + 1 for k, v in full.items()), default=0)
+    command = script_command(script, "create", exports=full, sudo=host.sudo)
+    return len(command.encode()) + 1
+
+
 def run_script(
     name: str,
     host: Host,

@@ -36,6 +36,7 @@ from stacks.shared.virtualbox import (
     LabNetworkConfig,
     VboxLabConfig,
     VmSize,
+    check_seeds,
     forward_problems,
     lab_machine,
     ssh_command,
@@ -206,6 +207,16 @@ def cluster(config: VboxClusterConfig) -> Cluster:
 
 def build(config: VboxClusterConfig) -> None:
     host = config.host()
+    guests = cluster(config)
+    t, m = config.template, config.master
+    nodes = [(f"node{i:02d}", node) for i, node in enumerate(guests.nodes, start=1)]
+    seeds = {
+        "template": template_seed(guests, t.name),
+        "master": master_seed(guests),
+        **{role: node_seed(guests, node) for role, node in nodes},
+    }
+    roles = {"template": t.name, "master": m.name, **{role: g.name for role, g in nodes}}
+    check_seeds("vbox-cluster", config, [(roles[role], seed) for role, seed in seeds.items()])
     work = config.work_dir
     disks = f"{work}/disks"
     base_path = f"{disks}/{BASE_DISK}.vdi"
@@ -214,11 +225,6 @@ def build(config: VboxClusterConfig) -> None:
         DiskArgs(path=base_path, source=config.image.path, source_url=config.image.url, host=host),
     )
     net = config.network
-
-    guests = cluster(config)
-    t, m = config.template, config.master
-    nodes = [(f"node{i:02d}", node) for i, node in enumerate(guests.nodes, start=1)]
-    roles = {"template": t.name, "master": m.name, **{role: g.name for role, g in nodes}}
     taken = {"base-disk", *roles, *(f"{r}-{kind}" for r in roles for kind in ("disk", "seed"))}
 
     def machine(
@@ -259,17 +265,15 @@ def build(config: VboxClusterConfig) -> None:
             opts=renamed(role, name, taken, depends_on=after),
         )
 
-    template = machine(
-        "template", t, template_seed(guests, t.name), AdapterMacs.of(t.name), [], t.start, []
-    )
+    template = machine("template", t, seeds["template"], AdapterMacs.of(t.name), [], t.start, [])
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
-    master = machine("master", m, master_seed(guests), guests.master.macs, forwards, True, [])
+    master = machine("master", m, seeds["master"], guests.master.macs, forwards, True, [])
     commands = {m.name: ssh_command(host, config.ssh_user, m.ssh_port)}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
         # Nodes boot once master (their DHCP and DNS server) answers on SSH.
-        seed = node_seed(guests, node)
-        machine(role, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master])
+        ssh = [PortForward("ssh", port, 22)]
+        machine(role, config.nodes, seeds[role], node.macs, ssh, True, [master])
         commands[node.name] = ssh_command(host, config.ssh_user, port)
 
     pulumi.export("sshCommands", commands)

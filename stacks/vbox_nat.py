@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pulumi
 from pydantic import Field
 
-from components.renderers.cloudinit import Login
+from components.renderers.cloudinit import Login, Seed
 from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForward
 from components.virtualbox.guests import nat_seed
 from stacks.shared.catalogue import Lab
@@ -22,6 +22,7 @@ from stacks.shared.validation import check
 from stacks.shared.virtualbox import (
     VboxLabConfig,
     VmSize,
+    check_seeds,
     forward_problems,
     lab_machine,
     ssh_command,
@@ -70,11 +71,21 @@ class VboxNatConfig(VboxLabConfig):
             )
 
 
+def _seed(config: VboxNatConfig, vm: NatVmConfig) -> Seed:
+    return nat_seed(
+        vm.name, Login(config.ssh_user, [config.ssh_public_key]), AdapterMacs.of(vm.name)
+    )
+
+
 def _machine(
-    config: VboxNatConfig, role: str, vm: NatVmConfig, disk: Disk, after: list[pulumi.Resource]
+    config: VboxNatConfig,
+    role: str,
+    vm: NatVmConfig,
+    disk: Disk,
+    seed: Seed,
+    after: list[pulumi.Resource],
 ) -> Machine:
     macs = AdapterMacs.of(vm.name)
-    seed = nat_seed(vm.name, Login(config.ssh_user, [config.ssh_public_key]), macs)
     return lab_machine(
         config,
         config.host(),
@@ -91,6 +102,10 @@ def _machine(
 
 def build(config: VboxNatConfig) -> None:
     host = config.host()
+    first_seed, second_seed = _seed(config, config.vm), _seed(config, config.clone)
+    check_seeds(
+        "vbox-nat", config, [(config.vm.name, first_seed), (config.clone.name, second_seed)]
+    )
     disks = f"{config.work_dir}/disks"
     disk = Disk(
         "vm-disk",
@@ -114,8 +129,8 @@ def build(config: VboxNatConfig) -> None:
         opts=pulumi.ResourceOptions(depends_on=[disk]),
     )
     # The first VM boots only once its disk has been cloned.
-    first = _machine(config, "vm", config.vm, disk, after=[clone_disk])
-    second = _machine(config, "clone", config.clone, clone_disk, after=[])
+    first = _machine(config, "vm", config.vm, disk, first_seed, after=[clone_disk])
+    second = _machine(config, "clone", config.clone, clone_disk, second_seed, after=[])
     commands = {
         vm.name: ssh_command(host, config.ssh_user, vm.ssh_port) for vm in (config.vm, config.clone)
     }

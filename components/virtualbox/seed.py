@@ -29,6 +29,20 @@ def seed_path(args: SeedIsoArgs) -> str:
     return f"{args.directory.rstrip('/')}/{args.hostname}-seed-{args.seed.digest}.iso"
 
 
+SEED_SCRIPT = "virtualbox/seed.sh"
+"""The script writing the ISO."""
+
+
+def seed_environment(args: SeedIsoArgs) -> dict[str, str]:
+    """The parameters of ``scripts/virtualbox/seed.sh``: the ISO's path and the documents."""
+    return {
+        "SEED_PATH": seed_path(args),
+        "SEED_USER_DATA": args.seed.user_data,
+        "SEED_META_DATA": args.seed.meta_data,
+        "SEED_NETWORK_CONFIG": args.seed.network_config or "",
+    }
+
+
 class SeedIso(pulumi.ComponentResource):
     path: pulumi.Output[str]
     """The ISO on the VirtualBox host."""
@@ -36,16 +50,11 @@ class SeedIso(pulumi.ComponentResource):
     def __init__(self, name: str, args: SeedIsoArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cloudlabs:virtualbox:SeedIso", name, None, opts)
         path = seed_path(args)
-        env: dict[str, pulumi.Input[str]] = {
-            "SEED_PATH": path,
-            "SEED_USER_DATA": args.seed.user_data,
-            "SEED_META_DATA": args.seed.meta_data,
-            "SEED_NETWORK_CONFIG": args.seed.network_config or "",
-        }
+        env: dict[str, pulumi.Input[str]] = {**seed_environment(args)}
         run_script(
             f"{name}-iso",
             args.host,
-            "virtualbox/seed.sh",
+            SEED_SCRIPT,
             env,
             # New content = new file name = a new ISO; the VM swaps its DVD, then the old ISO
             # is deleted.

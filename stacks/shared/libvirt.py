@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
+import pulumi
 from pydantic import Field
 
 from components.hostexec import Host
@@ -288,6 +289,11 @@ def base_image_problems(
                 f"the base image would be {base}, the file of vms[{i}] ({vm.name})",
                 base_image,
             )
+
+
+def stack_owner() -> str:
+    """The mark of what this stack creates on the KVM host (``<project>/<stack>``)."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 def kvm_host(uri: str, connection: ConnectionConfig | None) -> Host:

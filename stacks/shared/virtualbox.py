@@ -14,6 +14,7 @@ from pydantic import Field
 from components.hostexec import Host
 from components.renderers.cloudinit import Seed
 from components.virtualbox import (
+    SEED_SCRIPT,
     AdapterMacs,
     Disk,
     InternalNic,
@@ -22,11 +23,12 @@ from components.virtualbox import (
     PortForward,
     SeedIso,
     SeedIsoArgs,
+    seed_environment,
     virtualbox_host,
 )
 from components.virtualbox.machine import colon_mac
-from stacks.shared.errors import KeyPath, Problem, format_path
-from stacks.shared.remote import RemoteHostConfig
+from stacks.shared.errors import ConfigError, KeyPath, Problem, format_path
+from stacks.shared.remote import RemoteHostConfig, seed_size_problems
 from stacks.shared.types import (
     Cidr,
     Executable,
@@ -183,6 +185,30 @@ def vm_name_problems(
             yield Problem(("image", "path"), f"is the disk of VM {name!r}", image)
 
 
+def seed_args(config: VboxLabConfig, host: Host, name: str, seed: Seed) -> SeedIsoArgs:
+    """The seed ISO of VM ``name``, in ``<workDir>/seeds``."""
+    return SeedIsoArgs(directory=f"{config.work_dir}/seeds", hostname=name, seed=seed, host=host)
+
+
+def check_seeds(lab: str, config: VboxLabConfig, seeds: Iterable[tuple[str, Seed]]) -> None:
+    """Stop before any resource when a VM's seed (``(name, seed)``) does not fit in the command
+    that writes its ISO."""
+    host = config.host()
+    problems = [
+        problem
+        for name, seed in seeds
+        for problem in seed_size_problems(
+            host,
+            SEED_SCRIPT,
+            seed_environment(seed_args(config, host, name, seed)),
+            ("sshPublicKey",),
+            name,
+        )
+    ]
+    if problems:
+        raise ConfigError(lab, problems)
+
+
 def lab_machine(
     config: VboxLabConfig,
     host: Host,
@@ -201,11 +227,7 @@ def lab_machine(
 ) -> Machine:
     """The VM ``name`` of ``role`` on ``disk``, booting ``seed`` from its ISO (``<role>-seed``);
     with forwards, it waits for the guest's SSH."""
-    iso = SeedIso(
-        f"{role}-seed",
-        SeedIsoArgs(directory=f"{config.work_dir}/seeds", hostname=name, seed=seed, host=host),
-        opts=seed_opts,
-    )
+    iso = SeedIso(f"{role}-seed", seed_args(config, host, name, seed), opts=seed_opts)
     return Machine(
         role,
         MachineArgs(
