@@ -35,6 +35,7 @@ from stacks.shared.kubernetes import (
     NodeConfig,
     NodesConfig,
     bootstrap_spec,
+    check_user_data_size,
     control_plane_rules,
     node_rules,
 )
@@ -132,6 +133,8 @@ class OpenStackK8sConfig(LabModel):
 
 
 def build(config: OpenStackK8sConfig) -> None:
+    boot = bootstrap_spec(config.nodes, config.kubernetes, config.app, config.ssh_user)
+    check_user_data_size("openstack-k8s", boot)
     net = config.network
     keypair = lab_keypair("k8s", config)
     network = private_network("k8s-net", net)
@@ -156,7 +159,6 @@ def build(config: OpenStackK8sConfig) -> None:
         ),
     )
     credentials = ClusterCredentials("k8s-credentials")
-    boot = bootstrap_spec(config.nodes, config.kubernetes, config.app, config.ssh_user)
 
     # Named by role: a node's own name (a DNS label such as `key` or `net`) is never a name of
     # the lab's (k8s-key, k8s-net...). Earlier versions named the nodes k8s-<name>.
