@@ -7,6 +7,7 @@ each other by container name; only the front end publishes a port on the host.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
 from ipaddress import IPv4Address
 
@@ -194,7 +195,7 @@ def build(config: DevConfig) -> None:
         )
     url = service_url(local_address(str(config.publish.host_ip)), config.publish.host_port)
     pulumi.export("url", url)
-    pulumi.export("curlCommand", f'curl -d "{EXAMPLE}" -X POST {url}')
+    pulumi.export("curlCommand", f'curl -d "{EXAMPLE}" -X POST {shlex.quote(url)}')
     pulumi.export("network", network.network_name)
     pulumi.export("containers", {role: c.container_name for role, c in containers.items()})
 

@@ -24,6 +24,7 @@ from components.docker import (
     SnapshotArgs,
     local_address,
 )
+from components.hostexec import ssh_command
 from stacks.shared.catalogue import Lab
 from stacks.shared.docker import BuildConfig
 from stacks.shared.errors import Problem
@@ -194,7 +195,7 @@ def build(config: DockerBasicsConfig) -> None:
     pulumi.export("snapshotImageId", snapshot.image_id)
     pulumi.export("snapshotImage", snapshot.image_name)
     pulumi.export("nanoImage", nano.image_name)
-    pulumi.export("sshCommand", f"ssh -p {config.ct2.host_port} root@{host}")
+    pulumi.export("sshCommand", ssh_command(f"root@{host}", port=config.ct2.host_port))
 
 
 LAB = Lab(config=DockerBasicsConfig, build=build)

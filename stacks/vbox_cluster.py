@@ -277,8 +277,9 @@ def build(config: VboxClusterConfig) -> None:
         commands[node.name] = ssh_command(host, config.ssh_user, port)
 
     pulumi.export("sshCommands", commands)
-    pulumi.export("curl", host.command_there(f"curl -X POST http://localhost:{m.http_port}"))
-    pulumi.export("loadBalancerUrl", f"http://localhost:{m.http_port}")
+    url = f"http://localhost:{m.http_port}"
+    pulumi.export("curl", host.command_there(["curl", "-X", "POST", url]))
+    pulumi.export("loadBalancerUrl", url)
     pulumi.export("labAddresses", {g.name: str(g.address) for g in (guests.master, *guests.nodes)})
     pulumi.export("templateVm", template.vm_name)
     redis = guests.redis_address

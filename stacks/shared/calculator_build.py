@@ -8,6 +8,7 @@ and both export the same kind of outputs.
 from __future__ import annotations
 
 import ipaddress
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -26,6 +27,7 @@ from components.calculator_bootstrap import (
     render_user_data,
     service_url,
 )
+from components.hostexec import ssh_command
 from components.openstack import RuleSpec, SecurityGroup, SecurityGroupArgs, Server, ServerArgs
 from stacks.shared.calculator import BootstrapConfig, ServicesConfig
 from stacks.shared.errors import ConfigError, Problem
@@ -225,15 +227,19 @@ def export_outputs(calc: Calculator, services: ServicesConfig, ssh_user: str) ->
     pulumi.export("url", fip.apply(lambda ip: f"http://{ip}:{port}"))
     pulumi.export(
         "curlCommand",
-        fip.apply(lambda ip: f'curl -d "{SAMPLE_EXPRESSION}" -X POST http://{ip}:{port}'),
+        fip.apply(
+            lambda ip: (
+                f'curl -d "{SAMPLE_EXPRESSION}" -X POST ' + shlex.quote(f"http://{ip}:{port}")
+            )
+        ),
     )
-    pulumi.export("sshCommand", fip.apply(lambda ip: f"ssh {ssh_user}@{ip}"))
+    pulumi.export("sshCommand", fip.apply(lambda ip: ssh_command(f"{ssh_user}@{ip}")))
     pulumi.export("operatorIps", {role: s.fixed_ip for role, s in calc.operators.items()})
     pulumi.export(
         "operatorSshCommands",
         {
             role: pulumi.Output.all(fip, s.fixed_ip).apply(
-                lambda ips: f"ssh -J {ssh_user}@{ips[0]} {ssh_user}@{ips[1]}"
+                lambda ips: ssh_command(f"{ssh_user}@{ips[1]}", jump=f"{ssh_user}@{ips[0]}")
             )
             for role, s in calc.operators.items()
         },

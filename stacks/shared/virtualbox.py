@@ -251,4 +251,4 @@ def lab_machine(
 
 def ssh_command(host: Host, user: str, port: int) -> str:
     """How to log in to a guest through its SSH forward on the VirtualBox host."""
-    return f"{host.ssh_prefix()} -p {port} {user}@127.0.0.1"
+    return host.ssh_to(user, "127.0.0.1", port)

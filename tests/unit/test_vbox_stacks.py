@@ -137,7 +137,7 @@ def test_remote_cluster_outputs_reach_the_forwards_through_the_host() -> None:
     remote = {"host": "vbox.example.org", "user": "lab", "port": 2200, "hostKey": HOST_KEY}
     config[K + "remoteHost"] = remote
     out = run_program(config, stack="vbox-cluster").outputs
-    assert out["curl"] == "ssh -p 2200 lab@vbox.example.org curl -X POST http://localhost:8080"
+    assert out["curl"] == "ssh -p 2200 lab@vbox.example.org 'curl -X POST http://localhost:8080'"
     assert out["sshCommands"]["node01"] == (
         "ssh -J lab@vbox.example.org:2200 -p 4022 ubuntu@127.0.0.1"
     )
