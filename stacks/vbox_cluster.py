@@ -20,6 +20,7 @@ from pydantic import Field
 from components.renderers.cloudinit import Login, Seed
 from components.virtualbox import AdapterMacs, Disk, DiskArgs, InternalNic, Machine, PortForward
 from components.virtualbox.guests import (
+    NODE_PORTS,
     Cluster,
     Guest,
     Redis,
@@ -49,8 +50,6 @@ BASE_DISK = "base"
 
 class TemplateConfig(VmSize):
     name: HostLabel = "template"
-    cpus: int = Field(1, ge=1, le=64)
-    memory_mb: int = Field(1024, ge=256, le=1048576)
     disk_gb: int = Field(25, ge=3, le=4096)
     start: bool = False
     """Start the template too (e.g. to benchmark it); it has no forwards."""
@@ -68,8 +67,6 @@ class MasterConfig(VmSize):
 
 MAX_NODES = 99
 """The most nodes: their names keep two digits (node01..node99)."""
-NODE_SERVICES = {22: "sshd", 53: "systemd-resolved (DNS)", 111: "rpcbind (NFS)"}
-"""Ports the nodes' own services listen on (the counter app and Redis must take others)."""
 
 
 class NodesConfig(VmSize):
@@ -147,9 +144,9 @@ class VboxClusterConfig(VboxLabConfig):
     @check
     def _guest_ports(self) -> Iterator[Problem]:
         app = self.nodes.app_port
-        if app in NODE_SERVICES:
+        if app in NODE_PORTS:
             yield Problem(
-                ("nodes", "appPort"), f"port {app} is {NODE_SERVICES[app]}'s on every node", app
+                ("nodes", "appPort"), f"port {app} is {NODE_PORTS[app]}'s on every node", app
             )
         if not self.redis.enabled:
             return
@@ -177,15 +174,10 @@ class VboxClusterConfig(VboxLabConfig):
                 (("master", "name"), self.master.name),
             ],
             self,
+            taken={BASE_DISK: "the base disk"},
         )
         if self.redis.enabled and self.redis.node not in nodes:
             yield Problem(("redis", "node"), f"expected one of {nodes}", self.redis.node)
-        # A VM's disk is <workDir>/disks/<name>.vdi, and the base disk is base.vdi.
-        for key, name in (("template", self.template.name), ("master", self.master.name)):
-            if name == BASE_DISK:
-                yield Problem((key, "name"), f"{BASE_DISK}.vdi is the base disk's file", name)
-        if BASE_DISK in nodes:
-            yield Problem(("nodes", "namePrefix"), f"{BASE_DISK}.vdi is the base disk's file")
 
 
 def cluster(config: VboxClusterConfig) -> Cluster:

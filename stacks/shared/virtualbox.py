@@ -5,7 +5,7 @@ and the one way they build a VM (its seed ISO, then the machine)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import pulumi
@@ -157,18 +157,23 @@ def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Proble
 
 
 def vm_name_problems(
-    names: Sequence[tuple[KeyPath, str]], config: VboxLabConfig
+    names: Sequence[tuple[KeyPath, str]],
+    config: VboxLabConfig,
+    taken: Mapping[str, str] | None = None,
 ) -> Iterator[Problem]:
     """The lab's VM names (with where each comes from): each its own, whatever the letter case
     (a VM's disk is ``<workDir>/disks/<name>.vdi``, on file systems that may ignore case, and its
-    name is a host name); the MAC addresses derived from them distinct; no VM's disk is the cloud
-    image."""
+    name is a host name), none of the disks ``taken`` (name: whose); the MAC addresses derived
+    from them distinct; no VM's disk is the cloud image."""
     seen: dict[str, KeyPath] = {}
     macs: dict[str, KeyPath] = {}
     image = config.image.path
     for path, name in names:
         first = seen.setdefault(name.casefold(), path)
-        if first != path:
+        whose = (taken or {}).get(name.casefold())
+        if whose is not None:
+            yield Problem(path, f"{name}.vdi is {whose}'s file", name)
+        elif first != path:
             yield Problem(path, f"needs a name of its own: {format_path(first)} has it", name)
             continue
         adapters = AdapterMacs.of(name)
