@@ -233,7 +233,7 @@ def parse_ssh_public_key(value: Any) -> str:
     return text
 
 
-_PORT_RANGE_RE = _pattern(r"\s*[0-9]{1,5}\s*(-\s*[0-9]{1,5}\s*)?")
+_PORT_RANGE_RE = _pattern(r" *[0-9]{1,5} *(- *[0-9]{1,5} *)?")
 
 
 def parse_port_range(value: Any) -> tuple[int, int]:
