@@ -29,7 +29,7 @@ from stacks.shared.catalogue import Lab
 from stacks.shared.docker import BuildConfig
 from stacks.shared.errors import Problem
 from stacks.shared.types import (
-    ContainerName,
+    HostLabel,
     ImageRef,
     IPv4,
     Port,
@@ -56,11 +56,13 @@ class ImagesConfig(LabModel):
 
 
 class ContainerConfig(LabModel):
-    name: ContainerName
+    name: HostLabel
+    """The container's name, and its host name."""
 
 
 class SshContainerConfig(LabModel):
-    name: ContainerName = "ct2"
+    name: HostLabel = "ct2"
+    """The container's name, and its host name."""
     host_ip: IPv4 = IPv4Address("127.0.0.1")
     """Where port 22 is published on the host; 0.0.0.0 makes it reachable from outside."""
     host_port: Port = 2223

@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from calculator.config import ENV_DOC, Config
+from components.calculator import LIMITS
 from stacks.shared.catalogue import LABS, Lab
 from stacks.shared.errors import ConfigError, KeyPath, format_path
 from stacks.shared.types import Secret
@@ -46,8 +48,15 @@ def _route(net: str) -> list[dict[str, str]]:
     return [{"destination": ROUTE["destination"], "nextHop": ROUTE["nextHop"].format(net=net)}]
 
 
+CALCULATOR_DEFAULTS = Config(role="calculator")
+ALL_LIMITS = {name: getattr(CALCULATOR_DEFAULTS, ENV_DOC[name]) for name in LIMITS}
+"""Every limit of the calculator, at its default."""
+
 _EXTRAS: dict[str, list[Any]] = {
-    "dev": [change("build", "platform", value="linux/amd64")],
+    "dev": [
+        change("build", "platform", value="linux/amd64"),
+        change("limits", value=ALL_LIMITS),
+    ],
     "docker-basics": [
         change("ct2", "sshPublicKey", value=HOST_KEY),
         change("build", "platform", value="linux/amd64"),
@@ -84,12 +93,14 @@ _EXTRAS: dict[str, list[Any]] = {
         change("services", "sum", "image", value="debian-12"),
         change("services", "sum", "flavor", value="tiny"),
         change("network", "hostRoutes", value=_route("192.168.110")),
+        change("limits", value=ALL_LIMITS),
     ],
     "openstack-naas": [
         change("services", "sum", "image", value="debian-12"),
         change("services", "sum", "flavor", value="tiny"),
         change("services", "sum", "port", value=50011),
         change("bootstrap", "bindAddress", value="0.0.0.0"),
+        change("limits", value={"CALC_MAX_BODY": 131072}),
         change("frontNetwork", "hostRoutes", value=_route("192.168.1")),
         change("operatorNetwork", "hostRoutes", value=_route("192.168.2")),
     ],
@@ -329,3 +340,31 @@ def with_value(name: str, leaf: Leaf, value: Any) -> dict[str, Any]:
     else:
         target[parts[-1]] = value
     return raw
+
+
+# --- what a field's type checks ----------------------------------------------------------------
+
+
+def _parser_names(annotation: Any) -> set[str]:
+    found: set[str] = set()
+    if typing.get_origin(annotation) is typing.Annotated:
+        for meta in annotation.__metadata__:
+            func = getattr(meta, "func", None)
+            if func is not None:
+                found.add(func.__name__)
+        annotation = typing.get_args(annotation)[0]
+    for arg in typing.get_args(annotation):
+        found |= _parser_names(arg)
+    return found
+
+
+def parsers(leaf: Leaf) -> set[str]:
+    """The names of the parsing functions of ``stacks.shared.types`` that check ``leaf``'s
+    value (``parse_host_label``...): the kind of value its field holds."""
+    found = _parser_names(leaf.annotation)
+    if not leaf.is_key:
+        for meta in leaf.owner.model_fields[leaf.field].metadata:
+            func = getattr(meta, "func", None)
+            if func is not None:
+                found.add(func.__name__)
+    return found

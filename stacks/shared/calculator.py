@@ -15,6 +15,7 @@ from pydantic import Field
 
 from calculator.config import DEFAULT_PORTS, ROLES, build_config
 from calculator.config import ConfigError as CalculatorConfigError
+from calculator.expr import MAX_DEPTH_CEILING
 from components.calculator import LIMITS
 from components.calculator_bootstrap import FRONT_END
 from stacks.shared.errors import KeyPath, Problem
@@ -27,6 +28,7 @@ from stacks.shared.types import (
     IPv4,
     MirrorUrl,
     Name,
+    Number,
     PackageName,
     Port,
     SshPublicKey,
@@ -111,8 +113,24 @@ class ServicesConfig(LabModel):
 
 Address = tuple[KeyPath, ipaddress.IPv4Address | None, NetworkConfig | None]
 
-Limits = dict[str, int | float]
+Limits = dict[str, Number]
 """The calculator's further settings by its variable name: ``{CALC_MAX_BODY: 65536}``."""
+
+LIMIT_MAX: dict[str, int | float] = {
+    "CALC_EXPRESSION_TIMEOUT": 3600,
+    "CALC_MAX_BODY": 16 * 1024 * 1024,
+    "CALC_MAX_DEPTH": MAX_DEPTH_CEILING,
+    "CALC_MAX_DIGITS": 100_000,
+    "CALC_MAX_OPERATIONS": 100_000,
+    "CALC_MAX_CALLS": 1000,
+    "CALC_MAX_CALLS_PER_CONNECTION": 1000,
+    "CALC_READ_TIMEOUT": 3600,
+    "CALC_IDLE_TIMEOUT": 3600,
+    "CALC_DELAY": 300,
+}
+"""The largest value of each limit: seconds up to an hour (a delay up to the operator timeout's
+300), a body up to 16 MiB, the calculator's own nesting ceiling (deeper has no effect), and
+counts of work an expression or a client may ask for."""
 
 
 def limit_problems(limits: Limits, at: KeyPath = ("limits",)) -> Iterator[Problem]:
@@ -126,6 +144,10 @@ def limit_problems(limits: Limits, at: KeyPath = ("limits",)) -> Iterator[Proble
             build_config(FRONT_END, {}, {name: str(value)})
         except CalculatorConfigError as error:
             yield Problem((*at, name), str(error).split(": ", 1)[-1], value)
+            continue
+        maximum = LIMIT_MAX.get(name)
+        if maximum is not None and value > maximum:
+            yield Problem((*at, name), f"at most {maximum}", value)
 
 
 def limit_values(limits: Limits) -> dict[str, str]:

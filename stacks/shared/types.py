@@ -31,7 +31,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import pulumi
-from pydantic import AfterValidator, BeforeValidator, Field, GetCoreSchemaHandler
+from pydantic import AfterValidator, BeforeValidator, Field, GetCoreSchemaHandler, PlainValidator
 from pydantic_core import core_schema
 
 
@@ -233,6 +233,19 @@ def parse_ssh_public_key(value: Any) -> str:
     return text
 
 
+_NUMBER_RE = _pattern(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def parse_number(value: Any) -> int | float:
+    """A whole or decimal number (``65536``, ``2.5``), or its text in ASCII digits."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if _whole(_NUMBER_RE, value):
+        text = str(value)
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    raise ValueError("expected a number such as 65536 or 2.5")
+
+
 _PORT_RANGE_RE = _pattern(r" *[0-9]{1,5} *(- *[0-9]{1,5} *)?")
 
 
@@ -326,6 +339,7 @@ Description = Annotated[str, BeforeValidator(parse_description)]
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(parse_cidr)]
 IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(parse_ipv4)]
 SshPublicKey = Annotated[str, AfterValidator(parse_ssh_public_key)]
+Number = Annotated[int | float, PlainValidator(parse_number)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 UNPRIVILEGED_PORT = 1024
 """The lowest port a service running as an ordinary user may listen on (Linux's default

@@ -30,6 +30,7 @@ from components.virtualbox.machine import colon_mac
 from stacks.shared.errors import ConfigError, KeyPath, Problem, format_path
 from stacks.shared.remote import RemoteHostConfig, seed_size_problems
 from stacks.shared.types import (
+    Bridge,
     Cidr,
     Executable,
     HostPath,
@@ -88,7 +89,7 @@ class LabNetworkConfig(LabModel):
     name: Name = "CloudBasicNet"
     """The internal network's name (mode intnet)."""
     mode: Literal["intnet", "hostonly"] = "intnet"
-    host_only_adapter: Name | None = None
+    host_only_adapter: Bridge | None = None
     """The host-only interface (``vboxnet0``) for mode hostonly; its host address must not be
     master's, and VirtualBox's own DHCP server on it must be off (master serves DHCP)."""
     cidr: Cidr = ipaddress.IPv4Network("192.168.56.0/24")
