@@ -372,9 +372,13 @@ def parse_mac(value: Any) -> str:
 
 
 def parse_bridge(value: Any) -> str:
-    """A Linux interface name: 1-15 letters, digits, '.', '_' or '-'."""
+    """A Linux interface name (a bridge, a host-only adapter): 1-15 letters, digits, '.', '_'
+    or '-' (the kernel's IFNAMSIZ)."""
     if not _whole(_BRIDGE_RE, value):
-        raise ValueError("expected a bridge name of 1-15 letters, digits, '.', '_' or '-'")
+        raise ValueError(
+            "expected an interface name (such as br0 or vboxnet0) of 1-15 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit"
+        )
     return str(value)
 
 
