@@ -12,7 +12,8 @@ from a 25 GB template's disk).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import pulumi
 from pydantic import Field
@@ -29,7 +30,7 @@ from components.virtualbox.guests import (
     template_seed,
 )
 from stacks.shared.catalogue import Lab
-from stacks.shared.errors import Problem
+from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.names import renamed
 from stacks.shared.types import UNPRIVILEGED_PORT, HostLabel, HostLabelPrefix, HostPath, Port
 from stacks.shared.validation import LabModel, check
@@ -39,6 +40,8 @@ from stacks.shared.virtualbox import (
     VmSize,
     check_seeds,
     forward_problems,
+    image_disk,
+    lab_host,
     lab_machine,
     ssh_command,
     vm_name_problems,
@@ -118,6 +121,13 @@ class VboxClusterConfig(VboxLabConfig):
                 self.nodes.count,
             )
 
+    def disk_sizes(self) -> list[tuple[KeyPath, int]]:
+        return [
+            (("template", "diskGb"), self.template.disk_gb),
+            (("master", "diskGb"), self.master.disk_gb),
+            (("nodes", "diskGb"), self.nodes.disk_gb),
+        ]
+
     @check
     def _master_ports(self) -> Iterator[Problem]:
         yield from forward_problems(
@@ -180,13 +190,14 @@ class VboxClusterConfig(VboxLabConfig):
             yield Problem(("redis", "node"), f"expected one of {nodes}", self.redis.node)
 
 
-def cluster(config: VboxClusterConfig) -> Cluster:
-    """The guests: names, MAC addresses (stable) and lab addresses, and what they run."""
+def cluster(config: VboxClusterConfig, login: Login | None = None) -> Cluster:
+    """The guests: names, MAC addresses (stable) and lab addresses, and what they run; their
+    login is ``login`` (by default the user's key alone)."""
     net = config.network
     start = net.dhcp_range.start
     redis = config.redis
     return Cluster(
-        login=Login(config.ssh_user, [config.ssh_public_key]),
+        login=login or config.login(),
         network=net.cidr,
         master=Guest.named(config.master.name, net.master_ip),
         nodes=[Guest.named(name, start + i) for i, name in enumerate(config.nodes.names())],
@@ -198,37 +209,40 @@ def cluster(config: VboxClusterConfig) -> Cluster:
 
 
 def build(config: VboxClusterConfig) -> None:
-    host = config.host()
     guests = cluster(config)
     t, m = config.template, config.master
     nodes = [(f"node{i:02d}", node) for i, node in enumerate(guests.nodes, start=1)]
-    seeds = {
-        "template": template_seed(guests, t.name),
-        "master": master_seed(guests),
-        **{role: node_seed(guests, node) for role, node in nodes},
+    seeds: dict[str, Callable[[Cluster], Seed]] = {
+        "template": lambda c: template_seed(c, t.name),
+        "master": master_seed,
+        **{role: functools.partial(node_seed, node=node) for role, node in nodes},
     }
     roles = {"template": t.name, "master": m.name, **{role: g.name for role, g in nodes}}
-    check_seeds("vbox-cluster", config, [(roles[role], seed) for role, seed in seeds.items()])
+
+    def for_login(seed: Callable[[Cluster], Seed]) -> Callable[[Login], Seed]:
+        return lambda login: seed(cluster(config, login))
+
+    check_seeds("vbox-cluster", config, [(roles[r], for_login(s)) for r, s in seeds.items()])
+    lab = lab_host(config)
+    host = lab.host
     work = config.work_dir
     disks = f"{work}/disks"
     base_path = f"{disks}/{BASE_DISK}.vdi"
-    base = Disk(
-        "base-disk",
-        DiskArgs(path=base_path, source=config.image.path, source_url=config.image.url, host=host),
-    )
+    base = image_disk(config, lab, "base-disk", base_path)
     net = config.network
     taken = {"base-disk", *roles, *(f"{r}-{kind}" for r in roles for kind in ("disk", "seed"))}
 
     def machine(
         role: str,
         size: VmSize,
-        seed: Seed,
+        seed: Callable[[Cluster], Seed],
         macs: AdapterMacs,
         forwards: list[PortForward],
         start: bool,
         after: list[pulumi.Resource],
     ) -> Machine:
-        """The VM of ``role`` on a clone of the base disk; with forwards, on the lab network."""
+        """The VM of ``role`` on a clone of the base disk, booting the seed ``seed`` renders for
+        the cluster (its login given by the lab); with forwards, on the lab network."""
         name = roles[role]
         disk = Disk(
             f"{role}-disk",
@@ -243,12 +257,12 @@ def build(config: VboxClusterConfig) -> None:
         )
         return lab_machine(
             config,
-            host,
+            lab,
             role,
             name,
             size,
             disk,
-            seed,
+            for_login(seed),
             nat_mac=macs.nat,
             forwards=forwards,
             internal=InternalNic(net.attachment, macs.internal, net.mode) if forwards else None,
@@ -257,13 +271,14 @@ def build(config: VboxClusterConfig) -> None:
             opts=renamed(role, name, taken, depends_on=after),
         )
 
-    template = machine("template", t, seeds["template"], AdapterMacs.of(t.name), [], t.start, [])
+    template_macs = AdapterMacs.of(t.name)
+    template = machine("template", t, seeds["template"], template_macs, [], t.start, [])
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
     master = machine("master", m, seeds["master"], guests.master.macs, forwards, True, [])
     commands = {m.name: ssh_command(host, config.ssh_user, m.ssh_port)}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
-        # Nodes boot once master (their DHCP and DNS server) answers on SSH.
+        # Nodes boot once master (their DHCP and DNS server) is ready.
         ssh = [PortForward("ssh", port, 22)]
         machine(role, config.nodes, seeds[role], node.macs, ssh, True, [master])
         commands[node.name] = ssh_command(host, config.ssh_user, port)

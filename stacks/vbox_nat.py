@@ -7,7 +7,7 @@ same clean disk and cloud-init configures each one (its own host name, the user'
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pulumi
 from pydantic import Field
@@ -16,14 +16,17 @@ from components.renderers.cloudinit import Login, Seed
 from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForward
 from components.virtualbox.guests import nat_seed
 from stacks.shared.catalogue import Lab
-from stacks.shared.errors import Problem
+from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.types import HostLabel, HostPath, Port
 from stacks.shared.validation import check
 from stacks.shared.virtualbox import (
+    LabHost,
     VboxLabConfig,
     VmSize,
     check_seeds,
     forward_problems,
+    image_disk,
+    lab_host,
     lab_machine,
     ssh_command,
     vm_name_problems,
@@ -70,30 +73,33 @@ class VboxNatConfig(VboxLabConfig):
                 size,
             )
 
+    def disk_sizes(self) -> list[tuple[KeyPath, int]]:
+        return [(("vm", "diskGb"), self.vm.disk_gb)]
 
-def _seed(config: VboxNatConfig, vm: NatVmConfig) -> Seed:
-    return nat_seed(
-        vm.name, Login(config.ssh_user, [config.ssh_public_key]), AdapterMacs.of(vm.name)
-    )
+
+def _seed(vm: NatVmConfig) -> Callable[[Login], Seed]:
+    """The VM's seed, for a login."""
+    macs = AdapterMacs.of(vm.name)
+    return lambda login: nat_seed(vm.name, login, macs)
 
 
 def _machine(
     config: VboxNatConfig,
+    lab: LabHost,
     role: str,
     vm: NatVmConfig,
     disk: Disk,
-    seed: Seed,
     after: list[pulumi.Resource],
 ) -> Machine:
     macs = AdapterMacs.of(vm.name)
     return lab_machine(
         config,
-        config.host(),
+        lab,
         role,
         vm.name,
         vm,
         disk,
-        seed,
+        _seed(vm),
         nat_mac=macs.nat,
         forwards=[PortForward("ssh", vm.ssh_port, 22)],
         opts=pulumi.ResourceOptions(depends_on=after),
@@ -101,21 +107,12 @@ def _machine(
 
 
 def build(config: VboxNatConfig) -> None:
-    host = config.host()
-    first_seed, second_seed = _seed(config, config.vm), _seed(config, config.clone)
-    check_seeds(
-        "vbox-nat", config, [(config.vm.name, first_seed), (config.clone.name, second_seed)]
-    )
+    check_seeds("vbox-nat", config, [(vm.name, _seed(vm)) for vm in (config.vm, config.clone)])
+    lab = lab_host(config)
+    host = lab.host
     disks = f"{config.work_dir}/disks"
-    disk = Disk(
-        "vm-disk",
-        DiskArgs(
-            path=f"{disks}/{config.vm.name}.vdi",
-            source=config.image.path,
-            source_url=config.image.url,
-            size_mb=config.vm.disk_gb * 1024,
-            host=host,
-        ),
+    disk = image_disk(
+        config, lab, "vm-disk", f"{disks}/{config.vm.name}.vdi", config.vm.disk_gb * 1024
     )
     clone_disk = Disk(
         "clone-disk",
@@ -129,8 +126,8 @@ def build(config: VboxNatConfig) -> None:
         opts=pulumi.ResourceOptions(depends_on=[disk]),
     )
     # The first VM boots only once its disk has been cloned.
-    first = _machine(config, "vm", config.vm, disk, first_seed, after=[clone_disk])
-    second = _machine(config, "clone", config.clone, clone_disk, second_seed, after=[])
+    first = _machine(config, lab, "vm", config.vm, disk, after=[clone_disk])
+    second = _machine(config, lab, "clone", config.clone, clone_disk, after=[])
     commands = {
         vm.name: ssh_command(host, config.ssh_user, vm.ssh_port) for vm in (config.vm, config.clone)
     }

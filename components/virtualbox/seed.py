@@ -18,28 +18,29 @@ class SeedIsoArgs:
     """Where the ISO goes on the VirtualBox host (``~/`` = that user's home)."""
     hostname: str
     """The guest's name (part of the file name)."""
-    seed: Seed
-    """The documents (network-config in netplan form; None = cloud-init's default DHCP)."""
+    seed: pulumi.Input[Seed]
+    """The documents (network-config in netplan form; None = cloud-init's default DHCP); an
+    Output when they hold what is known once something else exists (the ready key)."""
     host: Host = field(default_factory=virtualbox_host)
     """Where VBoxManage runs."""
 
 
-def seed_path(args: SeedIsoArgs) -> str:
+def seed_path(directory: str, hostname: str, seed: Seed) -> str:
     """The ISO's path: it carries a hash of the content, so new content is a new file."""
-    return f"{args.directory.rstrip('/')}/{args.hostname}-seed-{args.seed.digest}.iso"
+    return f"{directory.rstrip('/')}/{hostname}-seed-{seed.digest}.iso"
 
 
 SEED_SCRIPT = "virtualbox/seed.sh"
 """The script writing the ISO."""
 
 
-def seed_environment(args: SeedIsoArgs) -> dict[str, str]:
+def seed_environment(directory: str, hostname: str, seed: Seed) -> dict[str, str]:
     """The parameters of ``scripts/virtualbox/seed.sh``: the ISO's path and the documents."""
     return {
-        "SEED_PATH": seed_path(args),
-        "SEED_USER_DATA": args.seed.user_data,
-        "SEED_META_DATA": args.seed.meta_data,
-        "SEED_NETWORK_CONFIG": args.seed.network_config or "",
+        "SEED_PATH": seed_path(directory, hostname, seed),
+        "SEED_USER_DATA": seed.user_data,
+        "SEED_META_DATA": seed.meta_data,
+        "SEED_NETWORK_CONFIG": seed.network_config or "",
     }
 
 
@@ -49,8 +50,18 @@ class SeedIso(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SeedIsoArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cloudlabs:virtualbox:SeedIso", name, None, opts)
-        path = seed_path(args)
-        env: dict[str, pulumi.Input[str]] = {**seed_environment(args)}
+        documents = pulumi.Output.from_input(args.seed).apply(
+            lambda s: seed_environment(args.directory, args.hostname, s)
+        )
+
+        def part(key: str) -> pulumi.Output[str]:
+            return documents.apply(lambda d: d[key])
+
+        path = part("SEED_PATH")
+        env: dict[str, pulumi.Input[str]] = {
+            key: part(key)
+            for key in ("SEED_PATH", "SEED_USER_DATA", "SEED_META_DATA", "SEED_NETWORK_CONFIG")
+        }
         run_script(
             f"{name}-iso",
             args.host,
@@ -61,5 +72,5 @@ class SeedIso(pulumi.ComponentResource):
             triggers=[path],
             opts=child_options(self, opts),
         )
-        self.path = pulumi.Output.from_input(path)
+        self.path = path
         self.register_outputs({"path": self.path})
