@@ -368,3 +368,28 @@ def parsers(leaf: Leaf) -> set[str]:
             if func is not None:
                 found.add(func.__name__)
     return found
+
+
+# --- the property tests' cases -----------------------------------------------------------------
+
+
+def by_lab_and_leaf(names: str, rows: list[tuple[Any, ...]], shown: int = 3) -> Any:
+    """``pytest.mark.parametrize`` over rows ``(lab, leaf, ...)``, each case named by its first
+    ``shown`` parts (``vbox-cluster:nodes.count:probe``)."""
+    import pytest
+
+    ids = [":".join(str(part) for part in row[:shown]) for row in rows]
+    return pytest.mark.parametrize(tuple(names.split(",")), rows, ids=ids)
+
+
+def assert_refused_at(name: str, leaf: Leaf, value: Any, *also: Leaf) -> ConfigError:
+    """``leaf`` set to ``value`` is refused with a problem at it (or at one of ``also``)."""
+    try:
+        validate(name, with_value(name, leaf, value))
+    except ConfigError as error:
+        places = {format_path(w.path) for w in (leaf, *also)}
+        assert any(p.location in places for p in error.problems), (
+            f"{name}: {leaf} = {value!r} refused, but not at {sorted(places)}: {error}"
+        )
+        return error
+    raise AssertionError(f"{name}: {leaf} = {value!r} is accepted")

@@ -77,30 +77,32 @@ _HOST_LABEL_RE = _pattern(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _HOST_PREFIX_RE = _pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,60}")
 
 
+def _host_label(value: Any, pattern: re.Pattern[str], expected: str) -> str:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("name must not be empty")
+    if not _whole(pattern, value):
+        raise ValueError(f"expected {expected} (RFC 1123: no '_', '.' or space)")
+    return str(value)
+
+
 def parse_host_label(value: Any) -> str:
     """A name that becomes a guest's host name (its DNS name on the lab network, its name in an
     inventory): an RFC 1123 label, 1-63 letters, digits and '-', alphanumeric at both ends."""
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("name must not be empty")
-    if not _whole(_HOST_LABEL_RE, value):
-        raise ValueError(
-            "expected a host name: 1-63 letters, digits and '-', starting and ending with a "
-            "letter or digit (RFC 1123: no '_', '.' or space)"
-        )
-    return str(value)
+    return _host_label(
+        value,
+        _HOST_LABEL_RE,
+        "a host name: 1-63 letters, digits and '-', starting and ending with a letter or digit",
+    )
 
 
 def parse_host_label_prefix(value: Any) -> str:
     """The start of host names that end in a number (``node`` of ``node01``): 1-61 letters,
     digits and '-', starting with a letter or digit."""
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("name must not be empty")
-    if not _whole(_HOST_PREFIX_RE, value):
-        raise ValueError(
-            "expected the start of a host name: 1-61 letters, digits and '-', starting with a "
-            "letter or digit (RFC 1123: no '_', '.' or space)"
-        )
-    return str(value)
+    return _host_label(
+        value,
+        _HOST_PREFIX_RE,
+        "the start of a host name: 1-61 letters, digits and '-', starting with a letter or digit",
+    )
 
 
 def parse_host_name(value: Any) -> str:

@@ -13,11 +13,16 @@ from __future__ import annotations
 import re
 import tracemalloc
 
-import pytest
-
 from stacks.shared.catalogue import LABS
 from stacks.shared.errors import ConfigError, format_path
-from tests.config_walk import Leaf, leaves, model_of, validate, with_value
+from tests.config_walk import (
+    Leaf,
+    by_lab_and_leaf,
+    leaves,
+    model_of,
+    validate,
+    with_value,
+)
 
 HUGE = 10**30
 MEMORY_BOUND = 16 * 1024 * 1024
@@ -48,7 +53,7 @@ def stated_bound(message: str) -> int:
     return max(numbers)
 
 
-@pytest.mark.parametrize(("name", "leaf"), NUMBERS, ids=[f"{n}:{leaf}" for n, leaf in NUMBERS])
+@by_lab_and_leaf("name,leaf", NUMBERS)
 def test_a_huge_number_is_refused_with_its_bound(name: str, leaf: Leaf) -> None:
     huge: int | float = HUGE if isinstance(leaf.value, int) else float(HUGE)
     tracemalloc.start()

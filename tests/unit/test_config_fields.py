@@ -19,6 +19,7 @@ from stacks.shared.errors import ConfigError, format_path
 from tests.config_walk import (
     FULL,
     Leaf,
+    by_lab_and_leaf,
     lab,
     leaves,
     model_of,
@@ -120,11 +121,7 @@ def named(leaf: Leaf, value: str, error: ConfigError) -> bool:
     return any(p.location in (where, f"{where} (the key)") for p in error.problems)
 
 
-@pytest.mark.parametrize(
-    ("name", "leaf", "probe", "value"),
-    CASES,
-    ids=[f"{name}:{leaf}:{probe}" for name, leaf, probe, _ in CASES],
-)
+@by_lab_and_leaf("name,leaf,probe,value", CASES)
 def test_a_text_field_refuses_what_its_kind_cannot_hold(
     name: str, leaf: Leaf, probe: str, value: str
 ) -> None:
@@ -198,9 +195,7 @@ NUMBERS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "leaf"), NUMBERS, ids=[f"{name}:{leaf}" for name, leaf in NUMBERS]
-)
+@by_lab_and_leaf("name,leaf", NUMBERS)
 def test_a_number_in_non_ascii_digits_is_refused(name: str, leaf: Leaf) -> None:
     value = str(leaf.value).translate(FULLWIDTH)
     with pytest.raises(ConfigError) as caught:

@@ -12,12 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import pytest
-
 from components.virtualbox.guests import NODE_PORTS
 from stacks.shared.catalogue import LABS
-from stacks.shared.errors import ConfigError, format_path
-from tests.config_walk import Leaf, leaves, model_of, validate, with_value
+from stacks.shared.errors import format_path
+from tests.config_walk import (
+    Leaf,
+    assert_refused_at,
+    by_lab_and_leaf,
+    leaves,
+    model_of,
+)
 
 PORT_KEY = re.compile(r"port", re.IGNORECASE)
 
@@ -93,30 +97,19 @@ SHARED = [
 OWN = [(name, leaf, port) for name, leaf in PORTS for port in sorted(own_ports(name, leaf))]
 
 
-def refused_at(name: str, leaf: Leaf, value: int, *also: Leaf) -> None:
-    with pytest.raises(ConfigError) as caught:
-        validate(name, with_value(name, leaf, value))
-    locations = {format_path(w.path) for w in (leaf, *also)}
-    assert any(p.location in locations for p in caught.value.problems), str(caught.value)
-
-
-@pytest.mark.parametrize(("name", "leaf"), PORTS, ids=[f"{n}:{leaf}" for n, leaf in PORTS])
+@by_lab_and_leaf("name,leaf", PORTS)
 def test_every_port_field_is_placed(name: str, leaf: Leaf) -> None:
     assert place_of(name, leaf) is not None, f"{name}:{leaf.pattern}: where does it listen?"
 
 
-@pytest.mark.parametrize(
-    ("name", "leaf", "other"), SHARED, ids=[f"{n}:{leaf}={other}" for n, leaf, other in SHARED]
-)
+@by_lab_and_leaf("name,leaf,other", SHARED)
 def test_two_services_never_share_a_port_of_one_place(name: str, leaf: Leaf, other: Leaf) -> None:
-    refused_at(name, leaf, other.value, other)
+    assert_refused_at(name, leaf, other.value, other)
 
 
-@pytest.mark.parametrize(
-    ("name", "leaf", "port"), OWN, ids=[f"{n}:{leaf}={port}" for n, leaf, port in OWN]
-)
+@by_lab_and_leaf("name,leaf,port", OWN)
 def test_a_port_the_place_itself_uses_is_refused(name: str, leaf: Leaf, port: int) -> None:
-    refused_at(name, leaf, port)
+    assert_refused_at(name, leaf, port)
 
 
 def test_the_places_have_cases() -> None:

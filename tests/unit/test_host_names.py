@@ -11,30 +11,25 @@ interface name 16 characters or a '/'.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
+from cloudlabs_policy.resources import strings
 from stacks.shared.catalogue import LABS
-from stacks.shared.errors import ConfigError, format_path
-from tests.config_walk import FULL, Leaf, leaves, model_of, parsers, validate, with_value
+from tests.config_walk import (
+    FULL,
+    Leaf,
+    assert_refused_at,
+    by_lab_and_leaf,
+    leaves,
+    model_of,
+    parsers,
+)
 from tests.harness import StackRun, run_program
 
 HOST_LABELS = {"parse_host_label", "parse_host_label_prefix", "parse_dns_label"}
 """The kinds of value a host name may come from (a prefix: followed by a number)."""
 HOST_NAME_LINE = re.compile(r"^\s*(?:local-hostname|hostname|fqdn):\s*(\S+)\s*$", re.MULTILINE)
-
-
-def _texts(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-    elif isinstance(value, str):
-        yield value
 
 
 def host_names(run: StackRun) -> set[str]:
@@ -46,7 +41,7 @@ def host_names(run: StackRun) -> set[str]:
         hostname = resource.inputs.get("hostname")
         if isinstance(hostname, str):
             found.add(hostname)
-        for text in _texts(resource.inputs):
+        for text in strings(resource.inputs):
             found.update(HOST_NAME_LINE.findall(text))
     return found
 
@@ -113,18 +108,11 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "leaf", "probe", "value"),
-    CASES,
-    ids=[f"{name}:{leaf}:{probe}" for name, leaf, probe, _ in CASES],
-)
+@by_lab_and_leaf("name,leaf,probe,value", CASES)
 def test_a_host_name_field_refuses_what_a_host_name_cannot_hold(
     name: str, leaf: Leaf, probe: str, value: str
 ) -> None:
-    with pytest.raises(ConfigError) as caught:
-        validate(name, with_value(name, leaf, value))
-    where = format_path(leaf.path)
-    assert any(p.location == where for p in caught.value.problems), str(caught.value)
+    assert_refused_at(name, leaf, value)
 
 
 def test_every_kind_of_host_name_is_tried() -> None:

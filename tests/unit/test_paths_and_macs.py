@@ -9,11 +9,15 @@ one, on one VM or across VMs). Each is refused with a problem naming the field.
 
 from __future__ import annotations
 
-import pytest
-
 from stacks.shared.catalogue import LABS
-from stacks.shared.errors import ConfigError, format_path
-from tests.config_walk import Leaf, leaves, model_of, parsers, validate, with_value
+from tests.config_walk import (
+    Leaf,
+    assert_refused_at,
+    by_lab_and_leaf,
+    leaves,
+    model_of,
+    parsers,
+)
 
 PATHS = {"parse_host_path", "parse_abs_path", "parse_image_source", "parse_executable"}
 
@@ -69,30 +73,16 @@ TWINS = [
 ]
 
 
-def refused_at(name: str, leaf: Leaf, value: str, *where: Leaf) -> None:
-    with pytest.raises(ConfigError) as caught:
-        validate(name, with_value(name, leaf, value))
-    locations = {format_path(w.path) for w in (leaf, *where)}
-    found = [p for p in caught.value.problems if p.location in locations]
-    assert found, f"{leaf} = {value!r}: refused, but not at {sorted(locations)}: {caught.value}"
-
-
-@pytest.mark.parametrize(
-    ("name", "leaf", "probe", "value"),
-    [*PATH_CASES, *MAC_CASES],
-    ids=[f"{n}:{leaf}:{probe}" for n, leaf, probe, _ in [*PATH_CASES, *MAC_CASES]],
-)
+@by_lab_and_leaf("name,leaf,probe,value", [*PATH_CASES, *MAC_CASES])
 def test_a_path_or_mac_that_leaves_its_place_is_refused(
     name: str, leaf: Leaf, probe: str, value: str
 ) -> None:
-    refused_at(name, leaf, value)
+    assert_refused_at(name, leaf, value)
 
 
-@pytest.mark.parametrize(
-    ("name", "leaf", "other"), TWINS, ids=[f"{n}:{leaf}={other}" for n, leaf, other in TWINS]
-)
+@by_lab_and_leaf("name,leaf,other", TWINS)
 def test_two_nics_never_share_a_mac(name: str, leaf: Leaf, other: Leaf) -> None:
-    refused_at(name, leaf, str(other.value), other)
+    assert_refused_at(name, leaf, str(other.value), other)
 
 
 def test_every_kind_is_tried() -> None:
