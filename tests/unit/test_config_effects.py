@@ -4,7 +4,8 @@ either refused or changes what the lab declares (its resources' inputs or its ou
 
 The cases come from the models (``tests/config_walk.py``); a list's first element stands for
 the others. A key that only matters once another key switches it on is listed in ``DORMANT``
-with the switch.
+with the switch; a key only the checks read (a size others are checked against), in
+``CHECKED_AGAINST`` with the key it then refuses.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 import pytest
 
 from stacks.shared.catalogue import LABS
-from stacks.shared.errors import ConfigError
+from stacks.shared.errors import ConfigError, format_path
 from tests.config_walk import (
+    K,
     Leaf,
     lab,
     leaves,
     literal_choices,
     model_of,
+    problems,
     validate,
     with_value,
     written,
@@ -35,6 +38,14 @@ DORMANT = {
     "vbox-cluster:network.hostOnlyAdapter": "network.mode: hostonly",
 }
 """Keys without effect in FULL's config, and what makes them take effect."""
+
+CHECKED_AGAINST = {
+    # The image's virtual size is what each diskGb is checked against: a clone cannot shrink.
+    "vbox-nat:image.virtualSizeMb": ("vm", "diskGb"),
+    "vbox-cluster:image.virtualSizeMb": ("nodes", "diskGb"),
+}
+"""Keys only the checks read (nothing is built from them), and the key each one refuses when it
+is raised past that key's value."""
 
 
 def bump(text: str) -> str:
@@ -97,7 +108,7 @@ CASES = [(entry.name, leaf) for entry in LABS for leaf in first_of_each_field(en
 
 @pytest.mark.parametrize(("name", "leaf"), CASES, ids=[f"{n}:{leaf}" for n, leaf in CASES])
 def test_an_accepted_value_changes_what_the_lab_declares(name: str, leaf: Leaf) -> None:
-    if f"{name}:{leaf.pattern}" in DORMANT:
+    if f"{name}:{leaf.pattern}" in DORMANT or f"{name}:{leaf.pattern}" in CHECKED_AGAINST:
         return
     for value in alternatives(leaf):
         found = declared(name, with_value(name, leaf, value))
@@ -113,3 +124,14 @@ def test_dormant_keys_do_take_effect_once_switched_on() -> None:
     before = declared("vbox-cluster", config)
     config["cloud-labs:network"]["hostOnlyAdapter"] = "vboxnet1"
     assert before is not None and declared("vbox-cluster", config) not in (None, before)
+
+
+@pytest.mark.parametrize("where", sorted(CHECKED_AGAINST))
+def test_keys_only_the_checks_read_do_refuse(where: str) -> None:
+    name, key = where.split(":")
+    target = CHECKED_AGAINST[where]
+    config = written(name)
+    size = config[f"{K}{target[0]}"][target[1]]
+    section, field = key.split(".")
+    config[f"{K}{section}"][field] = size * 1024 + 1
+    assert format_path(target) in (problems(name, config) or []), f"{where} changes nothing"
