@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Outputs(dict[str, Any]):
+    """A stack's outputs; a missing one is named in the error."""
+
+    def __missing__(self, key: str) -> Any:
+        raise KeyError(f"the stack has no output {key!r} (outputs: {', '.join(sorted(self))})")
+
+
 def _progress(outcome: Outcome) -> None:
     result = "pass" if outcome.passed else f"FAIL ({outcome.observed})"
     print(f"check: {outcome.check.name}: {result}", file=sys.stderr, flush=True)
@@ -63,7 +70,7 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     args = _parser().parse_args(argv)
     try:
         stack = load(args.stack, args.config, root)
-        outputs: dict[str, Any] = (
+        outputs = Outputs(
             file_outputs(args.outputs) if args.outputs else pulumi_outputs(args.stack)
         )
     except (CloudLabsError, FileNotFoundError, RuntimeError) as error:
@@ -72,10 +79,10 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     options = [*(["-i", str(args.identity)] if args.identity else [])]
     for option in args.ssh_option:
         options += ["-o", option]
-    machines = reach(
-        stack.lab, outputs, stack.raw, token=uuid.uuid4().hex[:12], ssh_options=options
-    )
     try:
+        machines = reach(
+            stack.lab, outputs, stack.raw, token=uuid.uuid4().hex[:12], ssh_options=options
+        )
         declared = stack.declarations().checks(stack.config, outputs, machines)
     except KeyError as error:
         print(f"check: {error.args[0]}", file=sys.stderr)

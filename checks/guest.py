@@ -16,7 +16,6 @@ from typing import Any
 
 from bench.lab import Target, local_host, ssh_target, targets
 from checks.model import Check, Contains, Equals, Run
-from components.hostexec import script_text
 
 
 def _with_ssh_options(target: Target, options: Sequence[str]) -> Target:
@@ -96,10 +95,9 @@ def routes_via(on: Target, destination: str, gateway: str) -> Check:
 
 def reaches(on: Target, address: str, what: str) -> Check:
     """The guest gets an ICMP echo reply from ``address`` (``what`` names it)."""
-    command = shlex.join(["sh", "-c", script_text(REACH_SCRIPT), "reach", address])
     return Check(
         f"{on.name} reaches {what} {address}",
-        Run(on, command),
+        Run(on, shlex.join(["sh", "-s", "--", address]), script=REACH_SCRIPT),
         Contains(f"echo reply from {address}"),
     )
 

@@ -45,13 +45,17 @@ class Run:
     command: str
     timeout: float = 60.0
     """Seconds one attempt may take."""
+    script: str | None = None
+    """A script of the project (``checks/reach.sh``, under ``scripts/``) given to the command on
+    its standard input (``sh -s -- ARGS``): the machine needs no copy of it."""
 
     @property
     def argv(self) -> list[str]:
         return [*self.on.argv, self.command]
 
     def describe(self) -> str:
-        return shlex.join(self.argv)
+        feed = f" < {shlex.quote('scripts/' + self.script)}" if self.script else ""
+        return shlex.join(self.argv) + feed
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class Contains:
 
     @property
     def shown(self) -> str:
-        return f"… {self.text} …"
+        return f"… {self.text.strip()} …"
 
     def judge(self, seen: Observation) -> tuple[bool, str]:
         if not seen.ok:

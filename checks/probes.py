@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from checks.model import Connect, Http, Observation, Probe, Run, Steps
+from components.hostexec import script_text
 
 Executor = Callable[[Probe], Observation]
 
@@ -37,7 +38,7 @@ def _run(probe: Run) -> Observation:
     try:
         done = subprocess.run(
             probe.argv,
-            stdin=subprocess.DEVNULL,
+            input=script_text(probe.script) if probe.script else "",
             capture_output=True,
             text=True,
             errors="replace",

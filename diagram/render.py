@@ -7,6 +7,9 @@ import subprocess
 from pathlib import Path
 
 FORMATS = ("svg", "png")
+PINNED_GRAPHVIZ = "2.43.0"
+"""What ``dot -V`` says on Debian bookworm (package graphviz 2.42.2): the committed SVGs are
+this version's drawing of the committed DOT."""
 PNG_DPI = "110"
 """The PNG's resolution: addresses stay readable at the size the README shows."""
 

@@ -92,8 +92,12 @@ def topology(config: OpenStackNaasConfig, outputs: Mapping[str, Any]) -> Topolog
         (access, public_router, inter, *nodes),
         (*router_links, *links),
         (
-            f"the figure read as three routers: {front_net.gateway} access (end users), "
-            f"{routers.public.address} public ({op_net.name}'s way out), "
-            f"{op_net.gateway} + {routers.inter.address} inter (between the sub-networks)",
+            "the lab's figure, read as three routers (README: which reading, and why):",
+            f"  {front_net.gateway}: {routers.access.name}, the end users' access, "
+            f"gateway of {front_net.name}",
+            f"  {routers.public.address}: {routers.public.name}, between the public network "
+            f"and {front_net.name}",
+            f"  {op_net.gateway} and {routers.inter.address}: {routers.inter.name}, between the "
+            "two sub-networks",
         ),
     )
