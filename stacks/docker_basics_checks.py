@@ -35,7 +35,7 @@ def checks(config: DockerBasicsConfig, outputs: Mapping[str, Any], reach: Reach)
             "5",
             "bash",
             "-c",
-            'exec 3<>"/dev/tcp/$0/22" && head -c 64 <&3',
+            'exec 3<>"/dev/tcp/$0/22" && head -n 1 <&3',
             outputs["ct2Ip"],
         ]
     )

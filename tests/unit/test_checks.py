@@ -327,7 +327,7 @@ def test_exit_status_and_json(
             return Observation(True, "50000/tcp -> 127.0.0.1:50000\n")
         if "docker port" in probe.command:
             return Observation(True, "")
-        url, body = shlex.split(probe.command)[-2:]
+        body = shlex.split(probe.command)[-1]
         return Observation(True, {"2 3": "5\n", "5 3": "2\n", "12 3": "36\n", "15 5": "3\n"}[body])
 
     monkeypatch.setattr(cli, "execute", fake)

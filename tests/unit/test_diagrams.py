@@ -115,7 +115,7 @@ def declared_texts(run: StackRun) -> set[str]:
             if env.get("VM_NIC2") in ("intnet", "hostonly"):
                 found.add(env["VM_NIC2_NETWORK"])
             for forward in filter(None, (env.get("VM_FORWARDS") or "").splitlines()):
-                _, _, host, port, _, guest = forward.split(",")
+                _, _, host, port, _, _ = forward.split(",")
                 found.add(f"{host}:{port}")
             xml = env.get("NETWORK_XML") or ""
             found.update(re.findall(r'<ip address="([\d.]+)"', xml))
@@ -198,9 +198,9 @@ def test_openstack_naas_draws_the_readme_s_reading_of_the_figure() -> None:
         for address in addresses:
             assert address in lines, (role, address, router.lines)
             nic = [
-                l
-                for l in topology.links
-                if l.a == router.id and l.kind == "nic" and l.label == address
+                e
+                for e in topology.links
+                if e.a == router.id and e.kind == "nic" and e.label == address
             ]
             assert nic, f"{role}: no interface edge labelled {address}"
     assert len([n for n in topology.nodes if n.kind == "router"]) == 3
