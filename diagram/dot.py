@@ -4,7 +4,7 @@ Each network is a cluster headed by a node holding its name, kind, CIDR and the 
 its lines; the nodes on it are drawn inside. Routers, hosts and clients stand outside and join
 the networks by edges labelled with their interface addresses: the external network above, the
 routers under it, the private networks below. A legend names the kinds of nodes and edges the
-diagram uses. Everything is set in DejaVu Sans (``scripts/setup/diagrams.sh`` installs it), so
+diagram uses. Everything is set in DejaVu Sans (``scripts/setup/checks.sh`` installs it), so
 the SVG that ``dot`` makes of it is the same on every machine with the same Graphviz.
 """
 

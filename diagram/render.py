@@ -17,7 +17,7 @@ PNG_DPI = "110"
 def dot_command() -> str:
     path = shutil.which("dot")
     if path is None:
-        raise FileNotFoundError("Graphviz's dot is not installed: run scripts/setup/diagrams.sh")
+        raise FileNotFoundError("Graphviz's dot is not installed: run scripts/setup/checks.sh")
     return path
 
 

@@ -6,7 +6,7 @@
 #        scripts/diagram.sh --shipped     every shipped stack into docs/diagrams/ (the README's)
 # From the stack's validated config and, when it is deployed, its outputs (`pulumi stack
 # output --json` when the Pulumi CLI is there, or the JSON file of --outputs). Graphviz:
-# scripts/setup/diagrams.sh installs it (as root).
+# scripts/setup/checks.sh installs it (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -46,7 +46,7 @@ def test_graphviz_is_the_pinned_one() -> None:
     version = subprocess.run(["dot", "-V"], capture_output=True, text=True, check=True).stderr
     assert f"graphviz version {PINNED_GRAPHVIZ} " in version, (
         f"{version.strip()}: the committed SVGs are drawn by Debian bookworm's graphviz "
-        f"({PINNED_GRAPHVIZ}); run scripts/setup/diagrams.sh"
+        f"({PINNED_GRAPHVIZ}); run scripts/setup/checks.sh"
     )
 
 
