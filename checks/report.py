@@ -8,7 +8,7 @@ from typing import Any
 from checks.model import Check
 from checks.runner import Outcome
 
-WIDTHS = {"check": 52, "expected": 30, "observed": 30}
+WIDTHS = {"check": 60, "expected": 30, "observed": 30}
 """The widest each text column gets in the table (longer texts are cut; JSON has them all)."""
 
 
