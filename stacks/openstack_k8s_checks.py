@@ -133,8 +133,10 @@ def topology(config: OpenStackK8sConfig, outputs: Mapping[str, Any]) -> Topology
                 rules.append((rule.remote_cidr, vm.id, rule_text(rule)))
     names = {"adminCidr": str(config.admin_cidr), "nodePortCidr": str(config.node_port_cidr)}
     peers, edges = security_edges(rules, names)
-    among = ", ".join(rule_text(r) for r in everyone if r.remote_cidr is None)
-    etcd = ", ".join(rule_text(r) for r in control if r.remote_cidr is None)
+    among = ", ".join(
+        f"{rule_text(r)} ({r.description})" for r in everyone if r.remote_cidr is None
+    )
+    inner = ", ".join(f"{rule_text(r)} ({r.description})" for r in control if r.remote_cidr is None)
     return Topology(
         "openstack-k8s",
         "a kubeadm Kubernetes cluster (Calico) on three VMs, with the sample app",
@@ -144,7 +146,8 @@ def topology(config: OpenStackK8sConfig, outputs: Mapping[str, Any]) -> Topology
         (
             f"Kubernetes {k8s.version}; pods {k8s.pod_cidr} (Calico, {k8s.calico_encapsulation}), "
             f"services {k8s.service_cidr}",
-            f"between the nodes: {among}; API 6443 from the nodes; {etcd} on the control plane",
+            f"between the nodes: {among}",
+            f"to {master_name} from the groups: {inner}",
             f"{app.name}: {app.replicas} replicas, ClusterIP :{app.service_port} → "
             f"{app.container_port}, NodePort {app.node_port}",
         ),
