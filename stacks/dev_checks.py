@@ -14,18 +14,18 @@ from typing import Any
 from calculator.config import OPERATOR_ROLES
 from checks.guest import Reach
 from checks.model import Check, Equals, Run
-from components.calculator_bootstrap import FRONT_END, url_variable
+from components.calculator_bootstrap import FRONT_END
 from components.docker import local_address
 from diagram.model import Link, Network, Node, Topology, ident
-from stacks.dev import DevConfig, service_env
+from stacks.dev import DevConfig, operator_urls
 from stacks.shared.calculator_checks import front_end_computes, operator_answers
 
 
 def checks(config: DevConfig, outputs: Mapping[str, Any], reach: Reach) -> list[Check]:
     front = reach.guest(FRONT_END)
-    front_env = service_env(config, FRONT_END)
+    urls = operator_urls(config)
     found = [front_end_computes(str(outputs["url"]))]
-    found += [operator_answers(front, op, front_env[url_variable(op)]) for op in OPERATOR_ROLES]
+    found += [operator_answers(front, op, urls[op]) for op in OPERATOR_ROLES]
     publish = config.publish
     published = f"{config.service_port(FRONT_END)}/tcp -> {publish.host_ip}:{publish.host_port}"
     name = outputs["containers"][FRONT_END]
@@ -88,8 +88,7 @@ def topology(config: DevConfig, outputs: Mapping[str, Any]) -> Topology:
             f"{publish.host_ip}:{publish.host_port} → {config.service_port(FRONT_END)}",
         )
     )
-    for op in OPERATOR_ROLES:
-        url = service_env(config, FRONT_END)[url_variable(op)]
+    for op, url in operator_urls(config).items():
         links.append(Link(front, ident("ct", op), "calls", f"POST {url}"))
     return Topology(
         "dev",

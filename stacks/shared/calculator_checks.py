@@ -11,10 +11,10 @@ from typing import Any
 from bench.lab import Target
 from checks.guest import Reach, named
 from checks.model import Check, Connect, Equals, Http, Run, Unreachable
+from components.calculator import SAMPLE_EXPRESSION
 from components.calculator_bootstrap import FRONT_END
 from diagram.model import Link, Node, ident
 from stacks.shared.calculator import ServicesConfig
-from stacks.shared.calculator_build import SAMPLE_EXPRESSION
 from stacks.shared.openstack_checks import floating_ip, security_edges
 
 SAMPLES: dict[str, tuple[str, str]] = {
