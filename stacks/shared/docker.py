@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from stacks.shared.types import Platform
 from stacks.shared.validation import LabModel
 
 
 class BuildConfig(LabModel):
     """How the engine builds the lab's images."""
 
-    platform: str | None = None
+    platform: Platform | None = None
     """Target platform such as ``linux/amd64``; unset = the engine's own."""
     builder_version: Literal["BuilderV1", "BuilderBuildKit"] = "BuilderV1"
     """The classic builder (default: it needs nothing beyond the engine, while BuildKit needs
