@@ -1,4 +1,5 @@
-"""Shared test set-up: the project root on ``sys.path`` for ``components``/``stacks``."""
+"""Shared test set-up: the project root on ``sys.path`` for ``components``/``stacks``; the
+guests' boot times printed after the run."""
 
 from __future__ import annotations
 
@@ -16,3 +17,12 @@ import pytest  # noqa: E402
 def root() -> Path:
     """The project's root directory."""
     return ROOT
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Each real guest's time to SSH and to ready (tests/guests.py), after the results."""
+    guests = sys.modules.get("tests.guests")
+    if guests is not None and guests.TIMINGS:
+        terminalreporter.section("guest boot times")
+        for line in guests.TIMINGS:
+            terminalreporter.write_line(line)

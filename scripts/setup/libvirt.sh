@@ -3,9 +3,10 @@
 #
 # Installs libvirt's daemon and client, QEMU (system x86, software emulation is enough),
 # qemu-img, an ISO tool (genisoimage, which also gives isoinfo), xmllint and dnsmasq from
-# Debian, then starts virtlogd and libvirtd INSIDE the network namespace
-# ${CLOUDLABS_LIBVIRT_NETNS:-cloudlabs-libvirt}: every bridge, dnsmasq and firewall rule libvirt
-# creates for its networks stays in that namespace, never on this machine's own network.
+# Debian, and what the tests use to reach the guests (ssh, curl, ansible), then starts virtlogd
+# and libvirtd INSIDE the network namespace ${CLOUDLABS_LIBVIRT_NETNS:-cloudlabs-libvirt}: every
+# bridge, dnsmasq and firewall rule libvirt creates for its networks stays in that namespace,
+# never on this machine's own network.
 # Clients reach the daemon through its unix socket: virsh -c qemu:///system ...
 #
 # There is no init system to rely on: the daemons are started directly, each once (a running
@@ -24,7 +25,10 @@ LOG_TAG=libvirt
 NETNS="${CLOUDLABS_LIBVIRT_NETNS:-cloudlabs-libvirt}"
 WAIT_SECONDS="${CLOUDLABS_LIBVIRT_WAIT:-60}"
 URI=qemu:///system
-LOCK_FILE=/run/lock/cloudlabs-libvirt.lock
+# Held while this script runs, never by the daemons it starts (start_detached). Daemons
+# started by earlier versions of this script kept /run/lock/cloudlabs-libvirt.lock locked for
+# as long as they ran, hence another name.
+LOCK_FILE=/run/lock/cloudlabs-libvirt-setup.lock
 LIBVIRTD_LOG=/var/log/cloudlabs-libvirtd.log
 
 require_root
@@ -35,9 +39,10 @@ flock -w 900 9 || die "timed out waiting for ${LOCK_FILE}"
 
 # virtinst (virt-install) is not needed: the stack renders the domain XML itself.
 apt_install libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
-    qemu-system-x86 qemu-utils genisoimage libxml2-utils dnsmasq-base iptables iproute2
+    qemu-system-x86 qemu-utils genisoimage libxml2-utils dnsmasq-base iptables iproute2 \
+    openssh-client curl ansible
 for tool in libvirtd virtlogd virsh virt-xml-validate qemu-img qemu-system-x86_64 \
-    genisoimage isoinfo xmllint dnsmasq iptables ip; do
+    genisoimage isoinfo xmllint dnsmasq iptables ip ssh ssh-keygen curl ansible; do
     command -v "${tool}" >/dev/null 2>&1 || die "${tool} is missing after the install"
 done
 
@@ -89,7 +94,9 @@ start_daemon() {
         die "a ${name} without ${pidfile} is running; stop it first"
     fi
     log "starting ${name} in ${NETNS}"
-    ip netns exec "${NETNS}" "$@"
+    # The command daemonizes itself (-d): wait for it to do so.
+    start_detached /dev/null ip netns exec "${NETNS}" "$@" >/dev/null
+    wait "$!"
 }
 
 start_daemon virtlogd /run/virtlogd.pid virtlogd -d
