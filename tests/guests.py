@@ -169,6 +169,9 @@ def require_libvirtd() -> None:
     assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{NETNS}").st_ino, (
         f"libvirtd runs outside {NETNS}"
     )
+    for family in ("-4", "-6"):
+        route = in_netns("ip", family, "route", "show", "default")
+        assert route == "", f"{NETNS} has a route out ({route.strip()}): guests must reach nothing"
 
 
 def require_qemu() -> None:

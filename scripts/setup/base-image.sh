@@ -48,14 +48,8 @@ image_is_current() {
 
 ROOTFS_PARENT=""
 cleanup() {
-    if [[ -n "${ROOTFS_PARENT}" && -d "${ROOTFS_PARENT}" ]]; then
-        # debootstrap mounts proc/sys inside the target; never delete through them.
-        local m
-        while read -r m; do
-            umount -l "${m}" 2>/dev/null || true
-        done < <(awk -v p="${ROOTFS_PARENT}/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r)
-        rm -rf --one-file-system "${ROOTFS_PARENT}"
-    fi
+    # debootstrap mounts proc/sys inside the target; never delete through them.
+    remove_build_dir "${ROOTFS_PARENT}"
 }
 trap cleanup EXIT
 

@@ -191,6 +191,8 @@ build_repository() {
         wanted+=("${line}")
     done < <(closure)
     ((${#wanted[@]} > 0)) || die "apt resolved no packages for: ${PACKAGES[*]}"
+    # Under the lock, a build directory is what an interrupted build left.
+    rm -rf "${DIR}"/.build.*
     build="$(mktemp -d "${DIR}/.build.XXXXXX")"
     mkdir -p "${build}/debian/pool/main"
     log "downloading ${#wanted[@]} packages"

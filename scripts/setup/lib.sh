@@ -6,7 +6,7 @@
 #
 # (check with `shellcheck -x`). Provides: log, die, require_root,
 # pkg_installed, apt_update, apt_install, apt_has_candidate, host_apt_sources,
-# debian_mirror, debian_sources_list, start_detached.
+# debian_mirror, debian_sources_list, start_detached, remove_build_dir.
 #
 # Everything here writes progress to stderr so that callers can keep stdout
 # for machine-readable results.
@@ -208,4 +208,15 @@ start_detached() {
         exec setsid "$@" </dev/null >>"${log}" 2>&1
     ) &
     echo "$!"
+}
+
+# remove_build_dir DIR: unmount whatever is mounted below DIR (a chroot's /proc, /sys, a loop
+# device), deepest first, then delete DIR without ever crossing into another file system.
+remove_build_dir() {
+    local dir="$1" m
+    [[ -n "${dir}" && -d "${dir}" ]] || return 0
+    while read -r m; do
+        umount -l "${m}" 2>/dev/null || true
+    done < <(awk -v p="${dir}/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r)
+    rm -rf --one-file-system "${dir}"
 }

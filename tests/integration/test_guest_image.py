@@ -43,6 +43,7 @@ GATEWAY = "192.168.152.1"
 NOCLOUD = ("52:54:00:52:00:10", "192.168.152.10")
 DRIVE = ("52:54:00:52:00:21", "192.168.152.21")
 DISK_GIB = 4
+INSTANCE = str(uuid.uuid4())
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def booted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mirror, G
             drive = config_drive(
                 storage / f"{name}.iso",
                 meta_data={
-                    "uuid": str(uuid.uuid4()),
+                    "uuid": INSTANCE,
                     "name": name,
                     "hostname": name,
                     "public_keys": {"test": key.public},
@@ -172,4 +173,4 @@ def test_config_drive_guest(booted: tuple[Mirror, Guest, Guest]) -> None:
     groups = guest.ssh("id -nG").stdout.split()
     assert "sudo" in groups, groups
     meta = json.loads(guest.ssh("cloud-init query --all").stdout)
-    assert meta["v1"]["cloud_name"] == "openstack", meta["v1"]
+    assert meta["v1"]["instance_id"] == INSTANCE, meta["v1"]
