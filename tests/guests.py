@@ -405,27 +405,33 @@ class Guest:
 
     def wait_ssh(self, deadline: float) -> None:
         """Poll until SSH logs in, until ``deadline`` (monotonic)."""
-        while True:
-            try:
-                if self.ssh("true", check=False, timeout=20).returncode == 0:
-                    self.ssh_after = time.monotonic() - self.started
-                    return
-            except subprocess.TimeoutExpired:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: no SSH login at {self.address} in time")
-            time.sleep(2)
+        self._until(deadline, "true", "no SSH login at " + self.address)
+        self.ssh_after = time.monotonic() - self.started
 
     def wait_ready(self, deadline: float) -> None:
-        """Wait until cloud-init has finished (``cloud-init status --wait``): it must be done."""
-        remaining = max(deadline - time.monotonic(), 1)
-        try:
-            self.ssh("cloud-init status --wait >/dev/null", check=False, timeout=remaining)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"{self.name}: cloud-init not finished in time") from None
-        status = self.ssh("cloud-init status --long", check=False, timeout=60).stdout
+        """Wait until cloud-init has finished (``cloud-init status --wait``): it must be done.
+
+        sshd may restart meanwhile (cloud-init's ``ssh_pwauth`` does): a dropped or refused
+        connection is retried until ``deadline``.
+        """
+        self._until(deadline, "cloud-init status --wait >/dev/null", "cloud-init not finished")
+        status = self._until(deadline, "cloud-init status --long", "no cloud-init status").stdout
         assert "status: done" in status, f"{self.name}: cloud-init did not finish well:\n{status}"
         self.ready_after = time.monotonic() - self.started
+
+    def _until(self, deadline: float, command: str, failure: str) -> Any:
+        """Run ``command`` until SSH carries it (any exit but ssh's own 255), by ``deadline``."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{self.name}: {failure} in time")
+            try:
+                result = self.ssh(command, check=False, timeout=max(remaining, 5))
+                if result.returncode != 255:
+                    return result
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(2)
 
     def diagnostics(self) -> str:
         """The serial console's last lines and cloud-init's status, for a failure message."""
