@@ -225,7 +225,8 @@ build_image() {
         "in $((SECONDS - started))s"
 }
 
-# Keep the newest KEEP_IMAGES images (other checkouts may use older recipes); drop the rest.
+# Keep the KEEP_IMAGES most recently built images (other checkouts may use older recipes);
+# drop the rest. An image is never touched once built: VMs may be using it as a backing file.
 prune_images() {
     local old
     while read -r old; do
@@ -248,7 +249,6 @@ main() {
     flock -w 1800 9 || die "timed out waiting for ${LOCK_FILE}"
     if [[ "${CLOUDLABS_REBUILD:-0}" != 1 && -s "${IMAGE}" ]]; then
         log "${IMAGE} already built (recipe ${RECIPE})"
-        touch "${IMAGE}"
     else
         build_image
     fi
