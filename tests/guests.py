@@ -217,10 +217,6 @@ class Mirror:
         entry = {"arches": ["default"], "uri": self.url(gateway)}
         return {"primary": [{**entry, "key": key}], "security": [entry]}
 
-    def sources_line(self, gateway: str, keyring: str) -> str:
-        """One-line apt source for the mirror, its key at ``keyring`` in the guest."""
-        return f"deb [signed-by={keyring}] {self.url(gateway)} {self.suite} main"
-
 
 def mirror() -> Mirror:
     """The package mirror, which must be served in the namespace."""
@@ -510,13 +506,14 @@ class Lab:
         self,
         name: str,
         bridge: str,
-        address: str | None,
+        address: str,
         *,
         nat: bool = False,
         dhcp: tuple[str, str] | None = None,
         hosts: Sequence[tuple[str, str, str]] = (),
     ) -> str:
-        """Define and start a network: NAT, or isolated (``address`` None: a bare bridge).
+        """Define and start a network, NAT or isolated, the namespace's ``address`` on it
+        (``192.168.160.1/24``: the guests' gateway, where the mirror answers).
 
         ``hosts`` are DHCP reservations (mac, ip, hostname). Returns its name.
         """
@@ -528,15 +525,8 @@ class Lab:
             dhcp_range=dhcp,
             dhcp_hosts=tuple(hosts),
         )
-        if address is None:  # a bridge without an address on the host: only the guests on it
-            root = ET.Element("network")
-            ET.SubElement(root, "name").text = name
-            ET.SubElement(root, "bridge", {"name": bridge, "stp": "on", "delay": "0"})
-            xml = ET.tostring(root, encoding="unicode")
-        else:
-            xml = render_network(spec, OWNER)
         path = self.storage / f"{name}.net.xml"
-        path.write_text(xml)
+        path.write_text(render_network(spec, OWNER))
         virsh("net-define", str(path))
         self.networks.append(name)
         virsh("net-start", name)
