@@ -4,17 +4,18 @@
 #
 # - mmdebstrap (variant apt) of bookworm, bookworm-updates and bookworm-security from the host's
 #   Debian mirror, with Debian's standard kernel (the cloud kernel has no SATA/AHCI driver, and
-#   the labs attach their seed ISOs on SATA) minus the drivers of hardware no VM has, systemd, cloud-init (datasources NoCloud and
-#   ConfigDrive; network-config v1/v2 rendered for systemd-networkd), openssh-server (ed25519
-#   and ecdsa host keys made on first boot), sudo, python3, gpg, curl;
+#   the labs attach their seed ISOs on SATA) minus the drivers of hardware no VM has, systemd,
+#   cloud-init (datasources NoCloud and ConfigDrive; network-config v1/v2 rendered for
+#   systemd-networkd), openssh-server (ed25519 and ecdsa host keys made on first boot), sudo,
+#   python3, gpg, curl;
 # - one MBR partition, ext4 labelled cloudimg-rootfs, booted by extlinux (BIOS); kernel and
 #   systemd on the serial console (ttyS0) as well as the screen;
 # - on first boot cloud-init grows the partition and the file system to the disk's size and
 #   creates the default user `ubuntu` (passwordless sudo) unless the user-data names others;
 #   apt's sources are written from cloud-init's `apt` settings (`primary`, `security`), as on
 #   Ubuntu's images, so a lab's package mirror applies (default: deb.debian.org);
-# - quick to boot under software emulation: a small initramfs (virtio, SATA and SCSI disk
-#   drivers only), the C.UTF-8 locale, only the datasources above, no GRUB.
+# - quick to boot under software emulation: a small initramfs (virtio, SATA and SCSI disk and
+#   CD-ROM drivers only), the C.UTF-8 locale, only the datasources above, no GRUB, no e2scrub.
 #
 # Cached: the image is rebuilt only when this script (its recipe) changes; its file name holds
 # the recipe's hash. Idempotent. Progress, size and build time go to stderr; the image's
@@ -233,8 +234,8 @@ prune_images() {
         [[ -n "${old}" ]] || continue
         log "removing the old image ${old}"
         rm -f "${old}"
-    done < <(find "${IMAGE_DIR}" -maxdepth 1 -name "debian-${SUITE}-cloud-*.qcow2" -printf '%T@ %p\n' |
-        sort -rn | tail -n +"$((KEEP_IMAGES + 1))" | cut -d' ' -f2-)
+    done < <(find "${IMAGE_DIR}" -maxdepth 1 -name "debian-${SUITE}-cloud-*.qcow2" \
+        -printf '%T@ %p\n' | sort -rn | tail -n +"$((KEEP_IMAGES + 1))" | cut -d' ' -f2-)
 }
 
 main() {

@@ -12,7 +12,8 @@
 # Interface (what guests and tests use):
 #   URL       http://<gateway>:${PORT}/debian  inside the namespace: the server listens on all of
 #             its addresses, so a guest on any libvirt network reaches it at its gateway
-#             (e.g. http://10.0.0.1:8090/debian); in the namespace itself http://127.0.0.1:8090.
+#             (e.g. http://10.0.0.1:8090/debian); in the namespace itself
+#             http://127.0.0.1:8090/debian.
 #             Also http://<docker0 address>:${PORT}/debian on this machine (e.g.
 #             http://172.17.0.1:8090/debian), for Docker image builds on the default bridge.
 #   suites    bookworm (component main, amd64 + all) with every package; bookworm-updates and
@@ -103,7 +104,8 @@ apt_private() {
 prepare_apt() {
     local mirror
     mirror="$(debian_mirror "${SUITE}")"
-    mkdir -p "${APT_DIR}"/{lists/partial,cache/archives/partial,apt.conf.d,preferences.d,sources.list.d}
+    mkdir -p "${APT_DIR}"/{lists/partial,cache/archives/partial} \
+        "${APT_DIR}"/{apt.conf.d,preferences.d,sources.list.d}
     : >"${APT_DIR}/status"
     debian_sources_list "${SUITE}" "${mirror}" |
         sed "s|^deb |deb [signed-by=${DEBIAN_KEYRING}] |" >"${APT_DIR}/sources.list"
@@ -180,8 +182,9 @@ index() {
         -o APT::FTPArchive::Release::Description="Debian ${SUITE} packages for cloud-labs guests" \
         release . >"${root}/Release.tmp")
     mv "${root}/Release.tmp" "${root}/dists/${dist}/Release"
-    gpg_ --armor --detach-sign -o "${root}/dists/${dist}/Release.gpg" "${root}/dists/${dist}/Release"
-    gpg_ --clearsign -o "${root}/dists/${dist}/InRelease" "${root}/dists/${dist}/Release"
+    local release="${root}/dists/${dist}/Release"
+    gpg_ --armor --detach-sign -o "${release}.gpg" "${release}"
+    gpg_ --clearsign -o "${root}/dists/${dist}/InRelease" "${release}"
 }
 
 build_repository() {
@@ -239,10 +242,6 @@ serving() {
     tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -- "http.server.*--directory ${WWW} "
 }
 
-in_netns() {
-    [[ "$(stat -L -c %i "/proc/$1/ns/net" 2>/dev/null)" == "$(stat -L -c %i "/run/netns/${NETNS}")" ]]
-}
-
 # start_server PIDFILE BIND [ip netns exec NS]: python3 -m http.server on BIND:PORT.
 start_server() {
     local pidfile="$1" bind="$2"
@@ -258,7 +257,8 @@ answers() {
     local url="$1" i
     shift
     for ((i = 0; i < 50; i++)); do
-        if "$@" curl -fsS --max-time 2 -o /dev/null "${url}/dists/${SUITE}/InRelease" 2>/dev/null; then
+        if "$@" curl -fsS --max-time 2 -o /dev/null "${url}/dists/${SUITE}/InRelease" \
+            2>/dev/null; then
             return 0
         fi
         sleep 0.2
@@ -271,7 +271,7 @@ ensure_servers() {
     # In the namespace, on all of its addresses.
     if serving "${NETNS_PID}"; then
         pid="$(cat "${NETNS_PID}")"
-        if ! in_netns "${pid}"; then
+        if ! in_netns "${pid}" "${NETNS}"; then
             log "the server (pid ${pid}) is not in the current ${NETNS}: restarting it"
             kill "${pid}"
             start_server "${NETNS_PID}" 0.0.0.0 ip netns exec "${NETNS}"
@@ -285,9 +285,11 @@ ensure_servers() {
     # On this machine, on the Docker bridge's address (for image builds), when there is one.
     HOST_URL=""
     local bridge
-    bridge="$(ip -4 -o addr show dev docker0 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4; exit }')"
+    bridge="$(ip -4 -o addr show dev docker0 2>/dev/null |
+        awk '{ sub(/\/.*/, "", $4); print $4; exit }')"
     if [[ -z "${bridge}" ]]; then
-        log "no docker0 bridge: the mirror is served in ${NETNS} only (run docker.sh, then this script)"
+        log "no docker0 bridge: the mirror is served in ${NETNS} only" \
+            "(run docker.sh, then this script)"
         return 0
     fi
     if serving "${HOST_PID}" &&

@@ -6,7 +6,7 @@
 #
 # (check with `shellcheck -x`). Provides: log, die, require_root,
 # pkg_installed, apt_update, apt_install, apt_has_candidate, host_apt_sources,
-# debian_mirror, debian_sources_list, start_detached, remove_build_dir.
+# debian_mirror, debian_sources_list, start_detached, remove_build_dir, in_netns.
 #
 # Everything here writes progress to stderr so that callers can keep stdout
 # for machine-readable results.
@@ -219,4 +219,11 @@ remove_build_dir() {
         umount -l "${m}" 2>/dev/null || true
     done < <(awk -v p="${dir}/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r)
     rm -rf --one-file-system "${dir}"
+}
+
+# in_netns PID NETNS: the process PID runs in the network namespace NETNS (ip netns).
+in_netns() {
+    local ns
+    ns="$(stat -L -c %i "/run/netns/$2" 2>/dev/null)" || return 1
+    [[ "$(stat -L -c %i "/proc/$1/ns/net" 2>/dev/null)" == "${ns}" ]]
 }

@@ -74,11 +74,6 @@ if ! ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "${NETNS}"; then
 fi
 ip netns exec "${NETNS}" ip link set lo up
 
-# in_netns PID: the process runs in the namespace.
-in_netns() {
-    [[ "$(stat -L -c %i "/proc/$1/ns/net" 2>/dev/null)" == "$(stat -L -c %i "/run/netns/${NETNS}")" ]]
-}
-
 # start_daemon NAME PIDFILE COMMAND...: keep a daemon running in the namespace, or start one.
 start_daemon() {
     local name="$1" pidfile="$2" pid
@@ -86,7 +81,7 @@ start_daemon() {
     pid="$(cat "${pidfile}" 2>/dev/null || true)"
     # A pid file left from before a reboot may name some other process now.
     if [[ "${pid}" =~ ^[0-9]+$ ]] && [[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "${name}" ]]; then
-        in_netns "${pid}" ||
+        in_netns "${pid}" "${NETNS}" ||
             die "${name} (pid ${pid}) runs outside the namespace ${NETNS}; stop it first"
         return 0
     fi
