@@ -452,11 +452,13 @@ class Guest:
         )
 
 
-def boot(guests: Sequence[Guest], *, ssh_timeout: float = 900, ready_timeout: float = 600) -> None:
+def boot(guests: Sequence[Guest], *, ssh_timeout: float = 1200, ready_timeout: float = 600) -> None:
     """Wait, for every guest in parallel, for SSH then for cloud-init to be done.
 
-    Deadlines count from each guest's start. A guest that misses one fails the test with its
-    serial console and cloud-init's status; every guest's times are recorded in TIMINGS.
+    Deadlines count from each guest's start. They are generous: on an idle 2-core machine five
+    guests in parallel answer SSH within about 5 minutes, but other work on the machine can
+    slow emulated guests threefold. A guest that misses one fails the test with its serial
+    console and cloud-init's status; every guest's times are recorded in TIMINGS.
     """
 
     def one(guest: Guest) -> str | None:
