@@ -26,15 +26,30 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
+from calculator.config import OPERATOR_ROLES, ROLES
+from components.renderers import cloudinit
+from components.renderers.cloudinit import (
+    AptMirror,
+    Commands,
+    File,
+    Files,
+    Packages,
+    Part,
+    binary_file,
+)
 
-ROLES = ("calculator", "sum", "sub", "mul", "div")
-"""The five services: the front end, then the four operators."""
-OPERATORS = ROLES[1:]
-DEFAULT_PORTS = {role: 50000 + index for index, role in enumerate(ROLES)}
-"""The ports the calculator listens on by default (front end 50000, operators 50001-50004)."""
+FRONT_END = ROLES[0]
+"""The calculator's front end (the four others are operators: ``OPERATOR_ROLES``). The roles
+and their default ports are the calculator's own (``calculator.config``)."""
+
+
+def url_variable(role: str) -> str:
+    """The variable from which the front end reads an operator's URL (``CALC_SUM_URL``), as
+    ``calculator.config`` names it (its sources are not changed for this: their bytes are in
+    every VM's user-data)."""
+    return f"CALC_{role.upper()}_URL"
+
 
 USER_DATA_LIMIT = 65535
 """Nova's limit on user-data, which it receives base64-encoded: see :func:`nova_size`."""
@@ -92,6 +107,8 @@ class BootstrapSpec:
     """Front end only: operator role -> URL (``http://<address>:<port>``), all four."""
     timeout: float | None = None
     """Front end only: seconds to wait for one operator call (``CALC_TIMEOUT``)."""
+    limits: Mapping[str, str] = field(default_factory=dict)
+    """Further settings by the calculator's variable name (``CALC_MAX_BODY``...)."""
     packages: Sequence[str] = ("python3",)
     """Distribution packages to install, ``name`` or ``name=version``."""
     package_update: bool = True
@@ -102,9 +119,9 @@ class BootstrapSpec:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}; expected one of {ROLES}")
-        if self.role == "calculator":
-            if sorted(self.upstreams) != sorted(OPERATORS):
-                raise ValueError(f"the front end needs the URLs of {OPERATORS}")
+        if self.role == FRONT_END:
+            if sorted(self.upstreams) != sorted(OPERATOR_ROLES):
+                raise ValueError(f"the front end needs the URLs of {OPERATOR_ROLES}")
         elif self.upstreams:
             raise ValueError(f"the {self.role} service takes no upstream URLs")
 
@@ -172,95 +189,42 @@ def render_env(spec: BootstrapSpec, package: CalculatorPackage) -> str:
         f"CALC_HOST={spec.bind_address}",
         f"CALC_PORT={spec.port}",
     ]
-    for role in OPERATORS:
+    for role in OPERATOR_ROLES:
         if role in spec.upstreams:
-            lines.append(f"CALC_{role.upper()}_URL={spec.upstreams[role]}")
-    if spec.timeout is not None and spec.role == "calculator":
+            lines.append(f"{url_variable(role)}={spec.upstreams[role]}")
+    if spec.timeout is not None and spec.role == FRONT_END:
         lines.append(f"CALC_TIMEOUT={spec.timeout:g}")
+    lines += [f"{name}={value}" for name, value in spec.limits.items()]
     return "\n".join(lines) + "\n"
 
 
-def _package_entry(spec: str) -> str | list[str]:
-    """cloud-init's form of a package: ``name`` or ``[name, version]``."""
-    name, sep, version = spec.partition("=")
-    return [name, version] if sep else name
-
-
-def user_data_document(spec: BootstrapSpec, package: CalculatorPackage) -> dict[str, Any]:
-    """The cloud-config of one role, as data (see :func:`render_user_data`)."""
-    doc: dict[str, Any] = {}
-    if spec.apt_mirror:
-        doc["apt"] = {"primary": [{"arches": ["default"], "uri": spec.apt_mirror}]}
-    if spec.packages:
-        doc["package_update"] = spec.package_update
-        doc["packages"] = [_package_entry(p) for p in spec.packages]
-    doc["write_files"] = [
-        {
-            "path": package.path,
-            "encoding": "b64",
-            "content": base64.b64encode(package.archive).decode("ascii"),
-            "owner": "root:root",
-            "permissions": "0644",
-        },
-        {
-            "path": env_path(package.unit_template, spec.role),
-            "content": render_env(spec, package),
-            "owner": "root:root",
-            "permissions": "0644",
-        },
-        {
-            "path": f"{UNIT_DIR}/{UNIT_TEMPLATE}",
-            "content": package.unit_template,
-            "owner": "root:root",
-            "permissions": "0644",
-        },
-        {
-            "path": f"{UNIT_DIR}/{UNIT_TEMPLATE}.d/cloudlabs.conf",
-            "content": DROP_IN,
-            "owner": "root:root",
-            "permissions": "0644",
-        },
+def user_data_parts(spec: BootstrapSpec, package: CalculatorPackage) -> list[Part | None]:
+    """The cloud-config of one role, as the builder's parts (see :func:`render_user_data`)."""
+    return [
+        AptMirror(spec.apt_mirror) if spec.apt_mirror else None,
+        Packages(spec.packages, update=spec.package_update),
+        Files(
+            [
+                binary_file(package.path, package.archive),
+                File(env_path(package.unit_template, spec.role), render_env(spec, package)),
+                File(f"{UNIT_DIR}/{UNIT_TEMPLATE}", package.unit_template),
+                File(f"{UNIT_DIR}/{UNIT_TEMPLATE}.d/cloudlabs.conf", DROP_IN),
+            ]
+        ),
+        Commands(
+            [
+                ["systemctl", "daemon-reload"],
+                ["systemctl", "enable", "--now", unit_name(spec.role)],
+            ]
+        ),
     ]
-    doc["runcmd"] = [
-        ["systemctl", "daemon-reload"],
-        ["systemctl", "enable", "--now", unit_name(spec.role)],
-    ]
-    return doc
-
-
-class _Dumper(yaml.SafeDumper):
-    """Multi-line text as literal blocks, so the unit and environment file stay readable."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _text)
 
 
 def render_user_data(spec: BootstrapSpec, package: CalculatorPackage) -> str:
     """The ``#cloud-config`` user-data of one role; same inputs, same bytes."""
-    body = yaml.dump(
-        user_data_document(spec, package),
-        Dumper=_Dumper,
-        sort_keys=False,
-        default_flow_style=False,
-        width=1 << 20,
-        allow_unicode=False,
-    )
-    return "#cloud-config\n" + body
+    return cloudinit.render_user_data(*user_data_parts(spec, package))
 
 
 def nova_size(user_data: str) -> int:
     """The size Nova checks against :data:`USER_DATA_LIMIT`: the base64 of the user-data."""
     return len(base64.b64encode(user_data.encode("utf-8")))
-
-
-_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
-
-
-def valid_package(spec: str) -> bool:
-    """True for a Debian package name, optionally pinned: ``python3`` or ``python3=3.11.2-1``."""
-    return bool(_PACKAGE_RE.match(spec))

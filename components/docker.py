@@ -2,30 +2,32 @@
 and a snapshot of a container committed to an image.
 
 The image is built by the engine from a Dockerfile (``docker.Image`` with ``skip_push``: it stays
-on the local engine, no registry involved); ``scripts/docker/delete-image.sh`` removes it on
+on the local engine, no registry involved); ``scripts/docker/image.sh delete`` removes it on
 ``destroy``, which the provider does not do. Containers carry fixed names, so each one is deleted
 before it is replaced: a replacement never collides with its predecessor's name or published
-port ("port is already allocated"). The snapshot runs ``scripts/docker/commit-snapshot.sh``
-through pulumi-command; its delete (``scripts/docker/delete-snapshot.sh``) removes the image.
+port ("port is already allocated"). The snapshot runs ``scripts/docker/snapshot.sh`` through
+pulumi-command; its delete removes the image.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
-import pulumi_command as command
 import pulumi_docker as docker
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts" / "docker"
-"""Where the shell scripts run through pulumi-command (image and snapshot deletes) live."""
+from components.children import child_options
+from components.hostexec import Host, run_script
+
+ENGINE = Host()
+"""The Docker engine's host: this machine (the CLI talks to the engine)."""
 
 
-def read_script(file_name: str) -> str:
-    """The text of ``scripts/docker/<file_name>`` (run by pulumi-command)."""
-    return (SCRIPTS / file_name).read_text()
+def local_address(host_ip: str) -> str:
+    """The address a client on this machine dials for a port published on ``host_ip``: the
+    address itself, or loopback for a port published on every address (``0.0.0.0``)."""
+    return "127.0.0.1" if host_ip == "0.0.0.0" else host_ip
 
 
 def _first_ip(datas: Sequence[object] | None) -> str:
@@ -71,7 +73,7 @@ class Network(pulumi.ComponentResource):
             driver="bridge",
             internal=args.internal,
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in args.labels.items()],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.network_name = network.name
         self.network_id = network.id
@@ -118,20 +120,19 @@ class Image(pulumi.ComponentResource):
                 platform=args.platform,
                 builder_version=args.builder_version,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         # The provider keeps built images on `destroy`: this command's delete removes the tag.
         # Containers run ``image_ref``, which depends on it, so they are deleted before it.
         # A new tag replaces the command (an update would only re-run ``create``), so the old
         # command's delete removes the old tag.
-        cleanup = command.local.Command(
+        cleanup = run_script(
             f"{name}-cleanup",
-            create='docker image inspect --format "{{.Id}}" "${IMAGE}"',
-            delete=read_script("delete-image.sh"),
-            environment={"IMAGE": image.image_name},
-            interpreter=["/bin/bash", "-c"],
+            ENGINE,
+            "docker/image.sh",
+            {"IMAGE": image.image_name},
             triggers=[image.image_name],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.image_name = image.image_name
         self.image_ref = pulumi.Output.all(image.repo_digest, image.image_name, cleanup.id).apply(
@@ -245,7 +246,7 @@ class Container(pulumi.ComponentResource):
             hostname=args.hostname,
             labels=_labels(args.labels),
             must_run=True,
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=child_options(self, opts, delete_before_replace=True),
         )
         self.container_id = container.id
         self.container_name = container.name
@@ -290,14 +291,15 @@ class Snapshot(pulumi.ComponentResource):
         }
         if args.prepare:
             environment["PREPARE"] = args.prepare
-        commit = command.local.Command(
+        commit = run_script(
             f"{name}-commit",
-            create=read_script("commit-snapshot.sh"),
-            delete=read_script("delete-snapshot.sh"),
-            environment=environment,
-            interpreter=["/bin/bash", "-c"],
+            ENGINE,
+            "docker/snapshot.sh",
+            environment,
             triggers=[args.container_id, args.image_name, args.prepare or ""],
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            # Its delete removes the image the create printed, not what the tag points at.
+            previous_output=True,
+            opts=child_options(self, opts, delete_before_replace=True),
         )
         self.image_id = commit.stdout.apply(lambda out: out.strip())
         self.image_name = pulumi.Output.from_input(args.image_name)

@@ -13,6 +13,7 @@ bash scripts/setup/python.sh requirements-dev.txt
 step "system tools and services"
 # --- setup steps (one line each) ---
 bash scripts/setup/tools.sh
+bash scripts/setup/actionlint.sh
 bash scripts/setup/docker.sh
 bash scripts/setup/base-image.sh
 bash scripts/setup/docker-labs.sh
@@ -22,6 +23,7 @@ bash scripts/setup/virtualbox-tests.sh
 bash scripts/setup/libvirt.sh
 bash scripts/setup/guest-image.sh
 bash scripts/setup/guest-mirror.sh
+bash scripts/setup/bench.sh
 # --- end of setup steps ---
 
 step "lint and types"

@@ -1,4 +1,4 @@
-"""docker-basics: containers on the local Docker engine, objective 5 of the first lab.
+"""docker-basics: containers on the local Docker engine (docs/labs.md#docker-basics).
 
 ``ct1`` is a plain long-running container; ``ct2`` runs an SSH server published on the host
 (2223 -> 22); a snapshot of ``ct2`` is committed to an image (``docker commit``, after the
@@ -22,12 +22,21 @@ from components.docker import (
     PortSpec,
     Snapshot,
     SnapshotArgs,
+    local_address,
 )
-from stacks.docker_config import BuildConfig, ContainerName, ImageRef, RestartPolicy
-from stacks.errors import Problem
-from stacks.registry import Lab
-from stacks.types import IPv4, NonEmptyText, Port, SshPublicKey
-from stacks.validation import LabModel, check
+from stacks.shared.catalogue import Lab
+from stacks.shared.docker import BuildConfig
+from stacks.shared.errors import Problem
+from stacks.shared.types import (
+    ContainerName,
+    ImageRef,
+    IPv4,
+    NonEmptyText,
+    Port,
+    RestartPolicy,
+    SshPublicKey,
+)
+from stacks.shared.validation import LabModel, check
 
 RECIPES = "docker"
 """The Dockerfile recipes (``docker/<recipe>/Dockerfile``), relative to the project's root."""
@@ -178,9 +187,7 @@ def build(config: DockerBasicsConfig) -> None:
             labels=labels,
         ),
     )
-    host = str(config.ct2.host_ip)
-    if host == "0.0.0.0":
-        host = "127.0.0.1"
+    host = local_address(str(config.ct2.host_ip))
     pulumi.export("ct1Ip", ct1.ip_address)
     pulumi.export("ct2Ip", ct2.ip_address)
     pulumi.export("ct3Ip", ct3.ip_address)
@@ -190,10 +197,4 @@ def build(config: DockerBasicsConfig) -> None:
     pulumi.export("sshCommand", f"ssh -p {config.ct2.host_port} root@{host}")
 
 
-LAB = Lab(
-    name="docker-basics",
-    platform="Docker",
-    summary="ct1, ct2 with SSH on 2223, a committed snapshot, ct3, nano image",
-    config=DockerBasicsConfig,
-    build=build,
-)
+LAB = Lab(config=DockerBasicsConfig, build=build)

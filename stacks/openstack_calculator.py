@@ -1,6 +1,6 @@
 """openstack-calculator: the calculator on five VMs of one private network.
 
-LABS.md, objectives 8 and 9 of the first lab. Each VM installs and starts its service by
+The lab of docs/labs.md#openstack-calculator. Each VM installs and starts its service by
 cloud-init (a systemd unit); the front end's user-data carries the operators' addresses. Only
 the front end has a floating IP; the operators admit traffic only from the front end's group.
 """
@@ -9,27 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from components.calculator_bootstrap import ROLES
-from components.openstack import (
-    Keypair,
-    KeypairArgs,
-)
-from stacks.calculator_common import (
-    CalculatorLabConfig,
-    Placement,
-    ServicesConfig,
-    build_calculator,
-    check_user_data_size,
-    export_outputs,
-    security_groups,
-    service_address_problems,
-)
-from stacks.errors import Problem
-from stacks.openstack_build import gateway_router, private_network
-from stacks.openstack_config import NetworkConfig
-from stacks.registry import Lab
-from stacks.types import Name
-from stacks.validation import check
+from calculator.config import ROLES
+from components.calculator import Placement
+from stacks.shared.calculator import CalculatorLabConfig, ServicesConfig, service_address_problems
+from stacks.shared.calculator_build import build_calculator, check_user_data_size, export_outputs
+from stacks.shared.catalogue import Lab
+from stacks.shared.errors import Problem
+from stacks.shared.openstack import NetworkConfig
+from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network
+from stacks.shared.types import Name
+from stacks.shared.validation import check
 
 
 class OpenStackCalculatorConfig(CalculatorLabConfig):
@@ -49,43 +38,22 @@ class OpenStackCalculatorConfig(CalculatorLabConfig):
 
 
 def build(config: OpenStackCalculatorConfig) -> None:
-    check_user_data_size(LAB.name, config.services, config.bootstrap)
-    net = config.network
-    keypair = Keypair(
-        "calc-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
-    )
-    network = private_network("calc-net", net)
+    check_user_data_size("openstack-calculator", config, config.services)
+    keypair = lab_keypair("calc", config)
+    network = private_network("calc-net", config.network)
     router = gateway_router("calc-router", config.router_name, config.external_network, network)
-    front_group, operator_group = security_groups(
-        "calc",
-        config.services,
-        config.access_cidr,
-        config.admin_cidr,
-        config.front_end_group_name,
-        config.operator_group_name,
-    )
-    # Every VM boots once the router is there: cloud-init reaches the package mirror through it.
+    # Every VM boots once the router is there: cloud-init reaches the package mirror through it,
+    # and the front end's floating IP goes through it.
     where = Placement(network.network_id, network.subnet_id, after=(router,))
     calc = build_calculator(
         "calc",
+        config,
         services=config.services,
-        bootstrap=config.bootstrap,
-        image=config.image,
-        flavor=config.flavor,
+        names=(config.front_end_group_name, config.operator_group_name),
         key_pair=keypair.name,
         placements=dict.fromkeys(ROLES, where),
-        front_group=front_group,
-        operator_group=operator_group,
-        external_network=config.external_network,
-        floating_ip_after=(router,),
     )
-    export_outputs(calc, config.services, config.ssh_user)
+    export_outputs(calc, config.ssh_user)
 
 
-LAB = Lab(
-    name="openstack-calculator",
-    platform="OpenStack",
-    summary="the calculator on five VMs, one floating IP on the front end",
-    config=OpenStackCalculatorConfig,
-    build=build,
-)
+LAB = Lab(config=OpenStackCalculatorConfig, build=build)

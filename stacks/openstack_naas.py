@@ -1,7 +1,7 @@
 """openstack-naas: the calculator across two sub-networks joined by routers.
 
-LABS.md, objectives 10 and 11 of the first lab. Sub-network 1 holds the front end, sub-network 2
-the four operators. Three routers, read from the seed's figure as follows (README explains why):
+The lab of docs/labs.md#openstack-naas. Sub-network 1 holds the front end, sub-network 2
+the four operators. Three routers, read from the lab's figure as follows (README explains why):
 
 - the access router: external gateway, sub-network 1's gateway (192.168.1.254); it holds the
   front end's floating IP, the end users' way in;
@@ -20,33 +20,28 @@ from collections.abc import Iterator
 
 import pulumi
 
-from components.calculator_bootstrap import OPERATORS
+from calculator.config import OPERATOR_ROLES
+from components.calculator import Placement
+from components.calculator_bootstrap import FRONT_END
 from components.openstack import (
-    Keypair,
-    KeypairArgs,
     Router,
     RouterArgs,
     RouterInterfaceSpec,
     RouteSpec,
 )
-from stacks.calculator_common import (
+from stacks.shared.calculator import (
     CalculatorLabConfig,
-    Placement,
     ServicesConfig,
     ServiceVmConfig,
-    build_calculator,
-    carrying,
-    check_user_data_size,
-    export_outputs,
-    security_groups,
     service_address_problems,
 )
-from stacks.errors import Problem
-from stacks.openstack_build import private_network
-from stacks.openstack_config import NetworkConfig, overlap_problems, usable
-from stacks.registry import Lab
-from stacks.types import IPv4, Name
-from stacks.validation import LabModel, check
+from stacks.shared.calculator_build import build_calculator, check_user_data_size, export_outputs
+from stacks.shared.catalogue import Lab
+from stacks.shared.errors import Problem
+from stacks.shared.openstack import NetworkConfig, overlap_problems
+from stacks.shared.openstack_build import lab_keypair, private_network
+from stacks.shared.types import IPv4, Name
+from stacks.shared.validation import LabModel, check
 
 DEFAULT_ROUTE = "0.0.0.0/0"
 
@@ -113,27 +108,14 @@ class OpenStackNaasConfig(CalculatorLabConfig):
     @check
     def _addresses(self) -> Iterator[Problem]:
         placement = {
-            role: self.operator_network if role in OPERATORS else self.front_network
-            for role in ("calculator", *OPERATORS)
+            role: self.operator_network if role in OPERATOR_ROLES else self.front_network
+            for role in (FRONT_END, *OPERATOR_ROLES)
         }
         routers = [
             (("routers", "public", "address"), self.routers.public.address, self.front_network),
             (("routers", "inter", "address"), self.routers.inter.address, self.front_network),
         ]
         yield from service_address_problems(self.services, placement, routers)
-
-    @check
-    def _router_addresses_outside_pools(self) -> Iterator[Problem]:
-        for key in ("public", "inter"):
-            ip = getattr(self.routers, key).address
-            for i, pool in enumerate(self.front_network.allocation_pools):
-                if usable(self.front_network.cidr, ip) and ip in pool:
-                    yield Problem(
-                        ("routers", key, "address"),
-                        f"the address is inside frontNetwork.allocationPools[{i}] "
-                        f"({pool.start}-{pool.end}): DHCP could give it to a VM first",
-                        str(ip),
-                    )
 
     @check
     def _no_competing_route(self) -> Iterator[Problem]:
@@ -148,15 +130,13 @@ class OpenStackNaasConfig(CalculatorLabConfig):
 
 
 def build(config: OpenStackNaasConfig) -> None:
-    check_user_data_size(LAB.name, config.services, config.bootstrap)
+    check_user_data_size("openstack-naas", config, config.services)
     operator_cidr = str(config.operator_network.cidr)
     inter_front = str(config.routers.inter.address)
     public_front = str(config.routers.public.address)
     to_operators = RouteSpec(operator_cidr, inter_front)
 
-    keypair = Keypair(
-        "naas-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
-    )
+    keypair = lab_keypair("naas", config)
     # Sub-network 1 pushes the route to sub-network 2 to its hosts (DHCP option 121).
     front_net = private_network("naas-net1", config.front_network, [to_operators])
     operator_net = private_network("naas-net2", config.operator_network)
@@ -186,18 +166,17 @@ def build(config: OpenStackNaasConfig) -> None:
             routes=[to_operators],
         ),
     )
-    # The inter router's default route leads to the public router: its interfaces (hence its
-    # routes) are created after the public router and destroyed before it.
-    after_public = (public,)
+    # The inter router's default route leads to the public router: the inter router is created
+    # after the public router and destroyed before it.
     inter = Router(
         "naas-inter",
         RouterArgs(
             router_name=config.routers.inter.name,
             interfaces=[
                 # No fixed IP: sub-network 2's gateway address (.254).
-                RouterInterfaceSpec(subnet_id=carrying(operator_net.subnet_id, after_public)),
+                RouterInterfaceSpec(subnet_id=operator_net.subnet_id),
                 RouterInterfaceSpec(
-                    subnet_id=carrying(front_net.subnet_id, after_public),
+                    subnet_id=front_net.subnet_id,
                     network_id=front_net.network_id,
                     fixed_ip=inter_front,
                 ),
@@ -205,38 +184,27 @@ def build(config: OpenStackNaasConfig) -> None:
             # Sub-network 2's way out: the public router, by source NAT only.
             routes=[RouteSpec(DEFAULT_ROUTE, public_front)],
         ),
+        opts=pulumi.ResourceOptions(depends_on=[public]),
     )
-    front_group, operator_group = security_groups(
-        "naas",
-        config.services,
-        config.access_cidr,
-        config.admin_cidr,
-        config.front_end_group_name,
-        config.operator_group_name,
-    )
-    # The front end boots once its sub-network pushes the route (DHCP at first boot) and the
-    # route's next hop exists; the operators once their gateway leads out.
+    # The front end boots once its sub-network pushes the route (DHCP at first boot), the
+    # route's next hop exists and its floating IP's router is there; the operators once their
+    # gateway leads out.
     front_place = Placement(
         front_net.network_id, front_net.subnet_id, after=(front_net, access, inter)
     )
     operator_place = Placement(
         operator_net.network_id, operator_net.subnet_id, after=(inter, public)
     )
-    placements = {"calculator": front_place, **dict.fromkeys(OPERATORS, operator_place)}
+    placements = {FRONT_END: front_place, **dict.fromkeys(OPERATOR_ROLES, operator_place)}
     calc = build_calculator(
         "naas",
+        config,
         services=config.services,
-        bootstrap=config.bootstrap,
-        image=config.image,
-        flavor=config.flavor,
+        names=(config.front_end_group_name, config.operator_group_name),
         key_pair=keypair.name,
         placements=placements,
-        front_group=front_group,
-        operator_group=operator_group,
-        external_network=config.external_network,
-        floating_ip_after=(access,),
     )
-    export_outputs(calc, config.services, config.ssh_user)
+    export_outputs(calc, config.ssh_user)
     pulumi.export(
         "routerAddresses",
         {
@@ -249,10 +217,4 @@ def build(config: OpenStackNaasConfig) -> None:
     pulumi.export("interSubnetRoute", f"{operator_cidr} via {inter_front}")
 
 
-LAB = Lab(
-    name="openstack-naas",
-    platform="OpenStack",
-    summary="the calculator across two sub-networks and three routers",
-    config=OpenStackNaasConfig,
-    build=build,
-)
+LAB = Lab(config=OpenStackNaasConfig, build=build)

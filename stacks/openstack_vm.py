@@ -1,6 +1,6 @@
 """openstack-vm: one VM on a private network behind a router, reachable by floating IP.
 
-LABS.md, objectives 6 and 7 of the first lab. Resize is a flavor change in config followed by
+The lab of docs/labs.md#openstack-vm. Resize is a flavor change in config followed by
 ``pulumi up`` (Nova resizes the server in place).
 """
 
@@ -11,19 +11,17 @@ from collections.abc import Iterator
 import pulumi
 
 from components.openstack import (
-    Keypair,
-    KeypairArgs,
     SecurityGroup,
     SecurityGroupArgs,
     Server,
     ServerArgs,
 )
-from stacks.errors import Problem
-from stacks.openstack_build import gateway_router, private_network, rule_specs
-from stacks.openstack_config import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
-from stacks.registry import Lab
-from stacks.types import Cidr, Name, SshPublicKey
-from stacks.validation import LabModel, check
+from stacks.shared.catalogue import Lab
+from stacks.shared.errors import Problem
+from stacks.shared.openstack import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
+from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network, rule_specs
+from stacks.shared.types import Cidr, Name, SshPublicKey
+from stacks.shared.validation import LabModel, check
 
 
 class OpenStackVmConfig(LabModel):
@@ -52,9 +50,7 @@ class OpenStackVmConfig(LabModel):
 
 def build(config: OpenStackVmConfig) -> None:
     net = config.network
-    keypair = Keypair(
-        "vm-key", KeypairArgs(name=config.keypair_name, public_key=config.ssh_public_key)
-    )
+    keypair = lab_keypair("vm", config)
     network = private_network("vm-net", net)
     router = gateway_router("vm-router", config.router_name, config.external_network, network)
     base_rules = [
@@ -83,8 +79,9 @@ def build(config: OpenStackVmConfig) -> None:
             security_group_ids=[group.group_id],
             key_pair=keypair.name,
             floating_ip_pool=config.external_network if config.server.floating_ip else None,
-            floating_ip_after=[router],
         ),
+        # Its floating IP goes through the router (destroyed before the router's interface).
+        opts=pulumi.ResourceOptions(depends_on=[router]),
     )
     user = config.ssh_user
     pulumi.export("fixedIp", server.fixed_ip)
@@ -98,10 +95,4 @@ def build(config: OpenStackVmConfig) -> None:
         )
 
 
-LAB = Lab(
-    name="openstack-vm",
-    platform="OpenStack",
-    summary="keypair, security group, private network, router, one VM with a floating IP",
-    config=OpenStackVmConfig,
-    build=build,
-)
+LAB = Lab(config=OpenStackVmConfig, build=build)

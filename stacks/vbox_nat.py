@@ -1,5 +1,5 @@
 """vbox-nat: a VirtualBox VM behind NAT with an SSH forward, and a second VM from a clone of
-its disk (LABS.md, objective 4 of the first lab).
+its disk (docs/labs.md#vbox-nat).
 
 The clone of the first VM's disk is taken before the first VM boots, so both VMs start from the
 same clean disk and cloud-init configures each one (its own host name, the user's key).
@@ -11,32 +11,19 @@ from collections.abc import Iterator
 
 import pulumi
 
-from components.renderers.cloudinit import UserData, render_meta_data, render_user_data
-from components.renderers.netplan import Ethernet, render_netplan
-from components.virtualbox import (
-    Disk,
-    DiskArgs,
-    Machine,
-    MachineArgs,
-    PortForward,
-    SeedIso,
-    SeedIsoArgs,
-    VBoxHost,
-    mac_address,
-)
-from components.virtualbox.machine import colon_mac
-from stacks.errors import Problem
-from stacks.registry import Lab
-from stacks.types import Name, NonEmptyText, Port, SshPublicKey
-from stacks.validation import LabModel, check
-from stacks.vbox_config import (
-    HostPath,
-    ImageConfig,
-    OsType,
-    RemoteHostConfig,
+from components.renderers.cloudinit import Login
+from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForward
+from components.virtualbox.guests import nat_seed
+from stacks.shared.catalogue import Lab
+from stacks.shared.errors import Problem
+from stacks.shared.types import HostPath, Name, Port
+from stacks.shared.validation import check
+from stacks.shared.virtualbox import (
+    VboxLabConfig,
     VmSize,
     forward_problems,
-    vbox_host,
+    lab_machine,
+    ssh_command,
 )
 
 
@@ -47,18 +34,10 @@ class NatVmConfig(VmSize):
     """Host port forwarded from 127.0.0.1 to the guest's port 22."""
 
 
-class VboxNatConfig(LabModel):
+class VboxNatConfig(VboxLabConfig):
     """Config of the ``vbox-nat`` lab (keys of ``Pulumi.<stack>.yaml``)."""
 
-    ssh_public_key: SshPublicKey
-    """The key that logs in as ``sshUser`` (set up by cloud-init)."""
-    ssh_user: Name = "ubuntu"
-    image: ImageConfig
     work_dir: HostPath = "~/cloudlabs-vbox/vbox-nat"
-    """Where disks, seed ISOs and VM settings go on the VirtualBox host."""
-    vbox_manage: NonEmptyText = "VBoxManage"
-    remote_host: RemoteHostConfig | None = None
-    os_type: OsType = "Ubuntu_64"
     vm: NatVmConfig = NatVmConfig(name="lab-vm", ssh_port=2222, disk_gb=10)
     clone: NatVmConfig = NatVmConfig(name="lab-vm-clone", ssh_port=2223, disk_gb=10)
     """The second VM, on a clone of ``vm``'s disk (its disk size is ``vm``'s)."""
@@ -72,58 +51,27 @@ class VboxNatConfig(LabModel):
             yield Problem(("clone", "name"), "the clone needs a name of its own", self.clone.name)
 
 
-def user_data(config: VboxNatConfig, hostname: str) -> str:
-    return render_user_data(
-        UserData(hostname=hostname, user=config.ssh_user, ssh_public_keys=[config.ssh_public_key])
-    )
-
-
-def network_config(vm_name: str) -> str:
-    nat = Ethernet(id="nat", mac=colon_mac(mac_address(f"{vm_name}/nic1")), dhcp4=True)
-    return render_netplan([nat])
-
-
 def _machine(
-    config: VboxNatConfig,
-    host: VBoxHost,
-    role: str,
-    vm: NatVmConfig,
-    disk: Disk,
-    after: list[pulumi.Resource],
+    config: VboxNatConfig, role: str, vm: NatVmConfig, disk: Disk, after: list[pulumi.Resource]
 ) -> Machine:
-    work = config.work_dir
-    seed = SeedIso(
-        f"{role}-seed",
-        SeedIsoArgs(
-            directory=f"{work}/seeds",
-            hostname=vm.name,
-            user_data=user_data(config, vm.name),
-            meta_data=render_meta_data(f"cloudlabs-{vm.name}", vm.name),
-            network_config=network_config(vm.name),
-            host=host,
-        ),
-    )
-    return Machine(
+    macs = AdapterMacs.of(vm.name)
+    seed = nat_seed(vm.name, Login(config.ssh_user, [config.ssh_public_key]), macs)
+    return lab_machine(
+        config,
+        config.host(),
         role,
-        MachineArgs(
-            vm_name=vm.name,
-            base_folder=f"{work}/vms",
-            cpus=vm.cpus,
-            memory_mb=vm.memory_mb,
-            disk=disk,
-            seed=seed,
-            nat_mac=mac_address(f"{vm.name}/nic1"),
-            forwards=[PortForward("ssh", vm.ssh_port, 22)],
-            ostype=config.os_type,
-            wait_for_ssh="ssh",
-            host=host,
-            after=after,
-        ),
+        vm.name,
+        vm,
+        disk,
+        seed,
+        nat_mac=macs.nat,
+        forwards=[PortForward("ssh", vm.ssh_port, 22)],
+        opts=pulumi.ResourceOptions(depends_on=after),
     )
 
 
 def build(config: VboxNatConfig) -> None:
-    host = vbox_host(config.vbox_manage, config.remote_host)
+    host = config.host()
     disks = f"{config.work_dir}/disks"
     disk = Disk(
         "vm-disk",
@@ -142,26 +90,17 @@ def build(config: VboxNatConfig) -> None:
             source=f"{disks}/{config.vm.name}.vdi",
             source_is_disk=True,
             host=host,
-            after=[disk],
         ),
+        opts=pulumi.ResourceOptions(depends_on=[disk]),
     )
     # The first VM boots only once its disk has been cloned.
-    first = _machine(config, host, "vm", config.vm, disk, after=[clone_disk])
-    second = _machine(config, host, "clone", config.clone, clone_disk, after=[])
-    ssh = host.ssh_prefix()
-    user = config.ssh_user
+    first = _machine(config, "vm", config.vm, disk, after=[clone_disk])
+    second = _machine(config, "clone", config.clone, clone_disk, after=[])
     commands = {
-        config.vm.name: f"{ssh} -p {config.vm.ssh_port} {user}@127.0.0.1",
-        config.clone.name: f"{ssh} -p {config.clone.ssh_port} {user}@127.0.0.1",
+        vm.name: ssh_command(host, config.ssh_user, vm.ssh_port) for vm in (config.vm, config.clone)
     }
     pulumi.export("sshCommands", commands)
     pulumi.export("vmNames", [first.vm_name, second.vm_name])
 
 
-LAB = Lab(
-    name="vbox-nat",
-    platform="VirtualBox",
-    summary="a VM behind NAT with an SSH forward, and a second VM from a clone of its disk",
-    config=VboxNatConfig,
-    build=build,
-)
+LAB = Lab(config=VboxNatConfig, build=build)

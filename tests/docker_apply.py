@@ -350,32 +350,3 @@ def leftovers(run_label: str, image_names: list[str]) -> list[str]:
         if docker("image", "ls", "--quiet", name).strip():
             found.append(name)
     return found
-
-
-def run_recording_replace_options(
-    config: Mapping[str, Any], stack: str = "test"
-) -> tuple[StackRun, dict[str, bool]]:
-    """Run the program under mocks like :func:`tests.harness.run_program`, also recording each
-    resource's ``deleteBeforeReplace`` option (by resource name)."""
-    from tests import harness
-
-    options: dict[str, bool] = {}
-    original = harness._patch_monitor_for_options
-
-    def patch(run: StackRun) -> None:
-        original(run)
-        monitor = harness.runtime_settings.SETTINGS.monitor
-        register = monitor.RegisterResource
-
-        def recording(request: Any) -> Any:
-            options[request.name] = bool(request.deleteBeforeReplace)
-            return register(request)
-
-        monitor.RegisterResource = recording
-
-    harness._patch_monitor_for_options = patch
-    try:
-        run = harness.run_program(config, stack=stack)
-    finally:
-        harness._patch_monitor_for_options = original
-    return run, options

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import hashlib
 import ipaddress
-import itertools
 import json
+import os
 import runpy
-from collections.abc import Callable, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +25,13 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+from google.protobuf import json_format
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
-from stacks.errors import ConfigError
+from stacks.shared.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "cloud-labs"
@@ -43,6 +48,11 @@ class Resource:
     state: dict[str, Any]
     parent: str | None
     depends_on: list[str]
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """For each input property, the URNs of the resources whose outputs feed it."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Registration options other than parent and dependencies (``deleteBeforeReplace``,
+    ``aliases``...), as the engine receives them; only those that are set."""
 
     def __repr__(self) -> str:
         return f"<{self.urn}>"
@@ -97,29 +107,52 @@ class StackRun:
         return any(d in chain for d in resource.depends_on)
 
 
+def _picks(key: str, *sizes: int) -> tuple[int, ...]:
+    """Numbers in ``range(size)`` (1-based for IPv4 octets), drawn from ``key`` alone: the mock
+    values of a resource depend on its name, never on the order resources register in."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return tuple(digest[i] % size + (1 if size < 256 else 0) for i, size in enumerate(sizes))
+
+
+class DuplicateResourceError(AssertionError):
+    """The program declared two resources of the same type and name."""
+
+
 class RecordingMocks(Mocks):
     """Mocks that behave like a small OpenStack/Docker/command provider and record everything."""
 
     def __init__(self, run: StackRun) -> None:
         self.run = run
-        self._ids = itertools.count(1)
-        self._fips = itertools.count(10)
-        self._ports: dict[str, int] = {}
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        # Pulumi tells resources apart by type and name: a second one would be an error of
+        # `pulumi up`, or worse, the same state for two different things.
+        twins = [r for r in self.run.resources if (r.type, r.name) == (args.typ, args.name)]
+        if twins:
+            raise DuplicateResourceError(
+                f"two resources of type {args.typ} are named {args.name!r}"
+            )
         rid = f"{args.name}-id"
         state = dict(args.inputs)
         typ = args.typ
+        # What the provider would see of the resource: its name there (or description), not
+        # its logical name, so that a logical rename (with an alias) keeps the mock values.
+        seen = str(state.get("name") or state.get("description") or args.name)
         if typ == "openstack:networking/port:Port":
             fixed = state.get("fixedIps") or []
-            ips = [f.get("ipAddress") or f"10.255.0.{next(self._ids)}" for f in fixed]
+            ips = [
+                f.get("ipAddress") or "10.255.{}.{}".format(*_picks(f"{seen}/{i}", 254, 254))
+                for i, f in enumerate(fixed)
+            ]
             state["allFixedIps"] = ips
-            state.setdefault("macAddress", "fa:16:3e:00:00:%02x" % (next(self._ids) % 256))
+            mac = ":".join(f"{b:02x}" for b in _picks(seen, 256, 256, 256))
+            state.setdefault("macAddress", f"fa:16:3e:{mac}")
         elif typ == "openstack:networking/floatingIp:FloatingIp":
             # TEST-NET-3 documentation range: never routed, never contacted.
-            state["address"] = f"203.0.113.{next(self._fips)}"
+            state["address"] = f"203.0.113.{10 + _picks(seen, 240)[0]}"
         elif typ == "openstack:networking/router:Router":
-            state["externalFixedIps"] = [{"ipAddress": f"203.0.113.{next(self._fips)}"}]
+            address = f"198.51.100.{10 + _picks(seen, 240)[0]}"
+            state["externalFixedIps"] = [{"ipAddress": address}]
         elif typ == "openstack:networking/subnet:Subnet":
             cidr = ipaddress.IPv4Network(state["cidr"])
             state.setdefault("gatewayIp", str(next(cidr.hosts())))
@@ -132,7 +165,10 @@ class RecordingMocks(Mocks):
         elif typ == "docker:index/container:Container":
             nets = state.get("networksAdvanced") or [{"name": "bridge"}]
             state["networkDatas"] = [
-                {"ipAddress": f"172.30.0.{next(self._ids) % 250 + 2}", "networkName": n["name"]}
+                {
+                    "ipAddress": "172.30.{}.{}".format(*_picks(f"{seen}/{n['name']}", 254, 250)),
+                    "networkName": n["name"],
+                }
                 for n in nets
             ]
         elif typ == "command:local:Command":
@@ -173,6 +209,23 @@ class RecordingMocks(Mocks):
         return {}, []
 
 
+_OPTIONS = (
+    "deleteBeforeReplace",
+    "protect",
+    "retainOnDelete",
+    "ignoreChanges",
+    "replaceOnChanges",
+    "additionalSecretOutputs",
+    "aliases",
+)
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The options of a RegisterResource request that are set, as plain values."""
+    full = json_format.MessageToDict(request, preserving_proto_field_name=False)
+    return {key: full[key] for key in _OPTIONS if full.get(key) not in (None, False, [], {})}
+
+
 def _patch_monitor_for_options(run: StackRun) -> None:
     """Record each resource's parent and dependencies (mocks don't pass them to new_resource)."""
     monitor = runtime_settings.SETTINGS.monitor
@@ -185,12 +238,21 @@ def _patch_monitor_for_options(run: StackRun) -> None:
                 res.urn = response.urn
                 res.parent = request.parent or None
                 res.depends_on = list(request.dependencies)
-                for deps in request.propertyDependencies.values():
+                for key, deps in request.propertyDependencies.items():
                     res.depends_on.extend(deps.urns)
+                    res.property_dependencies[key] = list(deps.urns)
+                res.options = _options(request)
                 break
         return response
 
     monitor.RegisterResource = register
+
+
+def revealed(value: Any) -> tuple[Any, bool]:
+    """An input as the mocks saw it: (its plain value, whether it was a Pulumi secret)."""
+    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        return value["value"], True
+    return value, False
 
 
 def to_pulumi_config(values: Mapping[str, Any]) -> dict[str, str]:
@@ -213,17 +275,43 @@ def load_stack_file(stack: str) -> dict[str, Any]:
     return dict(data.get("config") or {})
 
 
+@contextmanager
+def stack_config(config: Mapping[str, Any], secrets: Sequence[str] = ()) -> Iterator[None]:
+    """``config`` handed to the program as Pulumi's language host does: the ``PULUMI_CONFIG``
+    and ``PULUMI_CONFIG_SECRET_KEYS`` environment, which its program launcher loads into the
+    SDK (``set_all_config``). ``secrets`` are the keys set with ``--secret``."""
+    encoded = to_pulumi_config(config)
+    secret_keys = [key if ":" in key else f"{PROJECT}:{key}" for key in secrets]
+    names = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ["PULUMI_CONFIG"] = json.dumps(encoded)
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys)
+    runtime_config.set_all_config(
+        runtime_config.get_config_env(), runtime_config.get_config_secret_keys_env()
+    )
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_function(
     fn: Callable[[], None],
     config: Mapping[str, Any] | None = None,
     *,
     stack: str = "test",
     run: StackRun | None = None,
+    secrets: Sequence[str] = (),
 ) -> StackRun:
     """Run ``fn`` as a Pulumi program under mocks with ``config``; return what it declared.
 
-    Exceptions raised by the program (config errors) propagate after the engine settles; pass
-    ``run`` to inspect what was declared before the error.
+    ``secrets`` are the config keys set with ``--secret``. Exceptions raised by the program
+    (config errors) propagate after the engine settles; pass ``run`` to inspect what was
+    declared before the error.
     """
     run = run if run is not None else StackRun()
     loop = asyncio.new_event_loop()
@@ -231,7 +319,6 @@ def run_function(
     runtime_settings.reset_options(project=PROJECT, stack=stack)  # fresh settings, no root
     pulumi.runtime.set_mocks(RecordingMocks(run), project=PROJECT, stack=stack, preview=False)
     _patch_monitor_for_options(run)
-    runtime_config.set_all_config(to_pulumi_config(config or {}), [])
 
     async def settle_outputs() -> None:
         root = runtime_settings.get_root_resource()
@@ -243,27 +330,83 @@ def run_function(
                 run.secret_outputs.add(key)
 
     try:
-        loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(fn))
-        loop.run_until_complete(settle_outputs())
+        with stack_config(config or {}, secrets):
+            loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(fn))
+            loop.run_until_complete(settle_outputs())
     finally:
         loop.close()
     return run
 
 
 def run_program(
-    config: Mapping[str, Any], *, stack: str = "test", run: StackRun | None = None
+    config: Mapping[str, Any],
+    *,
+    stack: str = "test",
+    run: StackRun | None = None,
+    secrets: Sequence[str] = (),
 ) -> StackRun:
-    """Run the real ``__main__.py`` under mocks with ``config`` (as in ``Pulumi.<stack>.yaml``)."""
+    """Run the real ``__main__.py`` under mocks with ``config`` (as in ``Pulumi.<stack>.yaml``);
+    ``secrets`` are the keys set with ``--secret``."""
 
     def program() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
-    return run_function(program, config, stack=stack, run=run)
+    return run_function(program, config, stack=stack, run=run, secrets=secrets)
 
 
 def run_stack_file(stack: str) -> StackRun:
     """Run a shipped ``Pulumi.<stack>.yaml`` through the real program under mocks."""
     return run_program(load_stack_file(stack), stack=stack)
+
+
+# --- bad config -----------------------------------------------------------------------------
+# One way to write a config test: a shipped stack file, ``changed`` by ``change`` mutations, then
+# ``rejected`` (the error, for custom checks) or ``assert_rejected`` (exactly these problems).
+
+Change = Callable[[dict[str, Any]], None]
+
+
+def change(key: str, *path: str | int, value: Any = None, delete: bool = False) -> Change:
+    """A mutation setting (or deleting) one value deep inside a stack file's config.
+
+    ``key`` is the config key without the project prefix; ``path`` goes down into its value
+    (mappings missing on the way are created).
+    """
+
+    def apply(config: dict[str, Any]) -> None:
+        target: Any = config
+        keys: list[Any] = [f"{PROJECT}:{key}", *path]
+        for part in keys[:-1]:
+            target = target.setdefault(part, {}) if isinstance(target, dict) else target[part]
+        if delete:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+
+    return apply
+
+
+def changed(config: Mapping[str, Any], *changes: Change) -> dict[str, Any]:
+    """A copy of ``config`` with ``changes`` applied in order."""
+    out = copy.deepcopy(dict(config))
+    for apply in changes:
+        apply(out)
+    return out
+
+
+def rejected(config: Mapping[str, Any], lab: str, *, stack: str = "bad") -> ConfigError:
+    """Run ``config``: it must fail for ``lab`` before any resource is registered."""
+    recorded = StackRun()
+    with pytest.raises(ConfigError) as caught:
+        run_program(config, stack=stack, run=recorded)
+    assert recorded.resources == [], "resources were registered before the config was checked"
+    assert caught.value.lab == lab, caught.value
+    return caught.value
+
+
+def problems_at(error: ConfigError) -> dict[str, str]:
+    """Each problem's rendered line, by the location it names."""
+    return {p.location: p.render() for p in error.problems}
 
 
 def assert_rejected(
@@ -277,12 +420,7 @@ def assert_rejected(
 
     ``expected`` lists (field path as reported, words the message must contain), one per problem.
     """
-    recorded = StackRun()
-    with pytest.raises(ConfigError) as caught:
-        run_program(config, stack=stack, run=recorded)
-    assert recorded.resources == [], "resources were registered before the config was checked"
-    error = caught.value
-    assert error.lab == lab
+    error = rejected(config, lab, stack=stack)
     text = str(error)
     for path, words in expected:
         lines = [line for line in text.splitlines() if line.strip().startswith(f"- {path}:")]
@@ -292,20 +430,30 @@ def assert_rejected(
     return error
 
 
-def change(key: str, *path: str | int, value: Any = None, delete: bool = False) -> Callable:
-    """A mutation setting (or deleting) one value deep inside a stack file's config.
+@dataclass(frozen=True)
+class ScriptRun:
+    """A command declared by :func:`components.hostexec.run_script`, taken apart."""
 
-    ``key`` is the config key without the project prefix; ``path`` goes down into its value.
-    """
+    prefix: list[str]
+    """What runs the script (``sudo -n --preserve-env=...``), empty when nothing."""
+    script: str
+    """The script's path in the repository (``scripts/libvirt/disk.sh``)."""
+    action: str
+    """``create`` or ``delete``."""
+    exports: dict[str, str]
+    """Variables exported inside the command (a remote host), by name."""
 
-    def apply(config: dict[str, Any]) -> None:
-        target: Any = config
-        keys: list[Any] = [f"{PROJECT}:{key}", *path]
-        for part in keys[:-1]:
-            target = target[part]
-        if delete:
-            del target[keys[-1]]
-        else:
-            target[keys[-1]] = value
 
-    return apply
+def script_run(command: str) -> ScriptRun:
+    """Parse ``[prefix] bash -c <exports + text of a script> <its path> <action>``; the text must
+    be the repository's file, byte for byte."""
+    words = shlex.split(command)
+    at = words.index("bash")
+    assert words[at : at + 2] == ["bash", "-c"] and len(words) == at + 5, command
+    text, path, action = words[at + 2 :]
+    script = (ROOT / path).read_text()
+    assert text.endswith(script), f"{path}: the command does not carry the file's text"
+    tokens = shlex.split(text[: len(text) - len(script)])
+    assert tokens[::2] == ["export"] * (len(tokens) // 2), tokens
+    exports = dict(assignment.split("=", 1) for assignment in tokens[1::2])
+    return ScriptRun(words[:at], path, action, exports)

@@ -20,7 +20,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "calculator"
-SDIST_FILES = ("pyproject.toml", "README.md", "Dockerfile", ".dockerignore", "bench.py")
+SDIST_FILES = ("pyproject.toml", "README.md", "Dockerfile", ".dockerignore", "loadtest.py")
 SDIST_DIRS = ("_build_backend", "src", "tests", "systemd")
 _DATE = time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH", "315532800")))[:6]
 

@@ -7,12 +7,13 @@ import asyncio
 import http.client
 import socket
 import threading
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from calculator.config import OPERATOR_ROLES, build_config
-from calculator.httpcore import HTTPServer
+from calculator.httpcore import HTTPServer, Pending, Request, Response
 from calculator.services import FrontEnd, limits_of, operator_handler
 
 T = TypeVar("T")
@@ -44,11 +45,22 @@ class Cluster:
     servers: list[HTTPServer] = field(default_factory=list)
     front_ends: list[FrontEnd] = field(default_factory=list)
 
-    def start_operator(self, role: str, **overrides: object) -> int:
+    def start_operator(
+        self, role: str, arrivals: list[tuple[float, bytes]] | None = None, **overrides: object
+    ) -> int:
+        """A real operator; with ``arrivals``, the time.monotonic() and body of every request
+        it receives are appended there."""
         config = build_config(role, {"port": 0, **overrides}, environ={})
+        handler = operator_handler(config)
+        if arrivals is not None:
+            real, seen = handler, arrivals
+
+            def handler(request: Request) -> Response | Pending | Awaitable[Response]:
+                seen.append((time.monotonic(), request.body))
+                return real(request)
 
         async def start() -> int:
-            server = HTTPServer(role, operator_handler(config), limits_of(config), log=None)
+            server = HTTPServer(role, handler, limits_of(config), log=None)
             port = await server.start("127.0.0.1", 0)
             self.servers.append(server)
             return port

@@ -2,7 +2,7 @@
 
 Every node gets the kernel module and sysctl settings, ``/etc/cloudlabs/kubernetes.env`` (the
 script's parameters, shell-quoted), its kubeadm config (0600: it holds the bootstrap token) and
-the bootstrap script (``bootstrap.sh`` next to this module). The master also gets the cluster CA
+the bootstrap script (``scripts/kubernetes/bootstrap.sh``). The master also gets the cluster CA
 (its key 0600) and the application's manifests.
 """
 
@@ -12,14 +12,20 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
+from typing import Literal
 
 from components.kubernetes.kubeadm import ClusterSpec, NodeSpec, init_objects, join_objects, render
 from components.kubernetes.manifests import AppSpec, render_manifests
+from components.renderers.cloudinit import (
+    Commands,
+    File,
+    Files,
+    Hostname,
+    Packages,
+    render_user_data,
+)
 
-BOOTSTRAP_SCRIPT = Path(__file__).with_name("bootstrap.sh")
+BOOTSTRAP_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kubernetes" / "bootstrap.sh"
 """The script every node runs (shellcheck-clean; runnable by hand as root)."""
 BOOTSTRAP_PATH = "/usr/local/sbin/cloudlabs-k8s-bootstrap"
 CONFIG_DIR = "/etc/cloudlabs"
@@ -59,18 +65,6 @@ class BootstrapSpec:
     """The image's login user; it gets the admin kubeconfig in ``~/.kube/config``."""
     ready_timeout_seconds: int
     """How long the master waits for every node (and a worker for the API server)."""
-
-
-class _Dumper(yaml.SafeDumper):
-    """Multi-line strings as ``|`` blocks, so the user-data reads like the files it writes."""
-
-
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
 
 
 def render_env(values: Mapping[str, str]) -> str:
@@ -113,29 +107,21 @@ def worker_env(boot: BootstrapSpec, node: NodeSpec) -> dict[str, str]:
     return _common_env(boot, "worker", node)
 
 
-def _file(path: str, content: str, permissions: str = "0644") -> dict[str, Any]:
-    return {"path": path, "content": content, "owner": "root:root", "permissions": permissions}
-
-
-def _document(node: NodeSpec, files: list[dict[str, Any]]) -> str:
+def _document(node: NodeSpec, files: list[File]) -> str:
     kernel = [
-        _file("/etc/modules-load.d/kubernetes.conf", "".join(f"{m}\n" for m in KERNEL_MODULES)),
-        _file(
+        File("/etc/modules-load.d/kubernetes.conf", "".join(f"{m}\n" for m in KERNEL_MODULES)),
+        File(
             "/etc/sysctl.d/99-kubernetes.conf",
             "".join(f"{key} = {value}\n" for key, value in SYSCTLS.items()),
         ),
     ]
-    script = _file(BOOTSTRAP_PATH, BOOTSTRAP_SCRIPT.read_text(), "0755")
-    document = {
-        "hostname": node.name,
-        "preserve_hostname": False,
-        "package_update": True,
-        "packages": ["apt-transport-https", "ca-certificates", "curl", "gpg"],
-        "write_files": [*kernel, *files, script],
-        "runcmd": [[BOOTSTRAP_PATH]],
-    }
-    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=1000)
-    return "#cloud-config\n" + body
+    script = File(BOOTSTRAP_PATH, BOOTSTRAP_SCRIPT.read_text(), "0755")
+    return render_user_data(
+        Hostname(node.name),
+        Packages(["apt-transport-https", "ca-certificates", "curl", "gpg"]),
+        Files([*kernel, *files, script]),
+        Commands([[BOOTSTRAP_PATH]]),
+    )
 
 
 def master_user_data(boot: BootstrapSpec, token: str, ca_cert_pem: str, ca_key_pem: str) -> str:
@@ -144,11 +130,11 @@ def master_user_data(boot: BootstrapSpec, token: str, ca_cert_pem: str, ca_key_p
     return _document(
         node,
         [
-            _file(f"{CONFIG_DIR}/kubernetes.env", render_env(master_env(boot))),
-            _file(f"{CONFIG_DIR}/kubeadm.yaml", render(init_objects(boot.cluster, token)), "0600"),
-            _file(f"{CONFIG_DIR}/pki/ca.crt", ca_cert_pem),
-            _file(f"{CONFIG_DIR}/pki/ca.key", ca_key_pem, "0600"),
-            _file(f"{CONFIG_DIR}/app.yaml", render_manifests(boot.app)),
+            File(f"{CONFIG_DIR}/kubernetes.env", render_env(master_env(boot))),
+            File(f"{CONFIG_DIR}/kubeadm.yaml", render(init_objects(boot.cluster, token)), "0600"),
+            File(f"{CONFIG_DIR}/pki/ca.crt", ca_cert_pem),
+            File(f"{CONFIG_DIR}/pki/ca.key", ca_key_pem, "0600"),
+            File(f"{CONFIG_DIR}/app.yaml", render_manifests(boot.app)),
         ],
     )
 
@@ -158,8 +144,8 @@ def worker_user_data(boot: BootstrapSpec, node: NodeSpec, token: str, ca_hash: s
     return _document(
         node,
         [
-            _file(f"{CONFIG_DIR}/kubernetes.env", render_env(worker_env(boot, node))),
-            _file(
+            File(f"{CONFIG_DIR}/kubernetes.env", render_env(worker_env(boot, node))),
+            File(
                 f"{CONFIG_DIR}/kubeadm.yaml",
                 render(join_objects(boot.cluster, node, token, ca_hash)),
                 "0600",

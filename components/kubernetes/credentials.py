@@ -13,6 +13,7 @@ import pulumi
 import pulumi_random as random
 import pulumi_tls as tls
 
+from components.children import child_options
 from components.kubernetes.pki import ca_cert_hash
 
 
@@ -42,7 +43,7 @@ class ClusterCredentials(pulumi.ComponentResource):
     ) -> None:
         super().__init__("cloudlabs:kubernetes:ClusterCredentials", name, None, opts)
         args = args or ClusterCredentialsArgs()
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         token_parts = [
             random.RandomPassword(
                 f"{name}-token-{role}",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from components.renderers.yamltext import yaml_documents
 
 API_PORT = 6443
 """Port of the API server on the control plane's private address."""
@@ -140,4 +140,4 @@ def join_objects(
 
 
 def render(objects: list[dict[str, Any]]) -> str:
-    return yaml.safe_dump_all(objects, sort_keys=False)
+    return yaml_documents(objects)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from components.renderers.yamltext import yaml_documents
 
 
 @dataclass(frozen=True)
@@ -106,4 +106,4 @@ def app_objects(app: AppSpec) -> list[dict[str, Any]]:
 
 def render_manifests(app: AppSpec) -> str:
     """The objects as one multi-document YAML file, for ``kubectl apply -f``."""
-    return yaml.safe_dump_all(app_objects(app), sort_keys=False)
+    return yaml_documents(app_objects(app))

@@ -1,6 +1,6 @@
 """Libvirt/KVM components (``cloudlabs:libvirt:*``), driven through pulumi-command."""
 
-from components.libvirt.commands import LibvirtHost, SshTarget
+from components.libvirt.commands import libvirt_host
 from components.libvirt.resources import (
     BaseImage,
     BaseImageArgs,
@@ -8,7 +8,6 @@ from components.libvirt.resources import (
     HostPreparationArgs,
     Network,
     NetworkArgs,
-    SeedFiles,
     Vm,
     VmArgs,
 )
@@ -19,13 +18,11 @@ __all__ = [
     "BaseImageArgs",
     "HostPreparation",
     "HostPreparationArgs",
-    "LibvirtHost",
     "Network",
     "NetworkArgs",
     "NetworkSpec",
     "NicSpec",
-    "SeedFiles",
-    "SshTarget",
     "Vm",
     "VmArgs",
+    "libvirt_host",
 ]

@@ -1,19 +1,21 @@
 """The libvirt components: host preparation, networks, base image, VMs (disk, seed, domain).
 
 Each one runs a script of ``scripts/libvirt/`` through pulumi-command on the KVM host (see
-:mod:`components.libvirt.commands`); what a script creates carries the stack's ownership mark
+:mod:`components.hostexec`); what a script creates carries the stack's ownership mark
 (``owner``), and its delete removes only what carries that mark.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
 
-from components.libvirt.commands import LibvirtHost, merged, run_script
+from components.children import child_options
+from components.hostexec import Host
+from components.libvirt.commands import run_script
 from components.libvirt.xml_render import (
     DiskSpec,
     DomainSpec,
@@ -23,11 +25,12 @@ from components.libvirt.xml_render import (
     render_domain,
     render_network,
 )
+from components.renderers.cloudinit import Seed
 
 
 @dataclass(frozen=True)
 class HostPreparationArgs:
-    host: LibvirtHost
+    host: Host
     """The KVM host."""
     domain_type: Literal["kvm", "qemu"] = "kvm"
     """With ``kvm``, a host without /dev/kvm is an error."""
@@ -45,7 +48,7 @@ class HostPreparation(pulumi.ComponentResource):
         super().__init__("cloudlabs:libvirt:HostPreparation", name, None, opts)
         env = {"DOMAIN_TYPE": args.domain_type, "PERSIST": "1" if args.persist else "0"}
         cmd = run_script(
-            f"{name}-kernel", args.host, "host-prep.sh", env, pulumi.ResourceOptions(parent=self)
+            f"{name}-kernel", args.host, "host-prep.sh", env, child_options(self, opts)
         )
         self.report = cmd.stdout
         self.register_outputs({"report": self.report})
@@ -53,7 +56,7 @@ class HostPreparation(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    host: LibvirtHost
+    host: Host
     """The KVM host."""
     spec: NetworkSpec
     """The network's definition."""
@@ -63,8 +66,6 @@ class NetworkArgs:
     """Use a same-named network the stack did not create (left in place on destroy)."""
     autostart: bool = True
     """Start the network when libvirtd starts."""
-    after: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    """Resources to create first (the host preparation)."""
 
 
 class Network(pulumi.ComponentResource):
@@ -91,7 +92,7 @@ class Network(pulumi.ComponentResource):
             args.host,
             "network.sh",
             env,
-            merged(pulumi.ResourceOptions(parent=self), args.after),
+            child_options(self, opts),
         )
         self.network_name = cmd.stdout.apply(lambda _: args.spec.name)
         self.xml = pulumi.Output.from_input(xml)
@@ -100,7 +101,7 @@ class Network(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class BaseImageArgs:
-    host: LibvirtHost
+    host: Host
     """The KVM host."""
     source: str
     """A path on the KVM host, or an http(s) URL downloaded once."""
@@ -108,8 +109,6 @@ class BaseImageArgs:
     """Where the image is on the KVM host (the source itself when it is a path)."""
     owner: str
     """Ownership mark of this stack (a downloaded image is removed on destroy)."""
-    after: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    """Resources to create first."""
 
 
 class BaseImage(pulumi.ComponentResource):
@@ -126,25 +125,15 @@ class BaseImage(pulumi.ComponentResource):
             args.host,
             "base-image.sh",
             env,
-            merged(pulumi.ResourceOptions(parent=self), args.after),
+            child_options(self, opts),
         )
         self.path = cmd.stdout.apply(lambda _: args.path)
         self.register_outputs({"path": self.path})
 
 
 @dataclass(frozen=True)
-class SeedFiles:
-    meta_data: str
-    """cloud-init meta-data."""
-    user_data: str
-    """cloud-init user-data (``#cloud-config``)."""
-    network_config: str
-    """cloud-init network-config (version 2)."""
-
-
-@dataclass(frozen=True)
 class VmArgs:
-    host: LibvirtHost
+    host: Host
     """The KVM host."""
     owner: str
     """Ownership mark of this stack."""
@@ -159,7 +148,8 @@ class VmArgs:
     nics: Sequence[NicSpec]
     """NICs in the guest's order (fixed MACs)."""
     base_image: str
-    """Path of the base image on the KVM host (its BaseImage goes in ``after``)."""
+    """Path of the base image on the KVM host (its BaseImage goes in ``depends_on``, with the
+    VM's networks)."""
     disk_path: str
     """Path of the VM's system disk."""
     disk_size_gib: int
@@ -168,12 +158,10 @@ class VmArgs:
     """``backing``: a qcow2 overlay on the base image; ``copy``: a full copy."""
     seed_path: str
     """Path of the cloud-init seed ISO."""
-    seed: SeedFiles
-    """The documents of the seed."""
+    seed: Seed
+    """The documents of the seed (its network-config is required: the management address)."""
     autostart: bool = True
     """Start the domain when libvirtd starts."""
-    after: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    """Resources the domain needs first (its networks, the base image)."""
 
 
 class Vm(pulumi.ComponentResource):
@@ -186,7 +174,6 @@ class Vm(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cloudlabs:libvirt:Vm", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         disk = run_script(
             f"{name}-disk",
             args.host,
@@ -198,7 +185,7 @@ class Vm(pulumi.ComponentResource):
                 "DISK_MODE": args.disk_mode,
                 "OWNER": args.owner,
             },
-            merged(child, args.after),
+            child_options(self, opts),
         )
         seed = run_script(
             f"{name}-seed",
@@ -208,10 +195,10 @@ class Vm(pulumi.ComponentResource):
                 "ISO_PATH": args.seed_path,
                 "META_DATA": args.seed.meta_data,
                 "USER_DATA": args.seed.user_data,
-                "NETWORK_CONFIG": args.seed.network_config,
+                "NETWORK_CONFIG": args.seed.network_config or "",
                 "OWNER": args.owner,
             },
-            merged(child, args.after),
+            child_options(self, opts),
         )
         spec = DomainSpec(
             name=args.domain_name,
@@ -236,7 +223,7 @@ class Vm(pulumi.ComponentResource):
                 "DIGEST": definition_digest(xml),
                 "AUTOSTART": "1" if args.autostart else "0",
             },
-            merged(child, [disk, seed, *args.after]),
+            child_options(self, opts, after=[disk, seed]),
         )
         self.domain_name = domain.stdout.apply(lambda _: args.domain_name)
         self.xml = pulumi.Output.from_input(xml)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
+from components.children import child_options
+
 
 @dataclass(frozen=True)
 class KeypairArgs:
@@ -30,7 +32,7 @@ class Keypair(pulumi.ComponentResource):
             f"{name}-keypair",
             name=args.name,
             public_key=args.public_key,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.name = keypair.name
         self.fingerprint = keypair.fingerprint

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_openstack as openstack
 
+from components.children import child_options
+
 
 @dataclass(frozen=True)
 class RouteSpec:
@@ -47,7 +49,7 @@ class PrivateNetwork(pulumi.ComponentResource):
         self, name: str, args: PrivateNetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("cloudlabs:openstack:PrivateNetwork", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         network = openstack.networking.Network(
             f"{name}-network", name=args.network_name, admin_state_up=True, opts=child
         )

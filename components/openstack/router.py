@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_openstack as openstack
 
+from components.children import child_options
 from components.openstack.network import RouteSpec
 
 
@@ -37,8 +38,9 @@ class Router(pulumi.ComponentResource):
     """A router. Its static routes depend on its interfaces, so ``destroy`` removes them first.
 
     Resources that need the router's interfaces to exist (floating IP associations, routes on
-    other routers) should name this component in ``depends_on``: Pulumi then deletes them before
-    any of its interfaces.
+    other routers, VMs that boot with a route through it) name this component in
+    ``depends_on`` (:mod:`components.children`): Pulumi then deletes them before any of its
+    interfaces.
     """
 
     router_id: pulumi.Output[str]
@@ -50,7 +52,7 @@ class Router(pulumi.ComponentResource):
         self, name: str, args: RouterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("cloudlabs:openstack:Router", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        child = child_options(self, opts)
         external_id: pulumi.Input[str] | None = None
         if args.external_network is not None:
             external = openstack.networking.get_network_output(
@@ -97,7 +99,7 @@ class Router(pulumi.ComponentResource):
                 router_id=router.id,
                 destination_cidr=route.destination,
                 next_hop=route.next_hop,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=interfaces),
+                opts=child_options(self, opts, after=interfaces),
             )
         self.router_id = router.id
         self.external_ip = router.external_fixed_ips.apply(

@@ -3,8 +3,9 @@ through pulumi-command with the scripts of ``scripts/virtualbox/``, on this mach
 remote VirtualBox host over SSH."""
 
 from components.virtualbox.disk import Disk, DiskArgs
-from components.virtualbox.host import RemoteHost, VBoxHost, script_text
+from components.virtualbox.host import virtualbox_host
 from components.virtualbox.machine import (
+    AdapterMacs,
     InternalNic,
     Machine,
     MachineArgs,
@@ -14,16 +15,15 @@ from components.virtualbox.machine import (
 from components.virtualbox.seed import SeedIso, SeedIsoArgs
 
 __all__ = [
+    "AdapterMacs",
     "Disk",
     "DiskArgs",
     "InternalNic",
     "Machine",
     "MachineArgs",
     "PortForward",
-    "RemoteHost",
     "SeedIso",
     "SeedIsoArgs",
-    "VBoxHost",
     "mac_address",
-    "script_text",
+    "virtualbox_host",
 ]

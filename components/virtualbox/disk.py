@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 
-from components.virtualbox.host import VBoxHost, run_script
+from components.children import child_options
+from components.hostexec import Host, run_script
+from components.virtualbox.host import virtualbox_host
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,8 @@ class DiskArgs:
     """Where to download ``source`` from when it is missing (cloud images only)."""
     source_is_disk: bool = False
     """True when ``source`` is a disk of this stack (it stays registered after the clone)."""
-    host: VBoxHost = field(default_factory=VBoxHost)
-    """Where VBoxManage runs."""
-    after: Sequence[pulumi.Resource] = ()
-    """Resources to create first (the disk being cloned)."""
+    host: Host = field(default_factory=virtualbox_host)
+    """Where VBoxManage runs. (A disk cloned from another goes after it: ``depends_on``.)"""
 
 
 class Disk(pulumi.ComponentResource):
@@ -38,10 +37,8 @@ class Disk(pulumi.ComponentResource):
         run_script(
             f"{name}-medium",
             args.host,
-            create="disk-create.sh",
-            update="disk-create.sh",
-            delete="disk-delete.sh",
-            environment={
+            "virtualbox/disk.sh",
+            {
                 "DISK_PATH": args.path,
                 "DISK_SOURCE": args.source,
                 "DISK_SOURCE_URL": args.source_url or "",
@@ -49,10 +46,9 @@ class Disk(pulumi.ComponentResource):
                 "DISK_SIZE_MB": str(args.size_mb),
             },
             # A new file or a new source is a new disk; the size grows in place (update).
+            update=True,
             triggers=[args.path, args.source],
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=list(args.after), delete_before_replace=True
-            ),
+            opts=child_options(self, opts, delete_before_replace=True),
         )
         self.path = pulumi.Output.from_input(args.path)
         self.register_outputs({"path": self.path})

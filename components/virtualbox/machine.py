@@ -10,8 +10,10 @@ from typing import Literal
 
 import pulumi
 
+from components.children import child_options
+from components.hostexec import Host, run_script
 from components.virtualbox.disk import Disk
-from components.virtualbox.host import VBoxHost, run_script
+from components.virtualbox.host import virtualbox_host
 from components.virtualbox.seed import SeedIso
 
 VIRTUALBOX_OUI = "080027"
@@ -25,6 +27,22 @@ def mac_address(key: str) -> str:
 def colon_mac(mac: str) -> str:
     """``080027AABBCC`` -> ``08:00:27:aa:bb:cc`` (the form netplan and dnsmasq use)."""
     return ":".join(mac[i : i + 2] for i in range(0, 12, 2)).lower()
+
+
+@dataclass(frozen=True)
+class AdapterMacs:
+    """The MAC addresses of a VM's two adapters, computed once per VM: its settings and its
+    guest's network-config (and dnsmasq's fixed leases) must name the same ones."""
+
+    nat: str
+    """Adapter 1 (NAT), 12 hex digits."""
+    internal: str
+    """Adapter 2 (internal network or host-only), 12 hex digits."""
+
+    @classmethod
+    def of(cls, vm_name: str) -> AdapterMacs:
+        """Stable for the VM's name."""
+        return cls(mac_address(f"{vm_name}/nic1"), mac_address(f"{vm_name}/nic2"))
 
 
 @dataclass(frozen=True)
@@ -83,9 +101,9 @@ class MachineArgs:
     wait_timeout_s: int = 900
     stop_timeout_s: int = 120
     """How long an ACPI shutdown may take before the VM is powered off."""
-    host: VBoxHost = field(default_factory=VBoxHost)
-    after: Sequence[pulumi.Resource] = ()
-    """Resources to create first (e.g. the VM serving DHCP on the internal network)."""
+    host: Host = field(default_factory=virtualbox_host)
+    """Where VBoxManage runs. (What the VM needs first, e.g. the VM serving DHCP on its
+    internal network, goes in ``depends_on``.)"""
 
 
 class Machine(pulumi.ComponentResource):
@@ -118,19 +136,18 @@ class Machine(pulumi.ComponentResource):
             "VM_START": "yes" if args.start else "no",
             "VM_STOP_TIMEOUT": str(args.stop_timeout_s),
         }
-        needs: list[pulumi.Resource] = [args.disk, *args.after]
+        needs: list[pulumi.Resource] = [args.disk]
         if args.seed is not None:
             needs.append(args.seed)
         vm = run_script(
             f"{name}-vm",
             args.host,
-            create="vm-apply.sh",
-            update="vm-apply.sh",
-            delete="vm-delete.sh",
-            environment=env,
+            "virtualbox/vm.sh",
+            env,
             # A new name, folder, OS type or firmware is a new VM; everything else converges.
+            update=True,
             triggers=[args.vm_name, args.base_folder, args.ostype, args.firmware],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=needs, delete_before_replace=True),
+            opts=child_options(self, opts, after=needs, delete_before_replace=True),
         )
         ready: pulumi.Output[str] = vm.stdout
         ssh = next((f for f in args.forwards if f.name == args.wait_for_ssh), None)
@@ -140,15 +157,16 @@ class Machine(pulumi.ComponentResource):
             wait = run_script(
                 f"{name}-ssh",
                 args.host,
-                create="ssh-wait.sh",
-                environment={
+                "virtualbox/ssh-wait.sh",
+                {
                     "SSH_HOST": ssh.host_ip,
                     "SSH_PORT": str(ssh.host_port),
                     "WAIT_TIMEOUT": str(args.wait_timeout_s),
                 },
+                delete=False,
                 # Wait again whenever the VM is replaced.
                 triggers=[vm.id],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[vm]),
+                opts=child_options(self, opts, after=[vm]),
             )
             ready = wait.stdout
         self.vm_name = pulumi.Output.from_input(args.vm_name)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import pulumi
 
-from components.virtualbox.host import VBoxHost, run_script
+from components.children import child_options
+from components.hostexec import Host, run_script
+from components.renderers.cloudinit import Seed
+from components.virtualbox.host import virtualbox_host
 
 
 @dataclass(frozen=True)
@@ -16,23 +18,15 @@ class SeedIsoArgs:
     """Where the ISO goes on the VirtualBox host (``~/`` = that user's home)."""
     hostname: str
     """The guest's name (part of the file name)."""
-    user_data: str
-    """The ``#cloud-config`` user-data."""
-    meta_data: str
-    """The meta-data (instance-id, local-hostname)."""
-    network_config: str | None = None
-    """The network-config (netplan version 2); None = cloud-init's default DHCP."""
-    host: VBoxHost = field(default_factory=VBoxHost)
+    seed: Seed
+    """The documents (network-config in netplan form; None = cloud-init's default DHCP)."""
+    host: Host = field(default_factory=virtualbox_host)
     """Where VBoxManage runs."""
 
 
 def seed_path(args: SeedIsoArgs) -> str:
     """The ISO's path: it carries a hash of the content, so new content is a new file."""
-    digest = hashlib.sha256()
-    for part in (args.user_data, args.meta_data, args.network_config or ""):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return f"{args.directory.rstrip('/')}/{args.hostname}-seed-{digest.hexdigest()[:12]}.iso"
+    return f"{args.directory.rstrip('/')}/{args.hostname}-seed-{args.seed.digest}.iso"
 
 
 class SeedIso(pulumi.ComponentResource):
@@ -44,20 +38,19 @@ class SeedIso(pulumi.ComponentResource):
         path = seed_path(args)
         env: dict[str, pulumi.Input[str]] = {
             "SEED_PATH": path,
-            "SEED_USER_DATA": args.user_data,
-            "SEED_META_DATA": args.meta_data,
-            "SEED_NETWORK_CONFIG": args.network_config or "",
+            "SEED_USER_DATA": args.seed.user_data,
+            "SEED_META_DATA": args.seed.meta_data,
+            "SEED_NETWORK_CONFIG": args.seed.network_config or "",
         }
         run_script(
             f"{name}-iso",
             args.host,
-            create="seed-create.sh",
-            delete="seed-delete.sh",
-            environment=env,
+            "virtualbox/seed.sh",
+            env,
             # New content = new file name = a new ISO; the VM swaps its DVD, then the old ISO
             # is deleted.
             triggers=[path],
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child_options(self, opts),
         )
         self.path = pulumi.Output.from_input(path)
         self.register_outputs({"path": self.path})

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Wait until an SSH server answers with its banner (the guest has booted and sshd runs).
 #
+# create: waits, at most WAIT_TIMEOUT seconds. There is nothing to delete.
+#
+# Usage: ssh-wait.sh create
 # Environment:
 #   SSH_HOST      the address to try (default 127.0.0.1: a NAT port forward)
 #   SSH_PORT      the port
 #   WAIT_TIMEOUT  seconds before giving up (default 600)
 set -euo pipefail
 
+if [[ "${1:-create}" != create ]]; then
+    printf 'usage: %s create\n' "$0" >&2
+    exit 2
+fi
 host="${SSH_HOST:-127.0.0.1}"
 port="${SSH_PORT:?SSH_PORT is required}"
 deadline=$((SECONDS + ${WAIT_TIMEOUT:-600}))

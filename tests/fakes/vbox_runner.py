@@ -76,15 +76,25 @@ class FakeVBox:
         self.calls_seen = len(log)
         return fresh
 
-    def run(self, res: Resource, which: str = "create", timeout: float = 60) -> str:
-        """Run one of ``res``'s scripts with its declared environment; return stdout."""
+    def attempt(
+        self, res: Resource, which: str = "create", timeout: float = 60, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run one of ``res``'s scripts as the provider would (its interpreter, by default
+        ``/bin/sh -c``, and its declared environment, plus ``env``), whatever the outcome."""
         script = res.inputs.get(which)
         assert script, f"{res.urn} has no {which} command"
         interpreter = res.inputs.get("interpreter") or ["/bin/sh", "-c"]
-        env = {**self.env, **res.inputs.get("environment", {})}
-        result = subprocess.run(
-            [*interpreter, script], env=env, capture_output=True, text=True, timeout=timeout
+        return subprocess.run(
+            [*interpreter, script],
+            env={**self.env, **res.inputs.get("environment", {}), **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
+
+    def run(self, res: Resource, which: str = "create", timeout: float = 60) -> str:
+        """Run one of ``res``'s scripts (see :meth:`attempt`); it must succeed. Its stdout."""
+        result = self.attempt(res, which, timeout)
         assert result.returncode == 0, (
             f"{res.urn} {which} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
         )

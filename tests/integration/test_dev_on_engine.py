@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from stacks.dev import OPERATORS
+from calculator.config import OPERATOR_ROLES as OPERATORS
 from tests.docker_apply import EngineApply, docker, leftovers
 from tests.harness import StackRun, load_stack_file, run_program
 

@@ -17,6 +17,8 @@ import yaml
 from tests.harness import StackRun, run_program, run_stack_file
 from tests.validators import assert_cloud_config_valid, assert_shell_snippet_clean, require
 
+pytestmark = pytest.mark.integration
+
 
 def seeds(run: StackRun) -> dict[str, dict[str, str]]:
     """Each seed ISO's environment (its documents), by resource name."""

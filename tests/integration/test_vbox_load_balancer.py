@@ -27,6 +27,8 @@ from tests.fakes.vbox_runner import free_port_block
 from tests.harness import ROOT, run_stack_file
 from tests.validators import require
 
+pytestmark = pytest.mark.integration
+
 COUNTER = ROOT / "apps" / "counter" / "counter.py"
 UNIT = "/etc/systemd/system/counter.service"
 

@@ -25,6 +25,8 @@ from tests.fakes.vbox_runner import (
 from tests.harness import StackRun, load_stack_file, run_program
 from tests.validators import require
 
+pytestmark = pytest.mark.integration
+
 K = "cloud-labs:"
 
 
@@ -246,17 +248,6 @@ def test_vbox_cluster_create_rerun_delete(tmp_path: Path, count: int) -> None:
     assert [p for p in (fake.root / "home" / "cluster").rglob("*") if p.is_file()] == []
 
 
-def attempt(fake: FakeVBox, res: Any, which: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run one of ``res``'s scripts with its environment (plus ``env``), whatever the outcome."""
-    return subprocess.run(
-        [*res.inputs["interpreter"], res.inputs[which]],
-        env={**fake.env, **res.inputs["environment"], **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_a_vm_of_the_same_name_made_elsewhere_is_never_taken_over(tmp_path: Path) -> None:
     fake = FakeVBox(tmp_path)
     theirs = str(tmp_path / "home" / "VirtualBox VMs")
@@ -269,9 +260,9 @@ def test_a_vm_of_the_same_name_made_elsewhere_is_never_taken_over(tmp_path: Path
     before = fake.state()["vms"]["lab-vm"]
     vm = by_name(run_program(nat_config(22000), stack="vbox-nat"), "vm-vm")
     fake.new_calls()
-    created = attempt(fake, vm, "create")
+    created = fake.attempt(vm, "create")
     assert created.returncode != 0 and "already exists" in created.stderr, created.stderr
-    deleted = attempt(fake, vm, "delete")
+    deleted = fake.attempt(vm, "delete")
     assert deleted.returncode == 0, deleted.stderr
     assert "left as it is" in deleted.stderr
     assert mutating(fake.new_calls()) == []
@@ -288,7 +279,7 @@ def test_a_failing_vboxmanage_is_not_read_as_nothing_to_delete(tmp_path: Path) -
     disk.parent.mkdir(parents=True)
     disk.write_bytes(b"disk")
     for name in ("vm-vm", "vm-disk-medium", "vm-seed-iso"):
-        result = attempt(fake, by_name(run, name), "delete", VBOXMANAGE=str(broken))
+        result = fake.attempt(by_name(run, name), "delete", VBOXMANAGE=str(broken))
         assert result.returncode != 0, f"{name}: {result.stderr}"
     assert disk.exists(), "the disk file stays while VirtualBox may still hold it"
 
@@ -301,11 +292,11 @@ def test_start_no_powers_a_running_vm_off(tmp_path: Path) -> None:
         run = run_program(nat_config(port), stack="vbox-nat")
         create_all(fake, run)
     vm = by_name(run, "vm-vm")
-    result = attempt(fake, vm, "update", VM_START="no")
+    result = fake.attempt(vm, "update", VM_START="no")
     assert result.returncode == 0, result.stderr
     assert mutating(fake.new_calls()) == [["controlvm", "lab-vm", "acpipowerbutton"]]
     assert fake.state()["vms"]["lab-vm"]["state"] == "poweroff"
-    assert attempt(fake, vm, "update", VM_START="no").returncode == 0
+    assert fake.attempt(vm, "update", VM_START="no").returncode == 0
     assert mutating(fake.new_calls()) == [], "already off: nothing to do"
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from stacks.errors import ConfigError
-from tests.harness import StackRun, assert_rejected, change, load_stack_file, run_program
+from tests.harness import (
+    Change,
+    StackRun,
+    assert_rejected,
+    change,
+    changed,
+    load_stack_file,
+    rejected,
+    run_program,
+)
 
 Config = dict[str, Any]
 SHIPPED = load_stack_file("openstack-vm")
@@ -17,7 +23,7 @@ K = "cloud-labs:"
 
 
 # (case id, mutations, [(field path as reported, words expected in the message)])
-CASES: list[tuple[str, list[Callable], list[tuple[str, str]]]] = [
+CASES: list[tuple[str, list[Change], list[tuple[str, str]]]] = [
     ("bad-cidr", [change("network", "cidr", value="192.168.100.0/33")], [("network.cidr", "CIDR")]),
     (
         "cidr-host-bits",
@@ -221,12 +227,9 @@ CASES: list[tuple[str, list[Callable], list[tuple[str, str]]]] = [
     ("mutations", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_rejected_before_any_resource(
-    mutations: list[Callable], expected: list[tuple[str, str]]
+    mutations: list[Change], expected: list[tuple[str, str]]
 ) -> None:
-    config = copy.deepcopy(SHIPPED)
-    for mutate in mutations:
-        mutate(config)
-    assert_rejected(config, "openstack-vm", expected)
+    assert_rejected(changed(SHIPPED, *mutations), "openstack-vm", expected)
 
 
 def test_the_corpus_is_large_enough() -> None:
@@ -236,24 +239,23 @@ def test_the_corpus_is_large_enough() -> None:
 def test_a_valid_config_does_register_resources() -> None:
     # The counterpart of the corpus' "nothing registered": the recorder does see resources.
     recorded = StackRun()
-    run_program(copy.deepcopy(SHIPPED), run=recorded)
+    run_program(SHIPPED, run=recorded)
     assert len(recorded.resources) > 10
 
 
 def test_message_shows_the_value_given() -> None:
-    config = copy.deepcopy(SHIPPED)
-    config[K + "network"]["gatewayIp"] = "10.0.0.1"
-    with pytest.raises(ConfigError) as caught:
-        run_program(config)
-    assert "(got '10.0.0.1')" in str(caught.value)
-    assert str(caught.value).startswith("invalid config for lab 'openstack-vm': 1 problem")
+    config = changed(SHIPPED, change("network", "gatewayIp", value="10.0.0.1"))
+    error = rejected(config, "openstack-vm")
+    assert "(got '10.0.0.1')" in str(error)
+    assert str(error).startswith("invalid config for lab 'openstack-vm': 1 problem")
 
 
 def test_a_failed_field_is_not_replaced_by_its_default_in_cross_checks() -> None:
     # gatewayIp fails; its default (the first host) must not be used to judge the fixed IP.
-    config = copy.deepcopy(SHIPPED)
-    config[K + "network"]["gatewayIp"] = "not-an-ip"
-    config[K + "server"]["fixedIp"] = "192.168.100.1"
-    with pytest.raises(ConfigError) as caught:
-        run_program(config)
-    assert [p.location for p in caught.value.problems] == ["network.gatewayIp"]
+    config = changed(
+        SHIPPED,
+        change("network", "gatewayIp", value="not-an-ip"),
+        change("server", "fixedIp", value="192.168.100.1"),
+    )
+    error = rejected(config, "openstack-vm")
+    assert [p.location for p in error.problems] == ["network.gatewayIp"]

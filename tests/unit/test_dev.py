@@ -1,31 +1,29 @@
-"""dev, from its shipped stack file, checked against LABS.md (the calculator on Docker)."""
+"""dev, from its shipped stack file, checked against docs/labs.md#dev."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-import pytest
+from calculator.config import OPERATOR_ROLES as OPERATORS
+from calculator.config import ROLES
+from components.calculator import CalculatorSettings, OnDocker, docker_environment
+from stacks.dev import DevConfig
+from tests.harness import (
+    ROOT,
+    Resource,
+    ScriptRun,
+    StackRun,
+    run_program,
+    script_run,
+)
 
-from stacks.dev import OPERATORS, ROLES, DevConfig, service_env
-from tests.docker_apply import run_recording_replace_options
-from tests.harness import ROOT, Resource, StackRun, load_stack_file, run_program, run_stack_file
-
+STACK = "dev"
 IMAGE = "docker:index/image:Image"
 NETWORK = "docker:index/network:Network"
 CONTAINER = "docker:index/container:Container"
 COMMAND = "command:local:Command"
 K = "cloud-labs:"
-
-
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, object]:
-    return load_stack_file("dev")
-
-
-@pytest.fixture(scope="module")
-def run() -> StackRun:
-    return run_stack_file("dev")
 
 
 def by_role(run: StackRun) -> dict[str, Resource]:
@@ -80,7 +78,9 @@ def test_destroy_removes_the_built_image_after_the_containers(run: StackRun) -> 
     image = run.one(IMAGE)
     cleanup = run.one(COMMAND, "dev-calculator-cleanup")
     assert cleanup.inputs["environment"] == {"IMAGE": image.inputs["imageName"]}
-    assert cleanup.inputs["delete"] == (ROOT / "scripts/docker/delete-image.sh").read_text()
+    assert script_run(cleanup.inputs["delete"]) == ScriptRun(
+        [], "scripts/docker/image.sh", "delete", {}
+    )
     assert run.depends_on(cleanup, image)
     for res in run.of_type(CONTAINER):
         assert run.depends_on(res, cleanup), f"{res} must be deleted before the image"
@@ -173,13 +173,12 @@ def test_services_are_hardened_and_health_checked(run: StackRun) -> None:
         assert "command" not in inputs, "the image's entrypoint serves CALC_ROLE"
 
 
-def test_containers_are_deleted_before_they_are_replaced(shipped: dict) -> None:
+def test_containers_are_deleted_before_they_are_replaced(run: StackRun) -> None:
     # A replaced container keeps its name and host port: the old one must go first
     # (otherwise "port is already allocated" / "name already in use").
-    _, options = run_recording_replace_options(shipped, stack="dev")
-    containers = [name for name in options if name.endswith("-container")]
+    containers = run.of_type(CONTAINER)
     assert len(containers) == 5
-    assert all(options[name] for name in containers), options
+    assert all(c.options.get("deleteBeforeReplace") for c in containers), containers
 
 
 def test_changing_the_published_port_changes_only_the_front_end(shipped: dict) -> None:
@@ -218,12 +217,16 @@ def test_published_on_every_interface_the_url_still_uses_loopback(shipped: dict)
 
 def test_service_env_is_a_pure_function_of_config() -> None:
     config = DevConfig(container_prefix="x", operator_timeout=2.5)
-    assert service_env(config, "div") == {
+    docker = OnDocker(
+        image="img", network="net", container_names={r: config.container_name(r) for r in ROLES}
+    )
+    settings = CalculatorSettings(operator_timeout=config.operator_timeout)
+    assert docker_environment(settings, docker, "div") == {
         "CALC_ROLE": "div",
         "CALC_HOST": "0.0.0.0",
         "CALC_PORT": "50004",
     }
-    front = service_env(config, "calculator")
+    front = docker_environment(settings, docker, "calculator")
     assert front["CALC_TIMEOUT"] == "2.5"
     assert front["CALC_MUL_URL"] == "http://x-mul:50003"
 

@@ -1,4 +1,4 @@
-"""docker-basics, from its shipped stack file, checked against LABS.md (objective 5)."""
+"""docker-basics, from its shipped stack file, checked against docs/labs.md#docker-basics."""
 
 from __future__ import annotations
 
@@ -6,27 +6,24 @@ import re
 
 import pytest
 
-from stacks.docker_config import parse_image_ref
-from tests.docker_apply import run_recording_replace_options
-from tests.harness import ROOT, Resource, StackRun, load_stack_file, run_program, run_stack_file
+from stacks.shared.types import parse_image_ref
+from tests.harness import (
+    ROOT,
+    Resource,
+    ScriptRun,
+    StackRun,
+    run_program,
+    script_run,
+)
 from tests.validators import assert_shellcheck_clean
 
+STACK = "docker-basics"
 IMAGE = "docker:index/image:Image"
 CONTAINER = "docker:index/container:Container"
 COMMAND = "command:local:Command"
 SNAPSHOT = "ct2-snapshot-commit"
 K = "cloud-labs:"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFYK9Jv4TR4Dl95nNJ+uqp/wuzy8aHCte3sF1XpqnC6M alice@lab"
-
-
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, object]:
-    return load_stack_file("docker-basics")
-
-
-@pytest.fixture(scope="module")
-def run() -> StackRun:
-    return run_stack_file("docker-basics")
 
 
 def container(run: StackRun, ct: str) -> Resource:
@@ -69,12 +66,12 @@ def test_the_recipes_install_what_they_promise() -> None:
 
 
 def test_destroy_removes_every_built_image_after_its_containers(run: StackRun) -> None:
-    delete = (ROOT / "scripts/docker/delete-image.sh").read_text()
+    delete = ScriptRun([], "scripts/docker/image.sh", "delete", {})
     for recipe in ("plain", "ssh", "nano"):
         built = image(run, recipe)
         cleanup = run.one(COMMAND, f"basics-{recipe}-cleanup")
         assert cleanup.inputs["environment"] == {"IMAGE": built.inputs["imageName"]}
-        assert cleanup.inputs["delete"] == delete
+        assert script_run(cleanup.inputs["delete"]) == delete
         # A new tag replaces the command: the old one's delete removes the old tag.
         assert cleanup.inputs["triggers"] == [built.inputs["imageName"]], cleanup
     for ct, recipe in (("ct1", "plain"), ("ct2", "ssh")):
@@ -109,9 +106,10 @@ def test_ct2_gets_the_configured_public_key(shipped: dict) -> None:
 def test_the_snapshot_commits_ct2_through_the_scripts(run: StackRun, shipped: dict) -> None:
     commit = run.one(COMMAND, SNAPSHOT)
     ct2 = container(run, "ct2")
-    assert commit.inputs["create"] == (ROOT / "scripts/docker/commit-snapshot.sh").read_text()
-    assert commit.inputs["delete"] == (ROOT / "scripts/docker/delete-snapshot.sh").read_text()
-    assert commit.inputs["interpreter"] == ["/bin/bash", "-c"]
+    assert script_run(commit.inputs["create"]).script == "scripts/docker/snapshot.sh"
+    assert script_run(commit.inputs["delete"]).action == "delete"
+    # Its delete removes the image its create printed (PULUMI_COMMAND_STDOUT).
+    assert commit.inputs["addPreviousOutputInEnv"] is True
     assert commit.inputs["environment"] == {
         "CONTAINER": "ct2",
         "IMAGE": shipped[K + "snapshot"]["image"],
@@ -131,10 +129,10 @@ def test_ct3_runs_from_the_snapshot(run: StackRun) -> None:
     assert not ct3.inputs.get("ports")
 
 
-def test_fixed_names_mean_delete_before_replace(shipped: dict) -> None:
-    _, options = run_recording_replace_options(shipped, stack="docker-basics")
+def test_fixed_names_mean_delete_before_replace(run: StackRun) -> None:
+    by_name = {r.name: r for r in run.resources}
     for name in ("ct1-container", "ct2-container", "ct3-container", "ct2-snapshot-commit"):
-        assert options[name] is True, name
+        assert by_name[name].options.get("deleteBeforeReplace") is True, name
 
 
 def test_outputs(run: StackRun, shipped: dict) -> None:
@@ -181,8 +179,8 @@ def test_every_child_is_parented_to_its_component(run: StackRun) -> None:
 def test_scripts_are_shellcheck_clean() -> None:
     assert_shellcheck_clean(
         [
-            ROOT / "scripts/docker/commit-snapshot.sh",
-            ROOT / "scripts/docker/delete-snapshot.sh",
+            ROOT / "scripts/docker/snapshot.sh",
+            ROOT / "scripts/docker/image.sh",
             ROOT / "docker/ssh/start-sshd.sh",
         ]
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.errors import CloudLabsError, LabNotAvailableError, LabSelectionError
-from stacks.registry import labs
+from stacks.shared.catalogue import labs
+from stacks.shared.errors import CloudLabsError, LabNotAvailableError, LabSelectionError
 from tests.harness import StackRun, load_stack_file, run_program
 
 LABS_MD = [
@@ -55,10 +55,12 @@ def test_errors_print_without_traceback_in_pulumi() -> None:
 
 
 def test_unbuilt_lab_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stacks import registry
+    from stacks.shared import catalogue
 
-    planned = registry.Lab("future-lab", "Somewhere", "a lab whose builder is not written yet")
-    monkeypatch.setitem(registry._LABS, planned.name, planned)
+    planned = catalogue.Entry(
+        "future-lab", "Somewhere", "a lab whose builder is not written yet", None
+    )
+    monkeypatch.setattr(catalogue, "LABS", (*catalogue.LABS, planned))
     with pytest.raises(LabNotAvailableError) as caught:
         run_program({"lab": "future-lab"})
     assert "lab 'future-lab' (Somewhere: a lab whose builder is not written yet)" in str(
@@ -73,3 +75,46 @@ def test_every_shipped_stack_file_selects_a_known_lab(root) -> None:
     for path in sorted(root.glob("Pulumi.*.yaml")):
         config = load_stack_file(path.name[len("Pulumi.") : -len(".yaml")])
         assert config.get("cloud-labs:lab") in names, path.name
+
+
+def test_the_mocks_refuse_two_resources_of_one_type_and_name() -> None:
+    import pulumi
+
+    from tests.harness import DuplicateResourceError, run_function
+
+    def program() -> None:
+        pulumi.ComponentResource("cloudlabs:test:Thing", "twin")
+        pulumi.ComponentResource("cloudlabs:test:Thing", "twin")
+
+    with pytest.raises(Exception) as caught:
+        run_function(program)
+    assert "are named 'twin'" in str(caught.value) or isinstance(
+        caught.value, DuplicateResourceError
+    )
+
+
+def test_listing_the_labs_imports_none_of_them() -> None:
+    import subprocess
+    import sys
+
+    from tests.harness import ROOT
+
+    program = (
+        "import sys; import stacks; from stacks.shared.catalogue import labs, select\n"
+        "assert len(labs()) == 9\n"
+        "for name in ('openstack-vn', ''):\n"
+        "    try: select(name)\n"
+        "    except Exception: pass\n"
+        "ours = ('pulumi_', 'stacks.', 'components')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(ours)))\n"
+        "select('dev').load()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pulumi_')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    before, after = result.stdout.splitlines()
+    assert "pulumi_" not in before and "stacks.dev" not in before, before
+    # The dev lab pulls in the SDKs it uses, and no OpenStack.
+    assert "pulumi_docker" in after and "pulumi_openstack" not in after, after

@@ -1,8 +1,7 @@
-"""libvirt-host, from its shipped stack file, checked against LABS.md (seed 004)."""
+"""libvirt-host, from its shipped stack file, checked against docs/labs.md#libvirt-host."""
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 import shlex
 import subprocess
@@ -11,18 +10,25 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from pulumi.runtime import rpc
 
-from components.libvirt.commands import script_text
-from tests.harness import StackRun, load_stack_file, run_program, run_stack_file
+from tests.harness import (
+    ScriptRun,
+    StackRun,
+    change,
+    changed,
+    revealed,
+    run_program,
+    run_stack_file,
+    script_run,
+)
 from tests.validators import assert_cloud_config_valid, require
 
+STACK = "libvirt-host"
 COMMAND = "command:local:Command"
 REMOTE = "command:remote:Command"
 K = "cloud-labs:"
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pulumi_command.*")
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFYK9Jv4TR4Dl95nNJ+uqp/wuzy8aHCte3sF1XpqnC6M"
 ROLES_BY_IP = {
     "10.0.0.2": "gateway",
     "10.0.0.3": "storage",
@@ -30,16 +36,6 @@ ROLES_BY_IP = {
     "10.0.0.5": "kvm1",
     "10.0.0.6": "kvm2",
 }
-
-
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, Any]:
-    return load_stack_file("libvirt-host")
-
-
-@pytest.fixture(scope="module")
-def run() -> StackRun:
-    return run_stack_file("libvirt-host")
 
 
 def env(run: StackRun, name: str) -> dict[str, str]:
@@ -211,11 +207,9 @@ def test_commands_carry_their_scripts_and_parameters_only_in_the_environment(
 ) -> None:
     for res in run.of_type(COMMAND):
         for action in ("create", "delete"):
-            words = shlex.split(res.inputs[action])
-            assert words[:2] == ["bash", "-c"], res
-            script = root / words[3]
-            assert words[2] == script.read_text(), res
-            assert words[4] == action, res
+            run_of = script_run(res.inputs[action])
+            assert run_of.script.startswith("scripts/libvirt/"), res
+            assert run_of == ScriptRun([], run_of.script, action, {}), res
         assert res.inputs["environment"]["LIBVIRT_URI"] == "qemu:///system"
 
 
@@ -256,6 +250,7 @@ def test_remote_host_over_ssh(shipped: dict[str, Any]) -> None:
             "user": "lab",
             "port": 2222,
             "privateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH...\n",
+            "hostKey": HOST_KEY,
             "sudo": True,
             "dialErrorLimit": 20,
         },
@@ -268,32 +263,21 @@ def test_remote_host_over_ssh(shipped: dict[str, Any]) -> None:
     remote = run.of_type(REMOTE)
     assert len(remote) == 1 + 2 + 1 + 5 * 3
     for res in remote:
-        wrapped = res.inputs["connection"]
-        assert wrapped.get(rpc._special_sig_key) == rpc._special_secret_sig, (
-            f"{res}: the connection holding the private key must be a secret"
-        )
-        conn = wrapped["value"]
+        conn, secret = revealed(res.inputs["connection"])
+        assert secret, f"{res}: the connection holding the private key must be a secret"
         assert conn["host"] == "kvm.example.org" and conn["user"] == "lab"
         assert conn["port"] == 2222 and conn["dialErrorLimit"] == 20
-        assert conn["perDialTimeout"] == 15
+        assert conn["perDialTimeout"] == 15 and conn["hostKey"] == HOST_KEY
         assert "BEGIN OPENSSH PRIVATE KEY" in conn["privateKey"]
         assert "environment" not in res.inputs, "a remote sshd drops unknown variables"
         assert res.inputs["addPreviousOutputInEnv"] is False, "nor would it take these"
         for action in ("create", "delete"):
-            words = shlex.split(res.inputs[action])
-            assert words[:3] == ["sudo", "-n", "env"], res
-            end = words.index("bash")
-            assigned = dict(w.split("=", 1) for w in words[3:end])
+            run_of = script_run(res.inputs[action])
+            assert run_of.prefix == ["sudo", "-n"] and run_of.action == action, res
             # Every value (XML, multi-line YAML, paths) reaches the script exactly as the
-            # local command would hand it over: quoted once, nothing left to the shell.
-            assert assigned == local_env[res.name], f"{res} {action}"
-            assert words[end:] == [
-                "bash",
-                "-c",
-                script_text(words[end + 3].split("/")[-1]),
-                words[end + 3],
-                action,
-            ]
+            # local command would hand it over: exported inside the command, quoted once,
+            # and inside sudo, so sudo need not keep any variable.
+            assert run_of.exports == local_env[res.name], f"{res} {action}"
             assert "PRIVATE KEY" not in res.inputs[action], "the key travels only as a secret"
     assert "<name>gateway</name>" in local_env["vm-gateway-domain"]["DOMAIN_XML"]
     assert "PRIVATE KEY" not in repr(run.outputs), "no output may carry the private key"
@@ -316,8 +300,7 @@ def test_qemu_domain_type_drops_cpu_passthrough(shipped: dict[str, Any]) -> None
 
 
 def test_vm_defaults_match_the_shipped_file(shipped: dict[str, Any]) -> None:
-    config = copy.deepcopy(shipped)
-    del config[K + "vms"]
+    config = changed(shipped, change("vms", delete=True))
     a = {r.name: r.inputs for r in run_program(config).of_type(COMMAND)}
     b = {r.name: r.inputs for r in run_program(shipped).of_type(COMMAND)}
     assert a == b

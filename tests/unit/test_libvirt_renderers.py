@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
-import yaml
 
-from components.libvirt.cloudinit import (
-    GuestNic,
-    render_meta_data,
-    render_network_config,
-    render_user_data,
-)
-from components.libvirt.commands import script_command, script_text
+from components.hostexec import script_command, script_text
 from components.libvirt.inventory import InventoryHost, render_inventory, ssh_command
 from components.libvirt.xml_render import (
     DiskSpec,
@@ -26,60 +20,6 @@ from components.libvirt.xml_render import (
     render_network,
 )
 from tests.unit.test_libvirt_host import validate_xml
-from tests.validators import assert_cloud_config_valid, require
-
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINKN3symUEbaKaD/iPDeWDev+HgCQcEgKufGH8Cz9EJp me@x"
-
-# cloud-init's own network-config parser and netplan renderer (the code a guest runs).
-CLOUD_INIT_NETPLAN = """
-import json, sys, yaml
-from cloudinit.net.network_state import parse_net_config_data
-from cloudinit.net.netplan import Renderer
-state = parse_net_config_data(yaml.safe_load(sys.stdin.read()))
-print(Renderer({"netplan_path": "/dev/null"})._render_content(state))
-"""
-
-
-def cloud_init_netplan(network_config: str) -> dict:
-    require("cloud-init")
-    result = subprocess.run(
-        ["/usr/bin/python3", "-c", CLOUD_INIT_NETPLAN],
-        input=network_config,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)
-
-
-def test_network_config_is_understood_by_cloud_init() -> None:
-    text = render_network_config(
-        [
-            GuestNic("default", "52:54:00:00:01:02"),
-            GuestNic("privatenet", "52:54:00:00:00:02", "10.0.0.2/24"),
-        ]
-    )
-    netplan = cloud_init_netplan(text)["network"]["ethernets"]
-    assert netplan["default"]["match"] == {"macaddress": "52:54:00:00:01:02"}
-    assert netplan["default"]["dhcp4"] is True
-    assert netplan["privatenet"]["addresses"] == ["10.0.0.2/24"]
-    assert "gateway4" not in netplan["privatenet"] and "routes" not in netplan["privatenet"]
-
-
-def test_user_data_is_valid_cloud_config() -> None:
-    text = render_user_data("gateway", "ubuntu", KEY)
-    assert_cloud_config_valid(text)
-    doc = yaml.safe_load(text)
-    assert doc["users"][0]["ssh_authorized_keys"] == [KEY]
-    assert doc["ssh_pwauth"] is False
-
-
-def test_meta_data_instance_id_follows_the_content() -> None:
-    a = yaml.safe_load(render_meta_data("kvm1", "x"))
-    b = yaml.safe_load(render_meta_data("kvm1", "y"))
-    assert a["local-hostname"] == "kvm1"
-    assert a["instance-id"] != b["instance-id"]
-    assert a == yaml.safe_load(render_meta_data("kvm1", "x"))
 
 
 @pytest.mark.parametrize("mode", ["nat", "isolated", "bridge"])
@@ -120,11 +60,22 @@ def test_inventory_groups_and_jump_host() -> None:
     assert ssh_command("ubuntu", "10.0.0.2", None).endswith(" ubuntu@10.0.0.2")
 
 
-def test_script_command_quotes_values() -> None:
-    nasty = 'a\'b $(touch /tmp/never) "c"\nline2'
-    cmd = script_command("domain.sh", "delete", {"DOMAIN_NAME": nasty, "OWNER": "o"})
+def test_script_command_quotes_values(tmp_path: Path) -> None:
+    nasty = f'a\'b $(touch {tmp_path}/never) "c"\nline2 `touch {tmp_path}/never`'
+    cmd = script_command(
+        "libvirt/domain.sh", "delete", exports={"DOMAIN_NAME": nasty, "OWNER": "o"}
+    )
     words = shlex.split(cmd)
-    assert words[0] == "env" and f"DOMAIN_NAME={nasty}" in words
-    assert script_text("domain.sh") in words
-    sudo = script_command("disk.sh", "create", sudo=True, keep=["B", "A"])
+    assert words[:2] == ["bash", "-c"] and words[3:] == ["scripts/libvirt/domain.sh", "delete"]
+    assert words[2].endswith(script_text("libvirt/domain.sh"))
+    # What bash sees is the value itself, never run.
+    shown = subprocess.run(
+        ["bash", "-c", words[2].split("set -euo pipefail")[0] + 'printf %s "$DOMAIN_NAME"'],
+        capture_output=True,
+        text=True,
+    )
+    assert shown.stdout == nasty and not (tmp_path / "never").exists()
+    sudo = script_command("libvirt/disk.sh", "create", sudo=True, keep=["B", "A"])
     assert shlex.split(sudo)[:3] == ["sudo", "-n", "--preserve-env=A,B"]
+    with pytest.raises(ValueError, match="unknown action"):
+        script_command("libvirt/disk.sh", "update")

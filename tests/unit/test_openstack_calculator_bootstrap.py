@@ -18,11 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
+from calculator.config import DEFAULT_PORTS, ROLES
+from calculator.config import OPERATOR_ROLES as OPERATORS
 from components.calculator_bootstrap import (
-    DEFAULT_PORTS,
     DROP_IN,
-    OPERATORS,
-    ROLES,
     UNIT_TEMPLATE,
     USER_DATA_LIMIT,
     BootstrapSpec,
@@ -68,16 +67,6 @@ def env_of(user_data: str, role: str) -> dict[str, str]:
     text = files_of(user_data)[f"/etc/calculator/{role}.env"].decode()
     pairs = [line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")]
     return {key: value for key, value in pairs}
-
-
-def test_roles_and_ports_match_the_calculator_package() -> None:
-    sys.path.insert(0, str(CALCULATOR / "src"))
-    try:
-        from calculator import config as calc_config
-    finally:
-        sys.path.remove(str(CALCULATOR / "src"))
-    assert calc_config.ROLES == ROLES
-    assert calc_config.DEFAULT_PORTS == DEFAULT_PORTS
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -259,3 +248,12 @@ def test_front_end_needs_all_four_operators() -> None:
         BootstrapSpec(role="sum", port=50001, upstreams=UPSTREAMS)
     with pytest.raises(ValueError, match="unknown role"):
         BootstrapSpec(role="pow", port=50005)
+
+
+def test_the_operator_url_variables_are_the_ones_the_calculator_reads() -> None:
+    from calculator.config import build_config
+    from components.calculator_bootstrap import url_variable
+
+    environ = {url_variable(op): f"http://192.0.2.1:{6000 + i}" for i, op in enumerate(OPERATORS)}
+    config = build_config(ROLES[0], {}, environ)
+    assert config.urls == {op: environ[url_variable(op)] for op in OPERATORS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from stacks.openstack_config import NetworkConfig, fixed_ip_problems
+from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 
 NET = NetworkConfig.model_validate({"name": "n", "cidr": "10.1.0.0/24", "gatewayIp": "10.1.0.254"})
 

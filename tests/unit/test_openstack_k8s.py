@@ -1,30 +1,28 @@
-"""openstack-k8s, from its shipped stack file, checked against LABS.md (Lab 2 of seed 002)."""
+"""openstack-k8s, from its shipped stack file, checked against docs/labs.md."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from pulumi.runtime import rpc
+from kubernetes_validate import utils as kubernetes_validate
 
 from components.kubernetes import ca_cert_hash
-from stacks import openstack_k8s
 from tests.harness import (
+    ROOT,
+    Resource,
     StackRun,
-    load_stack_file,
+    change,
+    changed,
+    revealed,
     run_function,
     run_program,
-    run_stack_file,
 )
 from tests.validators import assert_cloud_config_valid
 
+STACK = "openstack-k8s"
 K = "cloud-labs:"
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
 GROUP = "openstack:networking/secGroup:SecGroup"
@@ -33,26 +31,16 @@ PASSWORD = "random:index/randomPassword:RandomPassword"
 TOKEN_RE = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 
 
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, Any]:
-    return load_stack_file("openstack-k8s")
-
-
-@pytest.fixture(scope="module")
-def run() -> StackRun:
-    return run_stack_file("openstack-k8s")
-
-
-def reveal(value: Any) -> tuple[Any, bool]:
-    """An input as the mocks saw it: (plain value, whether it was marked secret)."""
-    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
-        return value["value"], True
-    return value, False
+def named(run: StackRun, type_: str, name: str) -> Resource:
+    """The one resource of ``type_`` called ``name`` at the provider."""
+    found = [r for r in run.of_type(type_) if r.inputs.get("name") == name]
+    assert len(found) == 1, f"expected one {type_} named {name}: {found}"
+    return found[0]
 
 
 def user_data_text(run: StackRun, node: str) -> str:
-    instance = run.one(INSTANCE, f"k8s-{node}-instance")
-    text, _ = reveal(instance.inputs["userData"])
+    instance = named(run, INSTANCE, node)
+    text, _ = revealed(instance.inputs["userData"])
     assert text.startswith("#cloud-config\n"), instance
     return str(text)
 
@@ -96,11 +84,13 @@ def test_each_node_has_its_fixed_address_and_a_floating_ip(run: StackRun, shippe
     nodes = shipped[K + "nodes"]
     wanted = {n["name"]: n["fixedIp"] for n in [nodes["master"], *nodes["workers"]]}
     for name, ip in wanted.items():
-        port = run.one("openstack:networking/port:Port", f"k8s-{name}-port")
+        port = named(run, "openstack:networking/port:Port", f"{name}-port")
         assert port.inputs["fixedIps"][0]["ipAddress"] == ip, port
-        assoc = run.one(
-            "openstack:networking/floatingIpAssociate:FloatingIpAssociate", f"k8s-{name}-fip-assoc"
-        )
+        (assoc,) = [
+            a
+            for a in run.of_type("openstack:networking/floatingIpAssociate:FloatingIpAssociate")
+            if a.inputs["portId"] == port.id
+        ]
         assert assoc.inputs["portId"] == port.id, assoc
         interface = run.one("openstack:networking/routerInterface:RouterInterface")
         assert run.depends_on(assoc, interface), f"{assoc} must go before {interface}"
@@ -154,13 +144,13 @@ def test_only_the_configured_cidrs_reach_the_nodes_from_outside(shipped: dict) -
 
 def test_master_has_both_groups_and_workers_only_the_nodes_group(run: StackRun) -> None:
     groups = {g.inputs["name"]: g.id for g in run.of_type(GROUP)}
-    ports = {p.name: p for p in run.of_type("openstack:networking/port:Port")}
-    assert ports["k8s-master-port"].inputs["securityGroupIds"] == [
+    ports = {p.inputs["name"]: p for p in run.of_type("openstack:networking/port:Port")}
+    assert ports["master-port"].inputs["securityGroupIds"] == [
         groups["cloudlabs-k8s-nodes"],
         groups["cloudlabs-k8s-control-plane"],
     ]
     for worker in ("worker1", "worker2"):
-        port = ports[f"k8s-{worker}-port"]
+        port = ports[f"{worker}-port"]
         assert port.inputs["securityGroupIds"] == [groups["cloudlabs-k8s-nodes"]], port
 
 
@@ -186,8 +176,8 @@ def test_bootstrap_token_is_generated_in_kubeadm_format_and_never_output(run: St
 
 def test_every_nodes_user_data_is_a_secret(run: StackRun) -> None:
     for node in ("master", "worker1", "worker2"):
-        instance = run.one(INSTANCE, f"k8s-{node}-instance")
-        assert reveal(instance.inputs["userData"])[1], f"{instance}: user-data is not a secret"
+        instance = named(run, INSTANCE, node)
+        assert revealed(instance.inputs["userData"])[1], f"{instance}: user-data is not a secret"
 
 
 def test_token_and_ca_key_are_secrets_hash_and_certificate_are_not() -> None:
@@ -254,7 +244,7 @@ def test_master_uses_the_stacks_ca_and_advertises_its_private_address(
     assert written(run, "master", "/etc/cloudlabs/pki/ca.key") == key
     assert written(run, "master", "/etc/cloudlabs/pki/ca.crt") == cert.state["certPem"]
     assert cert.inputs["isCaCertificate"] is True
-    assert reveal(cert.inputs["privateKeyPem"]) == (key, True)
+    assert revealed(cert.inputs["privateKeyPem"]) == (key, True)
     files = {f["path"]: f for f in user_data(run, "master")["write_files"]}
     assert files["/etc/cloudlabs/pki/ca.key"]["permissions"] == "0600"
     assert files["/etc/cloudlabs/kubeadm.yaml"]["permissions"] == "0600"
@@ -276,7 +266,7 @@ def test_master_installs_the_pinned_versions_and_calico(run: StackRun, shipped: 
 def test_every_node_turns_swap_off_loads_modules_sets_sysctls_and_runs_bootstrap(
     run: StackRun,
 ) -> None:
-    script = Path(openstack_k8s.__file__).parents[1] / "components/kubernetes/bootstrap.sh"
+    script = ROOT / "scripts/kubernetes/bootstrap.sh"
     for node in ("master", "worker1", "worker2"):
         data = user_data(run, node)
         modules = written(run, node, "/etc/modules-load.d/kubernetes.conf").split()
@@ -338,21 +328,11 @@ def test_rendered_user_data_passes_cloud_init_schema(run: StackRun) -> None:
 
 
 def test_rendered_app_manifest_passes_kubernetes_validate(run: StackRun, shipped: dict) -> None:
-    tool = shutil.which("kubernetes-validate") or str(
-        Path(openstack_k8s.__file__).parents[1] / ".venv/bin/kubernetes-validate"
-    )
-    assert Path(tool).exists(), (
-        "kubernetes-validate is missing: pip install -r requirements-dev.txt"
-    )
     version = shipped[K + "kubernetes"]["version"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "app.yaml"
-        path.write_text(written(run, "master", "/etc/cloudlabs/app.yaml"))
-        result = subprocess.run(
-            [tool, "--strict", "-k", version, str(path)], capture_output=True, text=True
-        )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("passed for resource") == 3, result.stdout
+    documents = list(yaml.safe_load_all(written(run, "master", "/etc/cloudlabs/app.yaml")))
+    assert len(documents) == 3
+    for document in documents:
+        kubernetes_validate.validate(document, version, strict=True)  # raises when invalid
 
 
 def test_outputs_say_how_to_reach_the_cluster(run: StackRun) -> None:
@@ -383,3 +363,27 @@ def test_every_child_is_parented_to_its_component(run: StackRun) -> None:
             assert res.parent is not None and "cloudlabs:" in res.parent, res
             component = res.parent.rsplit("::", 1)[-1]
             assert res.name.startswith(f"{component}-"), res
+
+
+def test_nodes_are_named_by_role_and_keep_their_state_through_an_alias(run: StackRun) -> None:
+    servers = {r.name: r for r in run.of_type("cloudlabs:openstack:Server")}
+    assert sorted(servers) == ["k8s-master", "k8s-worker-worker1", "k8s-worker-worker2"]
+    aliases = {name: [a["spec"]["name"] for a in r.options.get("aliases", [])]
+               for name, r in servers.items()}  # fmt: skip
+    # Earlier versions named them k8s-<node name>; the engine follows their children by prefix.
+    assert aliases == {
+        "k8s-master": [],
+        "k8s-worker-worker1": ["k8s-worker1"],
+        "k8s-worker-worker2": ["k8s-worker2"],
+    }
+
+
+def test_a_node_called_like_a_part_of_the_lab_is_no_trouble(shipped: dict) -> None:
+    config = changed(
+        shipped,
+        change("nodes", "workers", 0, "name", value="key"),
+        change("app", "nodeSelector", value={}),
+    )
+    run = run_program(config)
+    assert run.one("cloudlabs:openstack:Server", "k8s-worker-key")
+    assert run.one("cloudlabs:openstack:Keypair", "k8s-key")

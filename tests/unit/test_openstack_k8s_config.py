@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.harness import assert_rejected, change, load_stack_file, run_program
+from tests.harness import Change, assert_rejected, change, changed, load_stack_file, run_program
 
 SHIPPED = load_stack_file("openstack-k8s")
 K = "cloud-labs:"
 
 
-def k8s(key: str, value: Any) -> Callable:
+def k8s(key: str, value: Any) -> Change:
     return change("kubernetes", key, value=value)
 
 
-CASES: list[tuple[str, list[Callable], list[tuple[str, str]]]] = [
+CASES: list[tuple[str, list[Change], list[tuple[str, str]]]] = [
     (
         "pod-cidr-overlaps-node-network",
         [k8s("podCidr", "192.168.0.0/16")],
@@ -151,12 +149,9 @@ CASES: list[tuple[str, list[Callable], list[tuple[str, str]]]] = [
     ("mutations", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_rejected_before_any_resource(
-    mutations: list[Callable], expected: list[tuple[str, str]]
+    mutations: list[Change], expected: list[tuple[str, str]]
 ) -> None:
-    config = copy.deepcopy(SHIPPED)
-    for mutate in mutations:
-        mutate(config)
-    assert_rejected(config, "openstack-k8s", expected)
+    assert_rejected(changed(SHIPPED, *mutations), "openstack-k8s", expected)
 
 
 @pytest.mark.parametrize(
@@ -171,9 +166,8 @@ def test_rejected_before_any_resource(
     ],
     ids=["older-release", "vxlan", "explicit-repo", "no-selector", "one-worker", "select-space2"],
 )
-def test_good_variants_are_accepted(mutation: Callable) -> None:
-    config = copy.deepcopy(SHIPPED)
-    mutation(config)
+def test_good_variants_are_accepted(mutation: Change) -> None:
+    config = changed(SHIPPED, mutation)
     if config[K + "nodes"]["workers"][0]["name"] == "edge":
         config[K + "app"]["nodeSelector"] = {}
     run = run_program(config)

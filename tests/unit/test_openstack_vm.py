@@ -1,26 +1,15 @@
-"""openstack-vm, from its shipped stack file, checked against LABS.md (objectives 6-7)."""
+"""openstack-vm, from its shipped stack file, checked against docs/labs.md."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 
-import pytest
+from tests.harness import StackRun, run_program
 
-from tests.harness import StackRun, load_stack_file, run_program, run_stack_file
-
+STACK = "openstack-vm"
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
 PORT = "openstack:networking/port:Port"
-
-
-@pytest.fixture(scope="module")
-def run() -> StackRun:
-    return run_stack_file("openstack-vm")
-
-
-@pytest.fixture(scope="module")
-def shipped() -> dict[str, object]:
-    return load_stack_file("openstack-vm")
 
 
 def test_keypair_from_the_configured_public_key(run: StackRun, shipped: dict) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.openstack_config import overlap_problems, usable
-from stacks.types import (
+from stacks.shared.openstack import overlap_problems, usable
+from stacks.shared.types import (
     parse_cidr,
     parse_ipv4,
     parse_name,
@@ -117,7 +117,7 @@ def test_overlapping_subnets_are_reported_once_each() -> None:
 
 
 def test_problem_locations_read_like_config_paths() -> None:
-    from stacks.errors import Problem
+    from stacks.shared.errors import Problem
 
     assert Problem(("network", "allocationPools", 0, "end"), "x").location == (
         "network.allocationPools[0].end"

@@ -6,12 +6,11 @@ import io
 import ipaddress
 
 import pytest
-import yaml
 
 from apps.counter.counter import RedisError, encode_command, read_reply
-from components.renderers.cloudinit import File, UserData, render_hosts, render_user_data
+from components.renderers.cloudinit import Seed
 from components.renderers.dnsmasq import DhcpHost, DnsmasqConfig, render_dnsmasq
-from components.renderers.netplan import Ethernet, render_netplan
+from components.renderers.hosts import render_hosts
 from components.renderers.nfs import render_auto_master, render_direct_map, render_exports
 from components.renderers.nginx import LoadBalancer, Upstream, render_load_balancer
 from components.renderers.redis import render_redis_overrides
@@ -22,28 +21,6 @@ from components.virtualbox.seed import SeedIsoArgs, seed_path
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINKN3symUEbaKaD/iPDeWDev+HgCQcEgKufGH8Cz9EJp x@y"
 NET = ipaddress.IPv4Network("192.168.56.0/24")
-
-
-def test_netplan_matches_by_mac_and_sets_addresses() -> None:
-    doc = yaml.safe_load(
-        render_netplan(
-            [
-                Ethernet("nat", "08:00:27:AA:BB:CC", dhcp4=True, use_dhcp_dns=False),
-                Ethernet("lab", "08:00:27:00:00:01", addresses=["192.168.56.1/24"]),
-            ]
-        )
-    )
-    eth = doc["network"]["ethernets"]
-    assert doc["network"]["version"] == 2
-    assert eth["nat"]["match"] == {"macaddress": "08:00:27:aa:bb:cc"}
-    assert eth["nat"]["dhcp4-overrides"] == {"use-dns": False}
-    assert eth["lab"] == {
-        "match": {"macaddress": "08:00:27:00:00:01"},
-        "dhcp4": False,
-        "addresses": ["192.168.56.1/24"],
-    }
-    with pytest.raises(ValueError, match="used twice"):
-        render_netplan([Ethernet("a", "08:00:27:00:00:01"), Ethernet("a", "08:00:27:00:00:02")])
 
 
 def test_dnsmasq_fixed_leases_and_names() -> None:
@@ -102,26 +79,6 @@ def test_systemd_unit_quotes_environment() -> None:
         render_service(Service("c", "/bin/true", {"A": 'quote"'}))
 
 
-def test_user_data_keeps_files_as_literal_blocks() -> None:
-    text = render_user_data(
-        UserData(
-            hostname="node01",
-            user="ubuntu",
-            ssh_public_keys=[KEY],
-            packages=["nginx"],
-            files=[File("/etc/x.conf", "a\nb\n")],
-            runcmd=["true"],
-        )
-    )
-    assert text.startswith("#cloud-config\n")
-    assert "content: |\n" in text
-    doc = yaml.safe_load(text)
-    assert doc["write_files"][0]["content"] == "a\nb\n"
-    assert doc["users"][0]["sudo"] == "ALL=(ALL) NOPASSWD:ALL"
-    with pytest.raises(ValueError, match="SSH public key"):
-        render_user_data(UserData(hostname="x", user="u", ssh_public_keys=[]))
-
-
 def test_hosts_file() -> None:
     text = render_hosts([("192.168.56.1", "master"), ("192.168.56.2", "node01")], "node01")
     assert text.splitlines()[:4] == [
@@ -145,8 +102,8 @@ def test_macs_forwards_and_seed_names() -> None:
     assert mac != mac_address("master/nic1")
     assert colon_mac("080027AABBCC") == "08:00:27:aa:bb:cc"
     assert PortForward("ssh", 2222, 22).rule == "ssh,tcp,127.0.0.1,2222,,22"
-    a = seed_path(SeedIsoArgs("~/s/", "vm", "#cloud-config\n", "m"))
-    b = seed_path(SeedIsoArgs("~/s", "vm", "#cloud-config\nx: 1\n", "m"))
+    a = seed_path(SeedIsoArgs("~/s/", "vm", Seed("#cloud-config\n", "m")))
+    b = seed_path(SeedIsoArgs("~/s", "vm", Seed("#cloud-config\nx: 1\n", "m")))
     assert a.startswith("~/s/vm-seed-") and a.endswith(".iso") and a != b
 
 

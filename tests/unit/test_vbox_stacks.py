@@ -1,21 +1,29 @@
-"""vbox-nat and vbox-cluster from their shipped stack files, checked against LABS.md, and bad
+"""vbox-nat and vbox-cluster from their shipped stack files, checked against docs/labs.md, and bad
 config rejected before any resource exists."""
 
 from __future__ import annotations
-
-import copy
-from typing import Any
 
 import pytest
 import yaml
 
 from components.virtualbox import mac_address
-from stacks.errors import ConfigError
-from tests.harness import Resource, StackRun, load_stack_file, run_program, run_stack_file
+from stacks.shared.errors import ConfigError
+from tests.harness import (
+    Change,
+    Resource,
+    StackRun,
+    change,
+    changed,
+    load_stack_file,
+    rejected,
+    revealed,
+    run_program,
+    run_stack_file,
+    script_run,
+)
 
 K = "cloud-labs:"
 CMD = "command:local:Command"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 def env(run: StackRun, name: str) -> dict[str, str]:
@@ -81,7 +89,7 @@ def test_commands_replace_only_on_identity_changes(nat: StackRun) -> None:
     seed = nat.one(CMD, "vm-seed-iso")
     assert seed.inputs["triggers"] == [env(nat, "vm-seed-iso")["SEED_PATH"]]
     for res in nat.of_type(CMD):
-        assert res.inputs["interpreter"] == ["/bin/bash", "-c"], res
+        assert script_run(res.inputs["create"]).script.startswith("scripts/virtualbox/"), res
         assert res.inputs["environment"]["VBOXMANAGE"] == "VBoxManage", res
 
 
@@ -93,22 +101,31 @@ def test_memory_change_keeps_the_vm_and_changes_its_environment() -> None:
     assert run.one(CMD, "vm-vm").inputs["triggers"][0] == "lab-vm"
 
 
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFYK9Jv4TR4Dl95nNJ+uqp/wuzy8aHCte3sF1XpqnC6M"
+
+
 def test_remote_host_runs_the_scripts_over_ssh() -> None:
     config = load_stack_file("vbox-nat")
-    config[K + "remoteHost"] = {"address": "vbox.example.org", "user": "lab", "privateKey": "K"}
+    config[K + "remoteHost"] = {
+        "host": "vbox.example.org",
+        "user": "lab",
+        "privateKey": "K",
+        "hostKey": HOST_KEY,
+    }
     run = run_program(config, stack="vbox-nat")
+    local = {r.name: r.inputs["environment"] for r in run_stack_file("vbox-nat").of_type(CMD)}
     assert run.of_type(CMD) == []
     commands = run.of_type("command:remote:Command")
     assert len(commands) == 8
     for res in commands:
-        wrapped = res.inputs["connection"]
-        # The private key makes the whole connection a secret (Pulumi's secret signature).
-        assert wrapped.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270", res
-        connection = wrapped["value"]
+        # The private key makes the whole connection a secret.
+        connection, secret = revealed(res.inputs["connection"])
+        assert secret, res
         assert connection["host"] == "vbox.example.org" and connection["user"] == "lab"
-        assert connection["privateKey"] == "K"
-        assert res.inputs["create"].startswith("bash -c "), res
-        assert "export VBOXMANAGE=VBoxManage" in res.inputs["create"], res
+        assert connection["privateKey"] == "K" and connection["hostKey"] == HOST_KEY
+        # The parameters are exported inside the command, exactly as the local one gets them.
+        assert "environment" not in res.inputs, res
+        assert script_run(res.inputs["create"]).exports == local[res.name], res
     assert (
         run.outputs["sshCommands"]["lab-vm"]
         == "ssh -J lab@vbox.example.org -p 2222 ubuntu@127.0.0.1"
@@ -117,7 +134,7 @@ def test_remote_host_runs_the_scripts_over_ssh() -> None:
 
 def test_remote_cluster_outputs_reach_the_forwards_through_the_host() -> None:
     config = load_stack_file("vbox-cluster")
-    remote = {"address": "vbox.example.org", "user": "lab", "privateKey": "K", "port": 2200}
+    remote = {"host": "vbox.example.org", "user": "lab", "port": 2200, "hostKey": HOST_KEY}
     config[K + "remoteHost"] = remote
     out = run_program(config, stack="vbox-cluster").outputs
     assert out["curl"] == "ssh -p 2200 lab@vbox.example.org curl -X POST http://localhost:8080"
@@ -249,65 +266,133 @@ def test_cluster_without_redis_counts_per_process() -> None:
 # --- bad config -------------------------------------------------------------------------
 
 
-def rejected(stack: str, changes: dict[str, Any]) -> ConfigError:
-    config = copy.deepcopy(load_stack_file(stack))
-    for key, value in changes.items():
-        top, *rest = key.split(".")
-        if not rest:
-            config[K + top] = value
-        else:
-            config[K + top] = {**config.get(K + top, {}), rest[0]: value}
-    run = StackRun()
-    with pytest.raises(ConfigError) as info:
-        run_program(config, stack=stack, run=run)
-    assert run.resources == [], "nothing is created for a bad config"
-    return info.value
+def rejected_stack(stack: str, *changes: Change) -> ConfigError:
+    return rejected(changed(load_stack_file(stack), *changes), stack, stack=stack)
 
 
 @pytest.mark.parametrize(
     ("stack", "changes", "where", "words"),
     [
-        ("vbox-nat", {"clone.sshPort": 2222}, "clone.sshPort", "already forwarded by vm.sshPort"),
-        ("vbox-nat", {"clone.name": "lab-vm"}, "clone.name", "name of its own"),
-        ("vbox-nat", {"workDir": "relative/dir"}, "workDir", "absolute path"),
-        ("vbox-nat", {"image.url": "ftp://x"}, "image.url", "http"),
-        ("vbox-nat", {"vm.memoryMb": 16}, "vm.memoryMb", "greater than or equal to 256"),
-        ("vbox-cluster", {"master.httpPort": 3022}, "master.httpPort", "already forwarded"),
-        ("vbox-cluster", {"master.sshPort": 4023}, "nodes.sshPortBase", "4022..4024"),
-        ("vbox-cluster", {"nodes.count": 0}, "nodes.count", "greater than or equal to 1"),
-        ("vbox-cluster", {"nodes.count": 199}, "nodes.count", "holds 198 addresses"),
+        (
+            "vbox-nat",
+            [change("clone", "sshPort", value=2222)],
+            "clone.sshPort",
+            "already forwarded by vm.sshPort",
+        ),
+        ("vbox-nat", [change("clone", "name", value="lab-vm")], "clone.name", "name of its own"),
+        ("vbox-nat", [change("workDir", value="relative/dir")], "workDir", "absolute path"),
+        ("vbox-nat", [change("image", "url", value="ftp://x")], "image.url", "http"),
+        (
+            "vbox-nat",
+            [change("vm", "memoryMb", value=16)],
+            "vm.memoryMb",
+            "greater than or equal to 256",
+        ),
         (
             "vbox-cluster",
-            {"network.dhcpRange": {"start": "192.168.56.1", "end": "192.168.56.50"}},
+            [change("master", "httpPort", value=3022)],
+            "master.httpPort",
+            "already forwarded",
+        ),
+        (
+            "vbox-cluster",
+            [change("master", "sshPort", value=4023)],
+            "nodes.sshPortBase",
+            "4022..4024",
+        ),
+        (
+            "vbox-cluster",
+            [change("nodes", "count", value=0)],
+            "nodes.count",
+            "greater than or equal to 1",
+        ),
+        (
+            "vbox-cluster",
+            [change("nodes", "count", value=199)],
+            "nodes.count",
+            "holds 198 addresses",
+        ),
+        (
+            "vbox-cluster",
+            [
+                change(
+                    "network", "dhcpRange", value={"start": "192.168.56.1", "end": "192.168.56.50"}
+                )
+            ],
             "network.dhcpRange",
             "contains master's address 192.168.56.1",
         ),
         (
             "vbox-cluster",
-            {"network.masterIp": "192.168.57.1"},
+            [change("network", "masterIp", value="192.168.57.1")],
             "network.masterIp",
             "host address in 192.168.56.0/24",
         ),
-        ("vbox-cluster", {"network.mode": "hostonly"}, "network.hostOnlyAdapter", "needs"),
-        ("vbox-cluster", {"redis.node": "node07"}, "redis.node", "expected one of"),
-        ("vbox-cluster", {"nodes.colour": "red"}, "nodes.colour", "unknown key"),
+        (
+            "vbox-cluster",
+            [change("network", "mode", value="hostonly")],
+            "network.hostOnlyAdapter",
+            "needs",
+        ),
+        (
+            "vbox-cluster",
+            [change("redis", "node", value="node07")],
+            "redis.node",
+            "expected one of",
+        ),
+        ("vbox-cluster", [change("nodes", "colour", value="red")], "nodes.colour", "unknown key"),
     ],
 )
-def test_bad_config_is_rejected(stack: str, changes: dict, where: str, words: str) -> None:
-    error = rejected(stack, changes)
+def test_bad_config_is_rejected(stack: str, changes: list[Change], where: str, words: str) -> None:
+    error = rejected_stack(stack, *changes)
     found = [p for p in error.problems if p.location == where]
     assert found, f"no problem reported at {where}: {error}"
     assert any(words in p.render() for p in found), str(error)
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    error = rejected(
+    error = rejected_stack(
         "vbox-cluster",
-        {
-            "master.httpPort": 3022,
-            "nodes.count": 0,
-            "network.dhcpRange": {"start": "192.168.56.1", "end": "192.168.56.9"},
-        },
+        change("master", "httpPort", value=3022),
+        change("nodes", "count", value=0),
+        change("network", "dhcpRange", value={"start": "192.168.56.1", "end": "192.168.56.9"}),
     )
     where = {p.location for p in error.problems}
     assert where >= {"master.httpPort", "nodes.count", "network.dhcpRange"}, str(error)
+
+
+def test_user_names_never_take_the_labs_own_names() -> None:
+    # Resources are named by role: a template called `base-disk` is no second base disk...
+    config = load_stack_file("vbox-cluster")
+    config[K + "template"] = {**config[K + "template"], "name": "base-disk"}
+    run = run_program(config, stack="vbox-cluster")
+    assert env(run, "base-disk-medium")["DISK_PATH"].endswith("/disks/base.vdi")
+    assert env(run, "template-disk-medium")["DISK_PATH"].endswith("/disks/base-disk.vdi")
+    assert env(run, "template-vm")["VM_NAME"] == "base-disk"
+    # ... and one called `base` would write over the base disk's file: refused.
+    error = rejected_stack("vbox-cluster", change("template", "name", value="base"))
+    assert [p.location for p in error.problems] == ["template.name"]
+    assert "base.vdi is the base disk's file" in str(error)
+
+
+def test_renamed_resources_keep_their_state_through_an_alias() -> None:
+    config = load_stack_file("vbox-cluster")
+    config[K + "master"] = {**config[K + "master"], "name": "boss"}
+    config[K + "nodes"] = {**config[K + "nodes"], "namePrefix": "worker"}
+    config[K + "redis"] = {**config[K + "redis"], "node": "worker01"}
+    run = run_program(config, stack="vbox-cluster")
+    aliases = {
+        r.name: [a["spec"]["name"] for a in r.options.get("aliases", [])]
+        for r in run.resources
+        if r.type.startswith("cloudlabs:virtualbox:")
+    }
+    assert aliases["master"] == ["boss"] and aliases["master-disk"] == ["boss-disk"]
+    assert aliases["node02"] == ["worker02"] and aliases["node02-seed"] == ["worker02-seed"]
+    assert aliases["template"] == [] and aliases["base-disk"] == []
+    assert env(run, "master-vm")["VM_NAME"] == "boss"
+    # What the engine matches an aliased parent's children by: their names start with it.
+    for res in run.of_type(CMD):
+        assert res.name.startswith(res.parent.rsplit("::", 1)[-1] + "-"), res
+    # The shipped names are the roles themselves: nothing to alias.
+    shipped = run_stack_file("vbox-cluster")
+    assert not any(r.options.get("aliases") for r in shipped.resources)

@@ -27,6 +27,12 @@ _TUNING = (
     ("--max-depth", int, "deepest nesting of parentheses/unary signs [CALC_MAX_DEPTH, 100]"),
     ("--max-digits", int, "longest number in digits [CALC_MAX_DIGITS, 4000]"),
     ("--max-operations", int, "most operations in one expression [CALC_MAX_OPERATIONS, 1000]"),
+    ("--max-calls", int, "operator calls in flight, in all [CALC_MAX_CALLS, 256]"),
+    (
+        "--max-calls-per-connection",
+        int,
+        "operator calls in flight per client connection [CALC_MAX_CALLS_PER_CONNECTION, 32]",
+    ),
     ("--read-timeout", float, "seconds to receive one request [CALC_READ_TIMEOUT, 10]"),
     ("--idle-timeout", float, "seconds an idle connection is kept [CALC_IDLE_TIMEOUT, 60]"),
     ("--delay", float, "artificial delay of operator answers (tests) [CALC_DELAY, 0]"),

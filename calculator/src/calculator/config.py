@@ -48,6 +48,8 @@ class Config:
     max_depth: int = 100
     max_digits: int = 4000
     max_operations: int = 1000
+    max_calls: int = 256
+    max_calls_per_connection: int = 32
     read_timeout: float = 10.0
     idle_timeout: float = 60.0
     delay: float = 0.0
@@ -64,6 +66,8 @@ _SETTINGS: tuple[tuple[str, str, type, float], ...] = (
     ("max_depth", "CALC_MAX_DEPTH", int, 1),
     ("max_digits", "CALC_MAX_DIGITS", int, 1),
     ("max_operations", "CALC_MAX_OPERATIONS", int, 1),
+    ("max_calls", "CALC_MAX_CALLS", int, 1),
+    ("max_calls_per_connection", "CALC_MAX_CALLS_PER_CONNECTION", int, 1),
     ("read_timeout", "CALC_READ_TIMEOUT", float, 0.01),
     ("idle_timeout", "CALC_IDLE_TIMEOUT", float, 0.01),
     ("delay", "CALC_DELAY", float, 0),

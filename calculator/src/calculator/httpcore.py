@@ -2,8 +2,9 @@
 
 Server: keep-alive; pipelined requests are handled concurrently and answered in order, the
 answers ready together going out in one write; Content-Length and chunked bodies,
-``Expect: 100-continue``; limits on head and body sizes; read and idle timeouts; an access
-log line per request (written in batches). Client: a pool of keep-alive connections per
+``Expect: 100-continue``; limits on head, framing and body sizes; read and idle timeouts; a
+``Connection`` per client that tells handlers when the client has left; an access log line
+per request (written in batches). Client: a pool of keep-alive connections per
 upstream, batching the calls of one event-loop turn into one pipelined write, with a deadline
 on every call. Only what the calculator services need; not a general-purpose web server.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 import sys
 import time
 from collections import deque
@@ -22,10 +24,14 @@ from functools import partial
 from typing import TextIO
 from urllib.parse import urlsplit
 
-MAX_HEAD = 16 * 1024
+MAX_HEAD = 16 * 1024  # request or response head; also chunked framing, and trailers
 MAX_HEADERS = 100
+MAX_CHUNK_LINE = 1024
 MAX_RESPONSE = 1024 * 1024
 DRAIN_LIMIT = 8 * 1024 * 1024
+# Sent to a client that has half-closed, to find out whether it is still there (see
+# Connection.check); clients skip interim answers they did not ask for (RFC 9110, 15.2).
+PROBE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 REASONS = {
     100: "Continue",
@@ -57,6 +63,43 @@ class ProtocolError(Exception):
         self.message = message
 
 
+class Connection:
+    """The client connection a request arrived on, as handlers see it.
+
+    ``eof``: the client sends nothing more; it half-closed its side, or closed its socket
+    (TCP does not tell which). ``gone``: the connection is closed, nothing can be answered
+    any more. A handler may set ``on_eof`` and ``on_gone``, each called once when that
+    happens, and ``check()`` a client at EOF: the connection is closed if the client has
+    left (then ``on_gone`` follows), and kept when it only half-closed.
+    """
+
+    __slots__ = ("_check", "eof", "gone", "on_eof", "on_gone")
+
+    def __init__(self, check: Callable[[], None]) -> None:
+        self._check = check
+        self.eof = False
+        self.gone = False
+        self.on_eof: Callable[[], None] | None = None
+        self.on_gone: Callable[[], None] | None = None
+
+    def check(self) -> None:
+        if self.eof and not self.gone:
+            self._check()
+
+    def _ended(self) -> None:
+        if not self.eof:
+            self.eof = True
+            if self.on_eof is not None:
+                self.on_eof()
+
+    def _lost(self) -> None:
+        if not self.gone:
+            self.gone = self.eof = True
+            callback, self.on_eof, self.on_gone = self.on_gone, None, None
+            if callback is not None:
+                callback()
+
+
 @dataclass(slots=True)
 class Request:
     method: str
@@ -64,6 +107,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     peer: str
+    connection: Connection | None = None
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name, default)
@@ -125,7 +169,7 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
             raise ProtocolError(505, f"unsupported version {version[:16]}")
         raise ProtocolError(400, "malformed request line")
     if len(lines) - 1 > MAX_HEADERS:
-        raise ProtocolError(431, "too many header fields")
+        raise ProtocolError(431, f"more than {MAX_HEADERS} header fields")
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
@@ -148,12 +192,15 @@ _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
 class _ChunkedBody:
     """Incremental decoder of a chunked body that begins at offset ``pos`` of a buffer
     which only grows until the body is complete: every call goes on from where the last
-    one stopped, so a body arriving in many small pieces is not decoded again each time."""
+    one stopped, so a body arriving in many small pieces is not decoded again each time.
+    Besides the data (at most ``limit`` bytes), the framing (chunk-size lines, extensions,
+    line ends) and the trailer section are bounded by MAX_HEAD each."""
 
-    __slots__ = ("body", "pos", "trailer")
+    __slots__ = ("body", "framing", "pos", "trailer")
 
     def __init__(self, start: int) -> None:
         self.body = bytearray()
+        self.framing = 0  # bytes of chunk-size lines and line ends so far
         self.pos = start  # the next chunk-size (or trailer) line
         self.trailer = -1  # where the trailer section began, -1 before it
 
@@ -161,17 +208,20 @@ class _ChunkedBody:
         """``(body, end of the body in buf)``, or None while incomplete."""
         while self.trailer < 0:
             pos = self.pos
-            eol = buf.find(b"\r\n", pos)
+            eol = buf.find(b"\r\n", pos, pos + MAX_CHUNK_LINE + 2)
             if eol < 0:
-                if len(buf) - pos > 1024:
-                    raise ProtocolError(400, "malformed chunk size")
+                if len(buf) - pos > MAX_CHUNK_LINE:
+                    raise ProtocolError(400, f"chunk-size line longer than {MAX_CHUNK_LINE} bytes")
                 return None
+            framing = self.framing + eol + 4 - pos  # the line, its CRLF, the data's CRLF
+            if framing > MAX_HEAD:
+                raise ProtocolError(413, f"chunked framing larger than {MAX_HEAD} bytes")
             size_text = bytes(buf[pos:eol]).split(b";", 1)[0].strip()
             if _CHUNK_SIZE.fullmatch(size_text) is None:
                 raise ProtocolError(400, "malformed chunk size")
             size = int(size_text, 16)
             if len(self.body) + size > limit:
-                raise ProtocolError(413, f"request body larger than {limit} bytes")
+                raise ProtocolError(413, f"body larger than {limit} bytes")
             start = eol + 2
             if size == 0:
                 self.pos = self.trailer = start
@@ -182,14 +232,15 @@ class _ChunkedBody:
             if buf[end : end + 2] != b"\r\n":
                 raise ProtocolError(400, "malformed chunk")
             self.body += buf[start:end]
+            self.framing = framing
             self.pos = end + 2
-        # Trailer section: lines until an empty one.
+        # Trailer section: lines until an empty one, MAX_HEAD bytes at most.
         while True:
             pos = self.pos
-            eol = buf.find(b"\r\n", pos)
+            eol = buf.find(b"\r\n", pos, self.trailer + MAX_HEAD + 2)
             if eol < 0:
                 if len(buf) - self.trailer > MAX_HEAD:
-                    raise ProtocolError(431, "trailer section too large")
+                    raise ProtocolError(431, f"trailer section larger than {MAX_HEAD} bytes")
                 return None
             if eol == pos:
                 return bytes(self.body), eol + 2
@@ -292,15 +343,21 @@ class HTTPServer:
 class _Slot:
     """A request received on a connection, waiting for its turn to be answered."""
 
-    __slots__ = ("drain", "keep_alive", "request", "response", "t0", "task")
+    __slots__ = ("drain", "interim", "keep_alive", "request", "response", "t0", "task")
 
-    def __init__(self, request: Request, keep_alive: bool, t0: float) -> None:
+    def __init__(self, request: Request, keep_alive: bool, t0: float, interim: bool) -> None:
         self.request = request
         self.keep_alive = keep_alive
         self.t0 = t0
+        self.interim = interim  # an HTTP/1.1 request: interim (1xx) answers may precede
         self.response: Response | None = None
         self.task: asyncio.Future[Response] | None = None
         self.drain = False
+
+
+# A request in the buffer takes at most max_body plus this: its head, chunked framing and
+# trailer section (MAX_HEAD each), and line ends. Reading pauses beyond it.
+_FRAMING = 4 * MAX_HEAD
 
 
 class _ServerProtocol(asyncio.Protocol):
@@ -329,6 +386,9 @@ class _ServerProtocol(asyncio.Protocol):
         self.request_start: float | None = None
         self.last_activity = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
+        self.connection = Connection(self._check_client)
+        self.probe_timer: asyncio.Handle | None = None
+        self.probe_delay = 0.0
 
     # -- connection lifecycle -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -345,19 +405,62 @@ class _ServerProtocol(asyncio.Protocol):
         self.server.connections.discard(self)
         if self.timer is not None:
             self.timer.cancel()
+        if self.probe_timer is not None:
+            self.probe_timer.cancel()
         for slot in self.slots:
             if slot.task is not None:
                 slot.task.cancel()
         self.slots.clear()
+        self.connection._lost()
 
     def shutdown(self) -> None:
         self._close()
 
-    def _close(self) -> None:
+    def _close(self, abort: bool = False) -> None:
         if not self.closed:
             self.closed = True
             if self.transport is not None:
-                self.transport.close()
+                if abort:
+                    self.transport.abort()
+                else:
+                    self.transport.close()
+            if abort:
+                self.connection._lost()  # at once: connection_lost comes a turn later
+
+    # -- is a client at EOF still there? -----------------------------------------------------
+    def _check_client(self) -> None:
+        """After EOF, with answers still to come: a client that closed its socket answers
+        anything sent to it with a TCP reset, one that only half-closed reads it. So an
+        interim ``100 Continue`` is sent (HTTP/1.1 only) and the socket's error state is
+        then polled (at once, then at growing intervals) while answers are pending; the
+        connection is dropped once the reset has come. HTTP/1.0 allows no interim answer
+        (the next answer is that of slots[0]): such a connection is dropped at once."""
+        if self.closed or not self.slots or self.probe_timer is not None:
+            return
+        if not self.slots[0].interim:
+            self._close(abort=True)
+            return
+        self.out.append(PROBE)
+        if not self.processing:
+            self._flush()
+        self.probe_delay = 0.0
+        self.probe_timer = asyncio.get_running_loop().call_soon(self._poll_client)
+
+    def _poll_client(self) -> None:
+        self.probe_timer = None
+        if self.closed or self.transport is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        try:
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if sock else 0
+        except OSError as exc:
+            error = exc.errno or -1
+        if error:
+            self._close(abort=True)  # the client has left: its answers have nowhere to go
+        elif self.slots:
+            self.probe_delay = min(1.0, max(0.01, 2 * self.probe_delay))
+            loop = asyncio.get_running_loop()
+            self.probe_timer = loop.call_later(self.probe_delay, self._poll_client)
 
     def _arm_timer(self) -> None:
         if self.closed:
@@ -403,7 +506,7 @@ class _ServerProtocol(asyncio.Protocol):
         self.buf += data
         self._process()
         if (
-            len(self.buf) > self.limits.max_body + 2 * MAX_HEAD
+            len(self.buf) > self.limits.max_body + _FRAMING
             and not self.read_paused
             and not self.closed
             and self.transport is not None
@@ -417,6 +520,8 @@ class _ServerProtocol(asyncio.Protocol):
             self.closed = True
             return False
         self._process()
+        if not self.closed:
+            self.connection._ended()
         return not self.closed  # keep the transport open while answers are pending
 
     # -- request handling --------------------------------------------------------------------
@@ -442,7 +547,7 @@ class _ServerProtocol(asyncio.Protocol):
             return
         if self.eof and not self.slots and self.discarding < 0 and (self.no_more or not self.buf):
             self._close()
-        elif self.read_paused and len(self.buf) <= self.limits.max_body + 2 * MAX_HEAD:
+        elif self.read_paused and len(self.buf) <= self.limits.max_body + _FRAMING:
             self.read_paused = False
             if self.transport is not None:
                 self.transport.resume_reading()
@@ -466,12 +571,12 @@ class _ServerProtocol(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(buf) > MAX_HEAD:
-                    self._reject(431, "request head too large")
+                    self._reject(431, f"request head larger than {MAX_HEAD} bytes")
                 elif self.eof:
                     self._reject(400, "incomplete request")
                 return
             if end > MAX_HEAD:
-                self._reject(431, "request head too large")
+                self._reject(431, f"request head larger than {MAX_HEAD} bytes")
                 return
             try:
                 method, target, version, headers = _parse_head(bytes(buf[:end]))
@@ -506,8 +611,10 @@ class _ServerProtocol(asyncio.Protocol):
                 keep_alive = "keep-alive" in connection
             if not keep_alive:
                 self.no_more = True
-            request = Request(method, target.split("?", 1)[0], headers, body, self.peer)
-            slot = _Slot(request, keep_alive, time.perf_counter())
+            request = Request(
+                method, target.split("?", 1)[0], headers, body, self.peer, self.connection
+            )
+            slot = _Slot(request, keep_alive, time.perf_counter(), version == "HTTP/1.1")
             self.slots.append(slot)
             try:
                 result = self.server.handler(request)
@@ -576,8 +683,8 @@ class _ServerProtocol(asyncio.Protocol):
         drain: bool = False,
     ) -> None:
         """Answer (in turn) a request that could not be read; then stop reading requests."""
-        request = Request(method, target.split("?", 1)[0], {}, b"", self.peer)
-        slot = _Slot(request, False, time.perf_counter())
+        request = Request(method, target.split("?", 1)[0], {}, b"", self.peer, self.connection)
+        slot = _Slot(request, False, time.perf_counter(), False)
         slot.response = text_response(status, f"error: {message}\n")
         slot.drain = drain
         self.slots.append(slot)
@@ -666,6 +773,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.calls: deque[_Call] = deque()
+        self.chunked: _ChunkedBody | None = None  # the chunked answer being received
         self.reused = False
         self.closed = False
         self.eof = False
@@ -702,6 +810,7 @@ class _ClientProtocol(asyncio.Protocol):
         assert self.transport is not None
         self.calls.extend(batch)
         self.buf.clear()
+        self.chunked = None
         self.eof = False
         data = batch[0].data if len(batch) == 1 else b"".join(call.data for call in batch)
         self.transport.write(data)
@@ -750,7 +859,9 @@ class _ClientProtocol(asyncio.Protocol):
         while True:
             end = buf.find(b"\r\n\r\n")
             if end < 0:
-                if len(buf) > MAX_HEAD or (self.eof and buf):
+                if len(buf) > MAX_HEAD:
+                    raise ProtocolError(502, f"response head larger than {MAX_HEAD} bytes")
+                if self.eof and buf:
                     raise ProtocolError(502, "malformed response head")
                 return None
             head = bytes(buf[:end]).lower()
@@ -762,7 +873,7 @@ class _ClientProtocol(asyncio.Protocol):
             del buf[: end + 4]  # interim response: skip it
         lines = head.split(b"\r\n")
         if len(lines) > MAX_HEADERS:
-            raise ProtocolError(502, "too many response header fields")
+            raise ProtocolError(502, f"more than {MAX_HEADERS} response header fields")
         length_text = encoding = None
         keep_alive = head[5:8] == b"1.1"
         for line in lines[1:]:
@@ -779,18 +890,21 @@ class _ClientProtocol(asyncio.Protocol):
         if encoding is not None:
             if encoding != b"chunked":
                 raise ProtocolError(502, "unsupported response transfer encoding")
-            chunked = _ChunkedBody(start).parse(buf, MAX_RESPONSE)
+            if self.chunked is None:
+                self.chunked = _ChunkedBody(start)
+            chunked = self.chunked.parse(buf, MAX_RESPONSE)
             if chunked is None:
                 if self.eof:
                     raise ProtocolError(502, "truncated response")
                 return None
+            self.chunked = None
             body, consumed = chunked
         elif length_text is not None:
             if not length_text.isdigit() or len(length_text) > 18:
                 raise ProtocolError(502, "invalid response Content-Length")
             length = int(length_text)
             if length > MAX_RESPONSE:
-                raise ProtocolError(502, "response too large")
+                raise ProtocolError(502, f"response larger than {MAX_RESPONSE} bytes")
             if len(buf) < start + length:
                 if self.eof:
                     raise ProtocolError(502, "truncated response")
@@ -798,7 +912,7 @@ class _ClientProtocol(asyncio.Protocol):
             body, consumed = bytes(buf[start : start + length]), start + length
         else:
             if len(buf) - start > MAX_RESPONSE:
-                raise ProtocolError(502, "response too large")
+                raise ProtocolError(502, f"response larger than {MAX_RESPONSE} bytes")
             if not self.eof:
                 return None
             body, consumed = bytes(buf[start:]), len(buf)

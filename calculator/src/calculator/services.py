@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import operator
+import re
+from collections import deque
 from collections.abc import Awaitable, Callable
 from fractions import Fraction
 
 from .config import SYMBOLS, Config
 from .expr import ExpressionError, Number, Operation, parse, position_of
 from .httpcore import (
+    Connection,
     Pending,
     Request,
     Response,
@@ -30,6 +34,12 @@ from .rational import (
 )
 
 JSON_TYPE = "application/json"
+# Deepest nesting of arrays and objects in a JSON body (the documents of this interface
+# need 2): checked before parsing, as Python's parser recurses once per level.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 Answer = Response | Pending | Awaitable[Response]
 Value = int | Fraction
 
@@ -91,6 +101,15 @@ def error_response(
     return text_response(error.status, f"{text}\n{extra}", headers)
 
 
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` in ``text`` (strings skipped);
+    linear, at C speed."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(itertools.accumulate(map(_NESTING.__getitem__, brackets)), default=0) > limit
+
+
 def request_text(request: Request, field: str) -> str:
     """The request's input: the body as UTF-8 text, or ``field`` of a JSON object body."""
     body = request.body
@@ -101,6 +120,8 @@ def request_text(request: Request, field: str) -> str:
     except UnicodeDecodeError as exc:
         raise ServiceError(400, f"request body is not valid UTF-8 (byte {exc.start})") from exc
     if request.header("content-type").lower().startswith(JSON_TYPE):
+        if json_too_deep(text):
+            raise ServiceError(400, f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             document = json.loads(text)
         except ValueError as exc:
@@ -183,7 +204,15 @@ def operator_handler(config: Config) -> Callable[[Request], Answer]:
 
 
 class FrontEnd:
-    """Parses expressions and evaluates them by calling the operator services."""
+    """Parses expressions and evaluates them by calling the operator services.
+
+    Operator calls are admitted fairly: at most ``max_calls`` are in flight in all and
+    ``max_calls_per_connection`` for the requests of one client connection. A call beyond
+    that waits in its connection's queue; connections with waiting calls take turns (one
+    call each per turn) as calls complete, so a client with a lot of work cannot delay the
+    others by more than one call per connection. When a client leaves, its waiting calls are
+    dropped and its expressions abandoned (the calls in flight are let finish and ignored).
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -196,6 +225,69 @@ class FrontEnd:
         self.active: set[_Evaluation] = set()
         self.sweeper: asyncio.TimerHandle | None = None
         self.tick = max(0.005, min(0.1, config.expression_timeout / 20))
+        # Admission of operator calls.
+        self.clients: dict[Connection, _Client] = {}
+        self.calls = 0  # in flight
+        self.max_calls = config.max_calls
+        self.max_per_client = config.max_calls_per_connection
+        self.turns: deque[_Client] = deque()  # clients with waiting calls, under their share
+
+    def client_of(self, request: Request) -> _Client:
+        connection = request.connection
+        if connection is None:  # a request not from a connection: on its own
+            return _Client(self, None)
+        client = self.clients.get(connection)
+        if client is None:
+            client = self.clients[connection] = _Client(self, connection)
+            connection.on_eof = client.ended
+            connection.on_gone = client.left
+        return client
+
+    def submit(self, frame: _Frame) -> None:
+        """Call the operator for ``frame`` now, or when its connection's turn comes."""
+        client = frame.evaluation.client
+        assert client is not None
+        if client.calls < self.max_per_client:
+            if self.calls < self.max_calls and not client.queue:
+                self._send(frame, client)
+                return
+            if not client.waiting:
+                client.waiting = True
+                self.turns.append(client)
+        client.queue.append(frame)
+        if self.calls < self.max_calls:
+            self._pump()
+
+    def _send(self, frame: _Frame, client: _Client) -> None:
+        self.calls += 1
+        client.calls += 1
+        pool = self.pools[frame.node.op]
+        pool.request(f"{frame.left} {frame.right}".encode(), frame.answered)
+
+    def release(self, client: _Client) -> None:
+        """A call of ``client`` has completed: its slot goes to the next one in turn."""
+        self.calls -= 1
+        client.calls -= 1
+        if client.queue and not client.waiting:
+            client.waiting = True
+            self.turns.append(client)
+        if self.turns:
+            self._pump()
+
+    def _pump(self) -> None:
+        """Give free slots to the clients in turn, one call each per turn."""
+        turns = self.turns
+        while turns and self.calls < self.max_calls:
+            client = turns.popleft()
+            client.waiting = False
+            queue = client.queue
+            while queue and queue[0].evaluation.done:
+                queue.popleft()  # its expression has failed or timed out meanwhile
+            if queue:
+                self._send(queue.popleft(), client)
+                if queue and client.calls < self.max_per_client:
+                    client.waiting = True
+                    turns.append(client)
 
     def track(self, evaluation: _Evaluation) -> None:
         self.active.add(evaluation)
@@ -221,6 +313,35 @@ class FrontEnd:
             self.sweeper = None
 
     def answer(self, request: Request) -> Response | Pending:
+        body = request.body
+        signs = body.count(b"+") + body.count(b"-") + body.count(b"*") + body.count(b"/")
+        if signs <= self.max_per_client or request.connection is None:
+            return self.evaluate(request)
+        # More operations than a connection's share of calls, perhaps: evaluated one turn
+        # of the event loop later, after the events already received (such as the client
+        # hanging up right after sending it) have been handled.
+        client = self.client_of(request)
+        client.deferred += 1
+        pending = Pending()
+        self.loop.call_later(0, self._deferred, request, client, pending, False)
+        return pending
+
+    def _deferred(self, request: Request, client: _Client, pending: Pending, checked: bool) -> None:
+        if client.gone:
+            return
+        connection = client.connection
+        if connection is not None and connection.eof and not checked:
+            connection.check()  # is the client still there? (drops the connection if not)
+            self.loop.call_later(0, self._deferred, request, client, pending, True)
+            return
+        client.deferred -= 1
+        answer = self.evaluate(request)
+        if isinstance(answer, Pending):
+            answer.then(pending.set)
+        else:
+            pending.set(answer)
+
+    def evaluate(self, request: Request) -> Response | Pending:
         text = ""
         try:
             text = request_text(request, "expression")
@@ -242,6 +363,53 @@ class FrontEnd:
         else:
             evaluation.start(tree)
         return evaluation.pending
+
+
+class _Client:
+    """The front end's view of one client connection: its operator calls in flight, those
+    waiting for a slot, and its expressions under way."""
+
+    __slots__ = (
+        "calls",
+        "connection",
+        "deferred",
+        "evaluations",
+        "front",
+        "gone",
+        "outstanding",
+        "queue",
+        "waiting",
+    )
+
+    def __init__(self, front: FrontEnd, connection: Connection | None) -> None:
+        self.front = front
+        self.connection = connection
+        self.calls = 0
+        self.queue: deque[_Frame] = deque()
+        self.waiting = False  # in front.turns
+        self.evaluations: set[_Evaluation] = set()
+        self.outstanding = 0  # operations not computed yet, in all its expressions
+        self.deferred = 0  # large requests not parsed yet
+        self.gone = False
+
+    def ended(self) -> None:
+        """The client sent EOF (half-closed, or left). Work that fits in its share of
+        calls is finished without asking; for more, the connection checks whether the
+        client is still there to read the answer (and drops it if not)."""
+        connection = self.connection
+        if connection is not None and (
+            self.deferred or self.outstanding > self.front.max_per_client
+        ):
+            connection.check()
+
+    def left(self) -> None:
+        """The connection is closed: nothing can be answered any more."""
+        self.gone = True
+        if self.connection is not None:
+            self.front.clients.pop(self.connection, None)
+        self.queue.clear()
+        for evaluation in list(self.evaluations):
+            evaluation.abandon()
 
 
 class _Frame:
@@ -273,7 +441,7 @@ class _Evaluation:
     operands have arrived. Nothing here is recursive: the depth of a tree costs no stack.
     """
 
-    __slots__ = ("deadline", "done", "front", "pending", "request", "text")
+    __slots__ = ("client", "deadline", "done", "front", "left", "pending", "request", "text")
 
     def __init__(self, front: FrontEnd, request: Request, text: str) -> None:
         self.front = front
@@ -282,6 +450,8 @@ class _Evaluation:
         self.pending = Pending()
         self.deadline = 0.0
         self.done = False
+        self.client: _Client | None = None
+        self.left = 0  # operations not computed yet
 
     def start(self, tree: Operation) -> None:
         front = self.front
@@ -292,6 +462,7 @@ class _Evaluation:
         while stack:
             node, parent, is_left = stack.pop()
             frame = _Frame(node, parent, is_left, self)
+            self.left += 1
             if not frame.missing:
                 ready.append(frame)
                 continue
@@ -299,18 +470,24 @@ class _Evaluation:
                 stack.append((node.right, frame, False))
             if isinstance(node.left, Operation):
                 stack.append((node.left, frame, True))
+        self.client = client = front.client_of(self.request)
+        client.evaluations.add(self)
+        client.outstanding += self.left
         for frame in ready:
-            if self.done:
-                break
-            self._send(frame)
-
-    def _send(self, frame: _Frame) -> None:
-        pool = self.front.pools[frame.node.op]
-        pool.request(f"{frame.left} {frame.right}".encode(), frame.answered)
+            front.submit(frame)
+        connection = client.connection
+        if connection is not None and connection.eof:
+            client.ended()  # a pipelined request read after the client's EOF
 
     def answered(self, frame: _Frame, result: UpstreamResponse | UpstreamError) -> None:
+        client = self.client
+        assert client is not None
+        front = self.front
+        front.release(client)
         if self.done:
             return
+        self.left -= 1
+        client.outstanding -= 1
         try:
             value = self._value(frame, result)
         except ServiceError as exc:
@@ -326,7 +503,7 @@ class _Evaluation:
             parent.right = value
         parent.missing -= 1
         if not parent.missing:
-            self._send(parent)
+            front.submit(parent)
 
     def _value(self, frame: _Frame, result: UpstreamResponse | UpstreamError) -> str:
         node = frame.node
@@ -363,10 +540,23 @@ class _Evaluation:
         timeout = self.front.config.expression_timeout
         self.fail(ServiceError(504, f"expression not evaluated within {timeout:g} s"))
 
-    def _finish(self, response: Response) -> None:
+    def _end(self) -> None:
         self.done = True
         self.front.active.discard(self)
+        client = self.client
+        if client is not None:
+            client.evaluations.discard(self)
+            client.outstanding -= self.left
+            self.left = 0
+
+    def _finish(self, response: Response) -> None:
+        self._end()
         self.pending.set(response)
+
+    def abandon(self) -> None:
+        """The client has left: no more calls, and no answer."""
+        if not self.done:
+            self._end()
 
     def succeed(self, value: str) -> None:
         if self.done:

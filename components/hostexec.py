@@ -1,0 +1,180 @@
+"""Running the project's scripts on a host: this machine, or one reached over SSH.
+
+Every platform's shell lives in ``scripts/<platform>/<object>.sh`` and follows one convention
+(``scripts/README.md``): the first argument is the action, ``create`` (check, then act: it also
+runs on every update, so it converges) or ``delete`` (undo what create made, and only that);
+parameters are environment variables; the script is self-contained, shellcheck-clean and can
+be run by hand. :func:`run_script` declares the pulumi-command resource that runs one.
+
+The script's text travels inside the command (``bash -c <script> <name> <action>``), so the
+host needs no copy of this repository. On this machine the parameters are given to
+pulumi-command's ``environment``; on a remote host they are exported inside the command,
+because an SSH server accepts only the variables its ``AcceptEnv`` lists.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_command as command
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+"""Where the scripts live in this repository."""
+
+ACTIONS = ("create", "delete")
+
+
+@dataclass(frozen=True)
+class RemoteHost:
+    """A host reached over SSH."""
+
+    host: str
+    """Its name or address."""
+    user: str = "root"
+    """The login user."""
+    port: int = 22
+    """The SSH port."""
+    private_key: pulumi.Input[str] | None = None
+    """The private key (a Pulumi secret when configured with ``--secret``); None = the SSH
+    agent."""
+    host_key: str | None = None
+    """The host's public key (``ssh-ed25519 AAAA...``): the connection is refused when the host
+    shows another one."""
+    dial_error_limit: int = 10
+    """How many failed connection attempts before giving up (a host that is rebooting)."""
+    per_dial_timeout: int = 15
+    """Seconds one connection attempt may take."""
+
+    @property
+    def jump(self) -> str:
+        """``user@host[:port]``, for ``ssh -J``."""
+        return f"{self.user}@{self.host}" + (f":{self.port}" if self.port != 22 else "")
+
+    def connection(self) -> command.remote.ConnectionArgs:
+        return command.remote.ConnectionArgs(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            private_key=self.private_key,
+            host_key=self.host_key,
+            dial_error_limit=self.dial_error_limit,
+            per_dial_timeout=self.per_dial_timeout,
+        )
+
+
+@dataclass(frozen=True)
+class Host:
+    """Where scripts run."""
+
+    remote: RemoteHost | None = None
+    """None = this machine."""
+    sudo: bool = False
+    """Run the scripts through ``sudo -n`` (a login user that is not root)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Variables every script gets on this host (the hypervisor's command, its URI)."""
+
+    def command_there(self, text: str) -> str:
+        """``text`` as typed on this machine to run it on the host: itself, or through ssh."""
+        if self.remote is None:
+            return text
+        r = self.remote
+        port = f"-p {r.port} " if r.port != 22 else ""
+        return f"ssh {port}{r.user}@{r.host} {text}"
+
+    def ssh_prefix(self) -> str:
+        """What to put before ``-p PORT user@127.0.0.1`` to reach a port of the host."""
+        return "ssh" if self.remote is None else f"ssh -J {self.remote.jump}"
+
+
+@cache
+def script_text(script: str) -> str:
+    """The text of ``scripts/<script>`` (``virtualbox/vm.sh``)."""
+    return (SCRIPTS / script).read_text()
+
+
+def script_command(
+    script: str,
+    action: str,
+    *,
+    exports: Mapping[str, str] | None = None,
+    sudo: bool = False,
+    keep: Sequence[str] = (),
+) -> str:
+    """The shell command running ``scripts/<script> <action>`` from the script's text.
+
+    ``exports`` are exported inside the command (for a remote host); with ``sudo``, the
+    variables named in ``keep`` (already in the caller's environment) pass through sudo.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
+    text = script_text(script)
+    if exports:
+        text = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(exports.items())) + text
+    run = shlex.join(["bash", "-c", text, f"scripts/{script}", action])
+    if not sudo:
+        return run
+    preserve = f"--preserve-env={','.join(sorted(keep))} " if keep else ""
+    return f"sudo -n {preserve}{run}"
+
+
+def run_script(
+    name: str,
+    host: Host,
+    script: str,
+    env: Mapping[str, pulumi.Input[str]],
+    *,
+    delete: bool = True,
+    update: bool = False,
+    triggers: Sequence[Any] = (),
+    previous_output: bool = False,
+    opts: pulumi.ResourceOptions,
+) -> command.local.Command | command.remote.Command:
+    """A command resource running ``scripts/<script>`` on ``host``.
+
+    ``create`` runs on ``up``; an input change runs it again (it converges). ``delete``
+    (unless False) runs on ``destroy`` and before a replacement. ``triggers`` replace the
+    resource when they change, except with ``update``: an explicit update command (the create
+    action) then runs instead. With ``previous_output``, the script's delete reads what its
+    create printed (``PULUMI_COMMAND_STDOUT``).
+    """
+    full: dict[str, pulumi.Input[str]] = {**host.env, **env}
+    common: dict[str, Any] = {
+        "triggers": list(triggers) or None,
+        "add_previous_output_in_env": previous_output,
+        "opts": opts,
+    }
+    if host.remote is None:
+        keep = list(full)
+
+        def local(action: str) -> str:
+            return script_command(script, action, sudo=host.sudo, keep=keep)
+
+        return command.local.Command(
+            name,
+            create=local("create"),
+            update=local("create") if update else None,
+            delete=local("delete") if delete else None,
+            environment=full,
+            **common,
+        )
+    values = pulumi.Output.all(**full)
+
+    def remote(action: str) -> pulumi.Output[str]:
+        return values.apply(
+            lambda resolved: script_command(script, action, exports=resolved, sudo=host.sudo)
+        )
+
+    return command.remote.Command(
+        name,
+        connection=host.remote.connection(),
+        create=remote("create"),
+        update=remote("create") if update else None,
+        delete=remote("delete") if delete else None,
+        **common,
+    )

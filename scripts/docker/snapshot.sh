@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A snapshot of a container as an image (`docker commit`).
+#
+# create: runs the optional preparation command inside the container, then commits it; prints
+#         the snapshot's image id (only that) on stdout. When IMAGE already is a snapshot of
+#         this very container, it is reused.
+# delete: removes the snapshot image: its tag, then the image itself. A tag that was moved to
+#         another image in the meantime is left alone; only the snapshot that create took is
+#         removed. Nothing to do when the image is already gone.
+#
+# Usage: snapshot.sh create|delete
+# Environment:
+#   IMAGE                   repository:tag of the snapshot (required)
+#   CONTAINER               create: name or id of the container to commit (required)
+#   PREPARE                 create, optional: shell command run inside the container first
+#   PULUMI_COMMAND_STDOUT   delete, optional: the image id create printed (set by
+#                           pulumi-command; without it, the image IMAGE points at is removed)
+set -euo pipefail
+
+ACTION="${1:-create}"
+: "${IMAGE:?set IMAGE to the repository:tag of the snapshot}"
+LABEL_KEY=org.cloudlabs.snapshot-of
+
+create() {
+    local container_id taken_from
+    : "${CONTAINER:?set CONTAINER to the container to snapshot}"
+    container_id="$(docker container inspect --format '{{.Id}}' "${CONTAINER}")"
+
+    taken_from="$(docker image inspect \
+        --format "{{with .Config.Labels}}{{index . \"${LABEL_KEY}\"}}{{end}}" "${IMAGE}" \
+        2>/dev/null || true)"
+    if [[ "${taken_from}" == "${container_id}" ]]; then
+        echo "${IMAGE} already is a snapshot of ${CONTAINER}" >&2
+        docker image inspect --format '{{.Id}}' "${IMAGE}"
+        return 0
+    fi
+
+    if [[ -n "${PREPARE:-}" ]]; then
+        echo "running in ${CONTAINER} before the snapshot: ${PREPARE}" >&2
+        docker exec "${CONTAINER}" /bin/sh -c "${PREPARE}" >&2
+    fi
+
+    echo "committing ${CONTAINER} as ${IMAGE}" >&2
+    docker container commit \
+        --change "LABEL ${LABEL_KEY}=${container_id}" \
+        --message "snapshot of ${CONTAINER}" \
+        "${CONTAINER}" "${IMAGE}" >/dev/null
+    docker image inspect --format '{{.Id}}' "${IMAGE}"
+}
+
+delete() {
+    local snapshot_id tagged_id tags
+    snapshot_id="${PULUMI_COMMAND_STDOUT:-}"
+    snapshot_id="${snapshot_id//[[:space:]]/}"
+    tagged_id="$(docker image inspect --format '{{.Id}}' "${IMAGE}" 2>/dev/null || true)"
+    if [[ -z "${snapshot_id}" ]]; then
+        snapshot_id="${tagged_id}"
+    fi
+    if [[ -z "${snapshot_id}" ]] || ! docker image inspect "${snapshot_id}" >/dev/null 2>&1; then
+        echo "no snapshot image to remove for ${IMAGE}" >&2
+        return 0
+    fi
+
+    if [[ "${tagged_id}" == "${snapshot_id}" ]]; then
+        echo "removing ${IMAGE} (${snapshot_id})" >&2
+        docker image rm "${IMAGE}" >/dev/null
+    fi
+    if docker image inspect "${snapshot_id}" >/dev/null 2>&1; then
+        tags="$(docker image inspect --format '{{len .RepoTags}}' "${snapshot_id}")"
+        if [[ "${tags}" == 0 ]]; then
+            docker image rm "${snapshot_id}" >/dev/null
+        else
+            echo "${snapshot_id} has other tags; left in place" >&2
+        fi
+    fi
+}
+
+case "${ACTION}" in
+create) create ;;
+delete) delete ;;
+*)
+    echo "usage: $0 create|delete" >&2
+    exit 2
+    ;;
+esac
