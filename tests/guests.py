@@ -8,7 +8,7 @@ The set-up builds what the guests need:
   and ConfigDrive), default user ``ubuntu``; :func:`cloud_image` gives its path;
 - the package mirror (``scripts/setup/guest-mirror.sh``), served in the namespace on every
   address: a guest reaches it at its gateway; :func:`mirror` describes it, and
-  :meth:`Mirror.apt_config` is the cloud-config ``apt`` section that points a guest at it.
+  :meth:`Mirror.apt_mirror` is the cloud-config part that points a guest at it.
 
 A missing piece fails the test (with the command that sets it up), never skips it.
 
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shlex
 import shutil
@@ -45,6 +46,7 @@ import termios
 import threading
 import time
 import tty
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +63,7 @@ from components.libvirt.xml_render import (
     render_domain,
     render_network,
 )
+from components.renderers.cloudinit import AptMirror
 from tests.harness import ROOT, Resource
 from tests.validators import require
 
@@ -211,11 +214,9 @@ class Mirror:
         """The mirror's URL for a guest whose gateway is ``gateway``."""
         return f"http://{gateway}:{self.port}{self.path}"
 
-    def apt_config(self, gateway: str) -> dict[str, Any]:
-        """cloud-config ``apt`` section: every Debian suite from the mirror, its key trusted."""
-        key = self.key_asc.read_text()
-        entry = {"arches": ["default"], "uri": self.url(gateway)}
-        return {"primary": [{**entry, "key": key}], "security": [entry]}
+    def apt_mirror(self, gateway: str) -> AptMirror:
+        """The cloud-config part that takes every Debian suite from the mirror, its key trusted."""
+        return AptMirror(self.url(gateway), key=self.key_asc.read_text(), security=True)
 
 
 def mirror() -> Mirror:
@@ -587,9 +588,30 @@ class Lab:
         self.guests, self.networks = [], []
 
 
-def remove_tagged(tag: str, storage: Path, bridges: Sequence[str] = ()) -> None:
-    """Remove every domain and network whose name starts with ``tag``, the bridges, and
-    ``storage``: the last resort of a test that defined them (through a stack or not)."""
+STORAGE = Path("/var/lib/libvirt/images")
+"""Where the libvirt tests keep a run's disks, seeds and consoles: ``STORAGE / <tag>``."""
+TEST_TAG = re.compile(r"(?:cl|gi|gv)[0-9a-f]{6}")
+"""The tag a libvirt test run gives everything it defines (``cl``: the lifecycle test, ``gi``:
+the image test, ``gv``: libvirt-host's guests; then six hex digits): the domains, networks and
+pools are named ``<tag>-...``, the bridges ``<tag>..``, the storage ``STORAGE / <tag>``."""
+
+
+def new_tag(prefix: str) -> str:
+    """A fresh tag for a test run (``prefix`` as in :data:`TEST_TAG`)."""
+    tag = prefix + uuid.uuid4().hex[:6]
+    assert TEST_TAG.fullmatch(tag), f"{tag} is not a libvirt test tag"
+    return tag
+
+
+def _bridges() -> list[str]:
+    links = json.loads(in_netns("ip", "-json", "link", "show", "type", "bridge") or "[]")
+    return [link["ifname"] for link in links]
+
+
+def remove_tagged(tag: str, storage: Path | None = None, bridges: Sequence[str] = ()) -> None:
+    """Remove every domain, network and pool whose name starts with ``tag``, every bridge in
+    the namespace whose name does, ``bridges``, and ``storage`` (``STORAGE / tag``): the last
+    resort of a test that defined them (through a stack or not)."""
     for name in virsh("list", "--all", "--name").split():
         if name.startswith(tag):
             virsh("destroy", name, check=False)
@@ -598,9 +620,37 @@ def remove_tagged(tag: str, storage: Path, bridges: Sequence[str] = ()) -> None:
         if name.startswith(tag):
             virsh("net-destroy", name, check=False)
             virsh("net-undefine", name, check=False)
-    for bridge in bridges:
+    for name in virsh("pool-list", "--all", "--name").split():
+        if name.startswith(tag):
+            virsh("pool-destroy", name, check=False)
+            virsh("pool-undefine", name, check=False)
+    for bridge in [*bridges, *(b for b in _bridges() if b.startswith(tag))]:
         in_netns("ip", "link", "del", bridge, check=False)
-    shutil.rmtree(storage, ignore_errors=True)
+    shutil.rmtree(storage or STORAGE / tag, ignore_errors=True)
+
+
+def remove_leftovers() -> list[str]:
+    """Remove what an interrupted earlier run of the libvirt tests left in the namespace (its
+    domains, networks, pools, bridges and storage, found by :data:`TEST_TAG`); the tags removed.
+
+    A run killed before its clean-up leaves running networks behind, whose bridges hold their
+    addresses: the next run's network on the same subnet then fails to start ("Network is
+    already in use by interface ..."). Every libvirt test's fixture calls this first; they run
+    under the libvirt lock, so nothing else of the tests' own is running then.
+    """
+    names = [
+        *virsh("list", "--all", "--name").split(),
+        *virsh("net-list", "--all", "--name").split(),
+        *virsh("pool-list", "--all", "--name").split(),
+        *_bridges(),
+        *(p.name for p in (STORAGE.iterdir() if STORAGE.is_dir() else ()) if p.is_dir()),
+    ]
+    tags = sorted({m.group(0) for n in names if (m := TEST_TAG.match(n))})
+    for tag in tags:
+        remove_tagged(tag)
+    if tags:
+        print(f"removed what earlier runs left in {NETNS}: {', '.join(tags)}")
+    return tags
 
 
 def guest_links(guest: Guest) -> Iterator[dict[str, Any]]:

@@ -15,13 +15,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from components.renderers.cloudinit import UserData, render_meta_data, render_user_data
-from components.renderers.netplan import Ethernet, render_netplan
+from components.renderers.cloudinit import (
+    Hostname,
+    Login,
+    Nic,
+    Packages,
+    render_meta_data,
+    render_network_config,
+    render_user_data,
+)
 from tests.guests import (
+    STORAGE,
     Guest,
     Lab,
     Mirror,
@@ -31,7 +38,9 @@ from tests.guests import (
     guest_links,
     in_netns,
     mirror,
+    new_tag,
     nocloud_seed,
+    remove_leftovers,
     remove_tagged,
     require_libvirtd,
     require_qemu,
@@ -51,8 +60,9 @@ def booted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mirror, G
     require_libvirtd()
     require_qemu()
     served = mirror()
-    tag = "gi" + uuid.uuid4().hex[:6]
-    storage = Path(f"/var/lib/libvirt/images/{tag}")
+    remove_leftovers()
+    tag = new_tag("gi")
+    storage = STORAGE / tag
     key = SshKey.create(tmp_path_factory.mktemp("ssh"))
     try:
         with Lab(tag, storage) as lab:
@@ -66,20 +76,17 @@ def booted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mirror, G
             )
             name = f"{tag}-nocloud"
             user_data = render_user_data(
-                UserData(
-                    hostname=name,
-                    user="ubuntu",
-                    ssh_public_keys=[key.public],
-                    packages=["nginx"],
-                    extra={"apt": served.apt_config(GATEWAY)},
-                )
+                Hostname(name),
+                Login("ubuntu", [key.public]),
+                served.apt_mirror(GATEWAY),
+                Packages(["nginx"]),
             )
             seed = nocloud_seed(
                 storage / f"{name}.iso",
                 user_data=user_data,
                 meta_data=render_meta_data(f"{name}-1", name),
-                network_config=render_netplan(
-                    [Ethernet("lan", NOCLOUD[0], dhcp4=True, extra={"set-name": "lan0"})]
+                network_config=render_network_config(
+                    [Nic("lan", NOCLOUD[0], dhcp4=True, extra={"set-name": "lan0"})], netplan=True
                 ),
             )
             first = lab.guest(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 
 from tests.guests import (
     NETNS,
+    STORAGE,
     Guest,
     Mirror,
     SshKey,
@@ -34,6 +34,8 @@ from tests.guests import (
     guest_links,
     in_netns,
     mirror,
+    new_tag,
+    remove_leftovers,
     remove_tagged,
     require_libvirtd,
     require_qemu,
@@ -77,8 +79,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require("ansible")
     image = cloud_image()
     served = mirror()
-    tag = "gv" + uuid.uuid4().hex[:6]
-    storage = Path(f"/var/lib/libvirt/images/{tag}")
+    remove_leftovers()
+    tag = new_tag("gv")
+    storage = STORAGE / tag
     key = SshKey.create(tmp_path_factory.mktemp("ssh"))
     try:
         storage.mkdir(parents=True)

@@ -13,7 +13,6 @@ network and a domain the stack did not create are untouched).
 
 from __future__ import annotations
 
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,9 +22,12 @@ from typing import Any
 import pytest
 
 from tests.guests import (
+    STORAGE,
     attempt,
     execute,
     in_netns,
+    new_tag,
+    remove_leftovers,
     remove_tagged,
     require_libvirtd,
     sh,
@@ -74,8 +76,9 @@ def lab() -> Iterator[Lab]:
     require("qemu-img")
     require_libvirtd()
 
-    tag = "cl" + uuid.uuid4().hex[:6]
-    storage = Path(f"/var/lib/libvirt/images/{tag}")
+    remove_leftovers()
+    tag = new_tag("cl")
+    storage = STORAGE / tag
     public = f"{tag}p0"
     try:
         storage.mkdir(parents=True)
@@ -143,7 +146,7 @@ def lab() -> Iterator[Lab]:
         commands = run.in_dependency_order(COMMAND)
         yield Lab(tag, storage, base, public, foreign_net, foreign_dom, config, run, commands)
     finally:
-        remove_tagged(tag, storage, [public])
+        remove_tagged(tag, storage)
 
 
 def state(lab: Lab) -> dict[str, Any]:
