@@ -239,7 +239,7 @@ serving() {
     local pid
     pid="$(cat "$1" 2>/dev/null || true)"
     [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
-    tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -- "http.server.*--directory ${WWW} "
+    tr '\0' ' ' 2>/dev/null <"/proc/${pid}/cmdline" | grep -q -- "http.server.*--directory ${WWW} "
 }
 
 # start_server PIDFILE BIND [ip netns exec NS]: python3 -m http.server on BIND:PORT.
