@@ -24,6 +24,7 @@ bash scripts/setup/libvirt.sh
 bash scripts/setup/guest-image.sh
 bash scripts/setup/guest-mirror.sh
 bash scripts/setup/bench.sh
+bash scripts/setup/checks.sh
 # --- end of setup steps ---
 
 step "lint and types"
