@@ -46,10 +46,10 @@ class RestoreSpec:
     """OpenStack: ``rebuild`` the server or ``replace`` it (None elsewhere)."""
 
 
-def restored(stdout: str) -> str:
+def restored(stdout: str | None) -> str:
     """``<snapshot>@<generation>`` from a restore script's output (``SNAPSHOT GENERATION``)."""
-    words = stdout.split()
-    return f"{words[0]}@{words[1]}" if len(words) >= 2 else stdout.strip()
+    words = (stdout or "").split()
+    return f"{words[0]}@{words[1]}" if len(words) >= 2 else " ".join(words)
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,17 @@ from components.docker import (
     SnapshotArgs,
     local_address,
 )
+from components.hostexec import ssh_command
 from stacks.shared.catalogue import Lab
 from stacks.shared.docker import BuildConfig, DockerMachine, export_operations, operated_container
 from stacks.shared.errors import Problem
 from stacks.shared.types import (
-    ContainerName,
+    HostLabel,
     ImageRef,
     IPv4,
-    NonEmptyText,
     Port,
     RestartPolicy,
+    ShellCommand,
     SshPublicKey,
 )
 from stacks.shared.validation import LabModel, check
@@ -58,7 +59,8 @@ class ContainerConfig(DockerMachine):
 
 
 class SshContainerConfig(DockerMachine):
-    name: ContainerName = "ct2"
+    name: HostLabel = "ct2"
+    """The container's name, and its host name."""
     host_ip: IPv4 = IPv4Address("127.0.0.1")
     """Where port 22 is published on the host; 0.0.0.0 makes it reachable from outside."""
     host_port: Port = 2223
@@ -69,7 +71,7 @@ class SshContainerConfig(DockerMachine):
 class SnapshotConfig(LabModel):
     image: ImageRef = "cloudlabs/ct2-snapshot:latest"
     """The snapshot's ``repository:tag``."""
-    prepare: NonEmptyText | None = (
+    prepare: ShellCommand | None = (
         "apt-get update && DEBIAN_FRONTEND=noninteractive "
         "apt-get install -y --no-install-recommends nano"
     )
@@ -197,7 +199,7 @@ def build(config: DockerBasicsConfig) -> None:
     pulumi.export("snapshotImageId", snapshot.image_id)
     pulumi.export("snapshotImage", snapshot.image_name)
     pulumi.export("nanoImage", nano.image_name)
-    pulumi.export("sshCommand", f"ssh -p {config.ct2.host_port} root@{host}")
+    pulumi.export("sshCommand", ssh_command(f"root@{host}", port=config.ct2.host_port))
     export_operations(containers)
 
 

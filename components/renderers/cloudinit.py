@@ -92,9 +92,19 @@ class AptMirror:
     """The primary apt mirror (Debian and Ubuntu images)."""
 
     uri: str
+    key: str | None = None
+    """The mirror's signing key (armoured), trusted for it; None: the image's keys sign it."""
+    security: bool = False
+    """True: the security suite comes from the same mirror too."""
 
     def document(self) -> dict[str, object]:
-        return {"apt": {"primary": [{"arches": ["default"], "uri": self.uri}]}}
+        entry: dict[str, object] = {"arches": ["default"], "uri": self.uri}
+        apt: dict[str, object] = {
+            "primary": [entry if self.key is None else {**entry, "key": self.key}]
+        }
+        if self.security:
+            apt["security"] = [entry]
+        return {"apt": apt}
 
 
 @dataclass(frozen=True)

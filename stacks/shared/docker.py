@@ -20,15 +20,15 @@ from components.docker import (
     SnapshotArgs,
 )
 from stacks.shared.errors import Problem
-from stacks.shared.operations import Platform, Snapshotted
-from stacks.shared.types import ContainerName, parse_image_ref
+from stacks.shared.operations import MachinePlatform, Snapshotted
+from stacks.shared.types import HostLabel, Platform, parse_image_ref
 from stacks.shared.validation import LabModel, check
 
 
 class BuildConfig(LabModel):
     """How the engine builds the lab's images."""
 
-    platform: str | None = None
+    platform: Platform | None = None
     """Target platform such as ``linux/amd64``; unset = the engine's own."""
     builder_version: Literal["BuilderV1", "BuilderBuildKit"] = "BuilderV1"
     """The classic builder (default: it needs nothing beyond the engine, while BuildKit needs
@@ -38,8 +38,9 @@ class BuildConfig(LabModel):
 class DockerMachine(Snapshotted):
     """A container of a Docker lab: its snapshots are images, a restore re-creates it."""
 
-    PLATFORM: ClassVar[Platform] = "docker"
-    name: ContainerName
+    PLATFORM: ClassVar[MachinePlatform] = "docker"
+    name: HostLabel
+    """The container's name, and its host name."""
 
     @check
     def _snapshot_repository(self) -> Iterator[Problem]:

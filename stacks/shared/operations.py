@@ -13,7 +13,8 @@ A VM's (or container's) config may declare::
 
 What the config alone decides is checked here, with the rest of the lab's config, before any
 resource exists: snapshot names are valid and distinct, ``restore`` names a declared snapshot,
-``live`` and ``mode`` only where the platform has them (:data:`SUPPORT`). Two rules need the
+``live`` only where the platform has it (:data:`SUPPORT`), ``mode`` only on OpenStack
+(:class:`CloudMachine`). Two rules need the
 previous state, which only the engine holds; each is enforced by the command that would act,
 before it acts (see the README's "Snapshots, restore, resize"):
 
@@ -40,7 +41,9 @@ from stacks.shared.errors import Problem
 from stacks.shared.types import Name
 from stacks.shared.validation import LabModel, check
 
-Platform = Literal["docker", "virtualbox", "libvirt", "openstack"]
+MachinePlatform = Literal["docker", "virtualbox", "libvirt", "openstack"]
+MAX_GENERATION = 999_999_999
+"""The largest restore generation (the scripts read nine digits)."""
 RestoreMode = Literal["rebuild", "replace"]
 
 
@@ -55,12 +58,12 @@ class Support:
     restore: str
     """What a restore does there."""
     restore_modes: tuple[RestoreMode, ...] = ()
-    """The choices of ``restore.mode`` (none: the key is not accepted)."""
+    """The choices of ``restore.mode`` (none: the key is not part of the config)."""
     resize: str = ""
     """What a changed size does."""
 
 
-SUPPORT: dict[Platform, Support] = {
+SUPPORT: dict[MachinePlatform, Support] = {
     "docker": Support(
         snapshot="an image committed from the container (docker commit)",
         live=True,
@@ -113,19 +116,25 @@ class RestoreConfig(LabModel):
 
     snapshot: Name
     """The snapshot to revert to (one of ``snapshots``)."""
-    generation: int = Field(ge=1)
+    generation: int = Field(ge=1, le=MAX_GENERATION)
     """Raise it to restore again; the same value changes nothing, a smaller one is an error."""
-    mode: RestoreMode | None = None
-    """OpenStack: ``rebuild`` the server from the image (default) or ``replace`` it."""
+
+
+class CloudRestoreConfig(RestoreConfig):
+    """A restore of an OpenStack server, which can be done two ways."""
+
+    mode: RestoreMode = "rebuild"
+    """``rebuild`` the server from the image, or ``replace`` it by one booted from it."""
 
 
 class Snapshotted(LabModel):
     """Base of the config of a VM or container that can be snapshotted and restored.
 
-    Subclasses set :attr:`PLATFORM`; the rules of this class check the keys against it.
+    Subclasses set :attr:`PLATFORM`; the rules of this class check the keys against it. An
+    OpenStack machine's ``restore`` is a :class:`CloudRestoreConfig` (:class:`CloudMachine`).
     """
 
-    PLATFORM: ClassVar[Platform]
+    PLATFORM: ClassVar[MachinePlatform]
     snapshots: list[SnapshotConfig] = Field(default_factory=list)
     """Snapshots ``up`` takes (once each) and keeps; ``destroy`` deletes them."""
     restore: RestoreConfig | None = None
@@ -147,8 +156,7 @@ class Snapshotted(LabModel):
         """The declared restore, as the components take it."""
         if self.restore is None:
             return None
-        modes = SUPPORT[self.PLATFORM].restore_modes
-        mode = self.restore.mode or (modes[0] if modes else None)
+        mode = self.restore.mode if isinstance(self.restore, CloudRestoreConfig) else None
         return RestoreSpec(self.restore.snapshot, self.restore.generation, mode)
 
     def restore_snapshot(self) -> SnapshotConfig | None:
@@ -158,8 +166,16 @@ class Snapshotted(LabModel):
         return next(s for s in self.snapshots if s.name == self.restore.snapshot)
 
 
+class CloudMachine(Snapshotted):
+    """Base of the config of an OpenStack server: its restore has a ``mode``."""
+
+    PLATFORM: ClassVar[MachinePlatform] = "openstack"
+    restore: CloudRestoreConfig | None = None
+    """A restore to one of ``snapshots``, by rebuild or replacement."""
+
+
 def snapshot_problems(
-    platform: Platform, snapshots: Sequence[SnapshotConfig], restore: RestoreConfig | None
+    platform: MachinePlatform, snapshots: Sequence[SnapshotConfig], restore: RestoreConfig | None
 ) -> Iterator[Problem]:
     """Names distinct, ``restore`` on a declared snapshot, the platform's limits."""
     support = SUPPORT[platform]
@@ -188,12 +204,6 @@ def snapshot_problems(
             ("restore", "snapshot"),
             f"names no snapshot of this machine (snapshots: {known})",
             restore.snapshot,
-        )
-    if restore.__dict__.get("mode") is not None and restore.mode not in support.restore_modes:
-        yield Problem(
-            ("restore", "mode"),
-            f"{platform} has one way to restore ({support.restore}): leave mode out",
-            restore.mode,
         )
 
 

@@ -12,26 +12,28 @@ the deletes: nothing of the stack left.
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.harness import Resource, StackRun, load_stack_file, run_program, script_run
-from tests.integration.test_libvirt_lifecycle import (
-    all_domains,
+from tests.guests import (
+    STORAGE,
     attempt,
     execute,
     in_netns,
-    ordered,
+    new_tag,
+    remove_tagged,
+    require_libvirtd,
     sh,
     virsh,
 )
+from tests.harness import Resource, StackRun, load_stack_file, run_program, script_run
 
 pytestmark = pytest.mark.integration
 
+COMMAND = "command:local:Command"
 K = "cloud-labs:"
 
 
@@ -41,66 +43,68 @@ def pattern(disk: Path, byte: str, verb: str = "write") -> bool:
     return "Pattern verification failed" not in result and ("wrote" in result or "read" in result)
 
 
+def one_vm(tag: str, storage: Path, base: Path, number: int, **vm: Any) -> dict[str, Any]:
+    """libvirt-host with one small VM (``vm`` its keys) on networks of its own:
+    192.168.<number>.0/24 (NAT) and 10.<number>.0.0/24 (management), software emulation."""
+    config = load_stack_file("libvirt-host")
+    first = config[K + "vms"][1]
+    config.update(
+        {
+            K + "domainType": "qemu",
+            K + "storageDir": str(storage),
+            K + "baseImage": str(base),
+            K + "allowUndersized": True,
+            K + "hostPreparation": {"enabled": False},
+            K + "natNetwork": {
+                "name": f"{tag}-nat",
+                "bridge": f"{tag}n0",
+                "cidr": f"192.168.{number}.0/24",
+                "address": f"192.168.{number}.1",
+                "dhcpStart": f"192.168.{number}.100",
+                "dhcpEnd": f"192.168.{number}.199",
+                "adoptExisting": False,
+            },
+            K + "managementNetwork": {
+                "name": f"{tag}-mgmt",
+                "bridge": f"{tag}m0",
+                "cidr": f"10.{number}.0.0/24",
+                "address": f"10.{number}.0.1",
+            },
+            K + "vms": [{**first, "name": f"{tag}-vm", "ip": f"10.{number}.0.3", "vcpus": 1, **vm}],
+        }
+    )
+    return config
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[str, Path, StackRun]]:
-    tag = "cs" + uuid.uuid4().hex[:6]
-    storage = Path(f"/var/lib/libvirt/images/{tag}")
+    require_libvirtd()
+    tag = new_tag("cs")
+    storage = STORAGE / tag
     try:
         storage.mkdir(parents=True)
         base = storage / "base.qcow2"
         sh("qemu-img", "create", "-q", "-f", "qcow2", str(base), "256M")
-        config = load_stack_file("libvirt-host")
-        vm = config[K + "vms"][1]
-        config.update(
-            {
-                K + "domainType": "qemu",
-                K + "storageDir": str(storage),
-                K + "baseImage": str(base),
-                K + "allowUndersized": True,
-                K + "hostPreparation": {"enabled": False},
-                K + "natNetwork": {
-                    "name": f"{tag}-nat",
-                    "bridge": f"{tag}n0",
-                    "cidr": "192.168.177.0/24",
-                    "address": "192.168.177.1",
-                    "dhcpStart": "192.168.177.100",
-                    "dhcpEnd": "192.168.177.199",
-                    "adoptExisting": False,
-                },
-                K + "managementNetwork": {
-                    "name": f"{tag}-mgmt",
-                    "bridge": f"{tag}m0",
-                    "cidr": "10.77.0.0/24",
-                    "address": "10.77.0.1",
-                },
-                K + "vms": [
-                    {
-                        **vm,
-                        "name": f"{tag}-vm",
-                        "ip": "10.77.0.3",
-                        "memoryMib": 128,
-                        "vcpus": 1,
-                        "diskGib": 1,
-                        "snapshots": [
-                            {"name": "written", "description": "the pattern is there"},
-                            {"name": "running"},
-                        ],
-                        "restore": {"snapshot": "written", "generation": 1},
-                    }
-                ],
-            }
+        config = one_vm(
+            tag,
+            storage,
+            base,
+            number=77,
+            memoryMib=128,
+            diskGib=1,
+            snapshots=[
+                {"name": "written", "description": "the pattern is there"},
+                {"name": "running"},
+            ],
+            restore={"snapshot": "written", "generation": 1},
         )
         yield tag, storage, run_program(config, stack="itest")
     finally:
-        for name in all_domains():
-            if name.startswith(tag):
-                virsh("destroy", name, check=False)
-                virsh("undefine", "--snapshots-metadata", name, check=False)
-        for name in virsh("net-list", "--all", "--name").split():
-            if name.startswith(tag):
-                virsh("net-destroy", name, check=False)
-                virsh("net-undefine", name, check=False)
-        shutil.rmtree(storage, ignore_errors=True)
+        remove_tagged(tag, storage)
+
+
+def all_domains() -> list[str]:
+    return virsh("list", "--all", "--name").split()
 
 
 def snapshots(domain: str) -> list[str]:
@@ -110,7 +114,7 @@ def snapshots(domain: str) -> list[str]:
 def test_snapshot_restore_round_trip(stack: tuple[str, Path, StackRun]) -> None:
     tag, storage, run = stack
     domain, disk = f"{tag}-vm", storage / f"{tag}-vm.qcow2"
-    commands = {c.name: c for c in ordered(run)}
+    commands = {c.name: c for c in run.in_dependency_order(COMMAND)}
     vm = f"vm-{domain}"
     snap, running, restore = (
         commands[f"{vm}-snapshot-written"],

@@ -116,14 +116,14 @@ def test_bad_declarations_are_rejected_before_any_resource() -> None:
         snapshots=[{"name": "a"}, {"name": "a"}],
         restore={"snapshot": "b", "generation": 1, "mode": "rebuild"},
     )
-    config[K + "ct3"] = {"name": "Ct.3", "snapshots": [{"name": "x"}]}
+    config[K + "ct3"] = {"name": "Ct3", "snapshots": [{"name": "x"}]}
     assert_rejected(
         config,
         STACK,
         [
             ("ct2.snapshots[1].name", "already the name of snapshots[0]"),
             ("ct2.restore.snapshot", "names no snapshot"),
-            ("ct2.restore.mode", "leave mode out"),
+            ("ct2.restore.mode", "unknown key"),
             ("ct3.name", "image repository"),
         ],
     )

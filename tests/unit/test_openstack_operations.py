@@ -104,6 +104,21 @@ def test_a_new_generation_changes_the_restore_only_and_twice_the_same_nothing() 
     ]
 
 
+def test_every_openstack_vm_takes_the_keys_a_kubernetes_worker_too() -> None:
+    config = load_stack_file("openstack-k8s")
+    nodes = config[K + "nodes"]
+    workers = [dict(w) for w in nodes["workers"]]
+    workers[0] |= {"snapshots": SNAPS, "restore": {"snapshot": "clean", "generation": 1}}
+    config[K + "nodes"] = {**nodes, "workers": workers}
+    run = run_program(config, stack="openstack-k8s")
+    name = workers[0]["name"]
+    snap = run.one(COMMAND, f"k8s-worker-{name}-snapshot-clean")
+    assert snap.inputs["environment"]["IMAGE_NAME"] == f"{name}-clean"
+    assert run.one(COMMAND, f"k8s-worker-{name}-restore").inputs["environment"]["MODE"] == "rebuild"
+    assert set(run.outputs["restored"]) == {name}
+    assert differences(run, run_program(config, stack="openstack-k8s")) == []
+
+
 def test_live_snapshots_are_rejected_on_openstack() -> None:
     config = declaring(snapshots=[{"name": "hot", "live": True}])
     assert_rejected(config, STACK, [("server.snapshots[0].live", "openstack has no live")])

@@ -7,14 +7,22 @@ from typing import Any, ClassVar
 import pytest
 
 from stacks.shared.errors import ConfigError
-from stacks.shared.operations import SUPPORT, Platform, SnapshotConfig, Snapshotted
+from stacks.shared.operations import (
+    SUPPORT,
+    CloudMachine,
+    MachinePlatform,
+    SnapshotConfig,
+    Snapshotted,
+)
 from stacks.shared.types import Name
 from stacks.shared.validation import LabModel, validate_config
 
 
-def machine(platform: Platform) -> type[LabModel]:
-    class Machine(Snapshotted):
-        PLATFORM: ClassVar[Platform] = platform
+def machine(platform: MachinePlatform) -> type[LabModel]:
+    base = CloudMachine if platform == "openstack" else Snapshotted
+
+    class Machine(base):  # type: ignore[valid-type,misc]
+        PLATFORM: ClassVar[MachinePlatform] = platform
         name: Name
 
     class Lab(LabModel):
@@ -23,7 +31,7 @@ def machine(platform: Platform) -> type[LabModel]:
     return Lab
 
 
-def problems(platform: Platform, vm: dict[str, Any]) -> dict[str, str]:
+def problems(platform: MachinePlatform, vm: dict[str, Any]) -> dict[str, str]:
     with pytest.raises(ConfigError) as caught:
         validate_config("t", machine(platform), {"vms": [{"name": "a"}, {"name": "b", **vm}]})
     return {p.location: p.render() for p in caught.value.problems}
@@ -76,7 +84,7 @@ def test_restore_names_a_declared_snapshot_and_a_mode_only_on_openstack() -> Non
     )
     assert set(found) == {"vms[1].restore.snapshot", "vms[1].restore.mode"}, found
     assert "snapshots: s1" in found["vms[1].restore.snapshot"]
-    assert "leave mode out" in found["vms[1].restore.mode"]
+    assert "unknown key" in found["vms[1].restore.mode"]
     ok = {
         "name": "a",
         "snapshots": [{"name": "s1"}],
@@ -91,7 +99,7 @@ def test_unknown_keys_and_multi_line_descriptions_are_rejected() -> None:
 
 
 @pytest.mark.parametrize("platform", sorted(SUPPORT))
-def test_live_is_accepted_exactly_where_the_platform_has_it(platform: Platform) -> None:
+def test_live_is_accepted_exactly_where_the_platform_has_it(platform: MachinePlatform) -> None:
     raw = {"vms": [{"name": "a", "snapshots": [{"name": "s", "live": True}]}]}
     if SUPPORT[platform].live:
         validate_config("t", machine(platform), raw)

@@ -59,5 +59,5 @@ def test_a_restore_naming_no_snapshot_is_rejected_before_any_resource() -> None:
     assert_rejected(
         config,
         "vbox-nat",
-        [("vm.restore.snapshot", "names no snapshot"), ("vm.restore.mode", "leave mode out")],
+        [("vm.restore.snapshot", "names no snapshot"), ("vm.restore.mode", "unknown key")],
     )
