@@ -26,7 +26,7 @@ from components.docker import (
     local_address,
 )
 from stacks.shared.catalogue import Lab
-from stacks.shared.docker import BuildConfig
+from stacks.shared.docker import BuildConfig, build_platform
 from stacks.shared.errors import Problem
 from stacks.shared.types import (
     ContainerName,
@@ -156,8 +156,7 @@ def build(config: DevConfig) -> None:
             context=CONTEXT,
             dockerfile=DOCKERFILE,
             build_args={"BASE_IMAGE": config.base_image},
-            platform=config.build.platform,
-            builder_version=config.build.builder_version,
+            platform=build_platform(config.build),
         ),
     )
     health = config.healthcheck

@@ -25,7 +25,7 @@ from components.docker import (
     local_address,
 )
 from stacks.shared.catalogue import Lab
-from stacks.shared.docker import BuildConfig
+from stacks.shared.docker import BuildConfig, build_platform
 from stacks.shared.errors import Problem
 from stacks.shared.types import (
     ContainerName,
@@ -118,7 +118,7 @@ class DockerBasicsConfig(LabModel):
             seen.setdefault(tagged(ref), where)
 
 
-def _image(name: str, tag: str, recipe: str, config: DockerBasicsConfig) -> Image:
+def _image(name: str, tag: str, recipe: str, config: DockerBasicsConfig, platform: str) -> Image:
     return Image(
         name,
         ImageArgs(
@@ -126,17 +126,17 @@ def _image(name: str, tag: str, recipe: str, config: DockerBasicsConfig) -> Imag
             context=f"{RECIPES}/{recipe}",
             dockerfile=f"{RECIPES}/{recipe}/Dockerfile",
             build_args={"BASE_IMAGE": config.base_image},
-            platform=config.build.platform,
-            builder_version=config.build.builder_version,
+            platform=platform,
         ),
     )
 
 
 def build(config: DockerBasicsConfig) -> None:
     labels = {LAB_LABEL: "docker-basics"}
-    plain = _image("basics-plain", config.images.plain, "plain", config)
-    ssh = _image("basics-ssh", config.images.ssh, "ssh", config)
-    nano = _image("basics-nano", config.images.nano, "nano", config)
+    platform = build_platform(config.build)
+    plain = _image("basics-plain", config.images.plain, "plain", config, platform)
+    ssh = _image("basics-ssh", config.images.ssh, "ssh", config, platform)
+    nano = _image("basics-nano", config.images.nano, "nano", config, platform)
 
     ct1 = Container(
         "ct1",

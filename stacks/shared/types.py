@@ -347,7 +347,31 @@ def parse_non_root_user(value: Any) -> str:
     return text
 
 
+_PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+
+
+def parse_docker_platform(value: Any) -> str:
+    """A build platform, ``os/arch[/variant]``: ``linux/amd64``, ``linux/arm64``."""
+    if not isinstance(value, str) or not _PLATFORM_RE.match(value.strip()):
+        raise ValueError("expected a platform 'os/arch' such as 'linux/amd64' or 'linux/arm64'")
+    return value.strip()
+
+
+def parse_builder_version(value: Any) -> str:
+    """pulumi-docker's builder: BuildKit only (the classic builder leaves containers behind)."""
+    if value == "BuilderV1":
+        raise ValueError(
+            "the classic builder leaves an intermediate container per build step on the engine "
+            "(the Docker provider does not ask it to remove them); use BuilderBuildKit"
+        )
+    if value != "BuilderBuildKit":
+        raise ValueError("expected BuilderBuildKit")
+    return "BuilderBuildKit"
+
+
 ImageRef = Annotated[str, BeforeValidator(parse_image_ref)]
+DockerPlatform = Annotated[str, BeforeValidator(parse_docker_platform)]
+BuilderVersion = Annotated[str, BeforeValidator(parse_builder_version)]
 ContainerName = Annotated[str, BeforeValidator(parse_container_name)]
 Duration = Annotated[str, BeforeValidator(parse_duration)]
 NonRootUser = Annotated[str, BeforeValidator(parse_non_root_user)]
