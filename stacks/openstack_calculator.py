@@ -21,6 +21,7 @@ from stacks.shared.calculator_build import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig
+from stacks.shared.openstack_access import external_network
 from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network
 from stacks.shared.types import Name
 from stacks.shared.validation import check
@@ -44,10 +45,11 @@ class OpenStackCalculatorConfig(CalculatorLabConfig):
 
 def build(config: OpenStackCalculatorConfig) -> None:
     check_user_data_size("openstack-calculator", config.services, config.bootstrap)
+    external = external_network(config.external_network)
     net = config.network
     keypair = lab_keypair("calc", config)
     network = private_network("calc-net", net)
-    router = gateway_router("calc-router", config.router_name, config.external_network, network)
+    router = gateway_router("calc-router", config.router_name, external, network)
     front_group, operator_group = security_groups(
         "calc",
         config.services,

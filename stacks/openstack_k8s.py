@@ -40,6 +40,7 @@ from stacks.shared.kubernetes import (
 )
 from stacks.shared.names import renamed
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
+from stacks.shared.openstack_access import external_network
 from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network
 from stacks.shared.types import (
     Cidr,
@@ -132,10 +133,11 @@ class OpenStackK8sConfig(LabModel):
 
 
 def build(config: OpenStackK8sConfig) -> None:
+    external = external_network(config.external_network)
     net = config.network
     keypair = lab_keypair("k8s", config)
     network = private_network("k8s-net", net)
-    router = gateway_router("k8s-router", config.router_name, config.external_network, network)
+    router = gateway_router("k8s-router", config.router_name, external, network)
     rules = node_rules(
         config.admin_cidr, config.node_port_cidr, config.kubernetes.calico_encapsulation
     )

@@ -63,7 +63,7 @@ def test_image_is_built_locally_from_the_calculator_dockerfile(
     assert build["dockerfile"] == "calculator/Dockerfile"
     assert build["args"] == {"BASE_IMAGE": shipped[K + "baseImage"]}
     assert build["builderVersion"] == "BuilderBuildKit"
-    assert build["platform"] == engine_platform() or local_platform()
+    assert build["platform"] == (engine_platform() or local_platform())
 
 
 def test_the_dockerfile_takes_the_base_image_as_a_build_argument() -> None:

@@ -160,7 +160,7 @@ def test_a_components_dependencies_reach_every_child() -> None:
     # A component's own depends_on does not reach its children (pulumi/pulumi#8721): each
     # component repeats it on them (components.children).
     def program() -> None:
-        router = Router("r", RouterArgs(router_name="r", external_network="public"))
+        router = Router("r", RouterArgs(router_name="r", external_network_id="public-id"))
         Server(
             "vm",
             ServerArgs(
