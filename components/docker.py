@@ -310,6 +310,9 @@ class SnapshotArgs:
     prepare: str | None = None
     """Shell command run inside the container before the commit (what the snapshot must
     hold, e.g. a package installed by hand); None = commit as is."""
+    prepare_env: Mapping[str, str] = field(default_factory=dict)
+    """Its environment: the package mirror (``APT_MIRROR``, ``APT_MIRROR_KEY``,
+    ``APT_MIRROR_TRUSTED``, the names ``scripts/docker/snapshot.sh`` passes on)."""
 
 
 class Snapshot(pulumi.ComponentResource):
@@ -330,12 +333,18 @@ class Snapshot(pulumi.ComponentResource):
         }
         if args.prepare:
             environment["PREPARE"] = args.prepare
+            environment.update(args.prepare_env)
         commit = run_script(
             f"{name}-commit",
             ENGINE,
             "docker/snapshot.sh",
             environment,
-            triggers=[args.container_id, args.image_name, args.prepare or ""],
+            triggers=[
+                args.container_id,
+                args.image_name,
+                args.prepare or "",
+                *(f"{k}={v}" for k, v in sorted(args.prepare_env.items())),
+            ],
             # Its delete removes the image the create printed, not what the tag points at.
             previous_output=True,
             opts=child_options(self, opts, delete_before_replace=True),

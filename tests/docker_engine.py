@@ -11,6 +11,9 @@
   lend, and the build runs the same without it.
 - :func:`engine_state` lists everything on the engine (every container, every image with the
   intermediate ones, networks, volumes), so that a test compares the engine before and after.
+- :func:`local_mirror` is the package mirror the tests build (``scripts/setup/guest-mirror.sh``)
+  as Docker builds reach it, and :func:`offline_base_image` a base image whose own package
+  sources answer nowhere: together, a machine with no Debian mirror but the local one.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import re
 import secrets
 import socket
 import tarfile
+import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +194,51 @@ def provider_query(image_name: str, build: Mapping[str, Any], dockerfile: str) -
     return query
 
 
+def _fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+    """The fields of a protobuf message: (number, varint value or length-delimited bytes)."""
+    i = 0
+
+    def varint() -> int:
+        nonlocal i
+        value = shift = 0
+        while True:
+            byte = data[i]
+            i += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+    while i < len(data):
+        key = varint()
+        number, kind = key >> 3, key & 7
+        if kind == 0:
+            yield number, varint()
+        elif kind == 2:
+            size = varint()
+            yield number, data[i : i + size]
+            i += size
+        elif kind in (1, 5):
+            i += 8 if kind == 1 else 4
+        else:
+            return
+
+
+def _build_log(lines: list[dict[str, Any]]) -> str:
+    """What a build printed: the classic builder's ``stream`` lines, and BuildKit's step logs
+    (``moby.buildkit.trace``: a control API StatusResponse whose field 3 holds VertexLogs,
+    their field 4 the bytes written), as the provider shows them."""
+    out = []
+    for line in lines:
+        if line.get("id") == "moby.buildkit.trace" and isinstance(line.get("aux"), str):
+            for number, log in _fields(base64.b64decode(line["aux"])):
+                if number == 3 and isinstance(log, bytes):
+                    out += [m.decode(errors="replace") for n, m in _fields(log) if n == 4]
+        elif "stream" in line:
+            out.append(str(line["stream"]))
+    return "".join(out)
+
+
 def provider_build(root: Path, image_name: str, build: Mapping[str, Any]) -> str:
     """Build as pulumi-docker does; returns the image's id (``sha256:...``)."""
     context = root / str(build.get("context") or ".")
@@ -204,8 +253,8 @@ def provider_build(root: Path, image_name: str, build: Mapping[str, Any]) -> str
     lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
     errors = [line.get("error") or line["errorDetail"] for line in lines if "error" in line]
     if status != 200 or errors:
-        stream = "".join(str(line.get("stream", "")) for line in lines)
-        raise EngineError(f"build of {image_name}: {status} {errors}\n{stream[-3000:]}")
+        log = _build_log(lines)
+        raise EngineError(f"build of {image_name}: {status} {errors}\n{log[-4000:]}")
     inspected = get_json(f"/images/{quote(image_name, safe='')}/json")
     image_id: str = inspected["Id"]
     return image_id
@@ -246,3 +295,57 @@ def engine_state() -> EngineState:
     networks = {n["Id"]: n["Name"] for n in get_json("/networks")}
     volumes = {v["Name"]: v.get("Driver", "") for v in get_json("/volumes").get("Volumes") or []}
     return EngineState(containers, images, networks, volumes)
+
+
+# --- the offline path: the local package mirror, a base image with no other source ---------
+
+MIRROR_FACTS = Path(
+    os.environ.get("CLOUDLABS_GUEST_MIRROR_DIR", "/var/lib/cloudlabs/guest-mirror"), "mirror.env"
+)
+UNREACHABLE_SOURCE = "http://127.0.0.1:9/debian"
+"""A package source nothing answers at (the discard port of a build's own loopback)."""
+
+
+@dataclass(frozen=True)
+class LocalMirror:
+    """The package mirror ``scripts/setup/guest-mirror.sh`` serves for Docker builds."""
+
+    url: str
+    """Its URL on the Docker bridge's address (``http://172.17.0.1:8090/debian``)."""
+    key: str
+    """The armoured public key its Release files are signed with."""
+
+    def config(self) -> dict[str, str]:
+        """The ``aptMirror`` config value that points a lab at it."""
+        return {"url": self.url, "key": self.key}
+
+
+def local_mirror() -> LocalMirror:
+    """The local package mirror, which must answer on the Docker bridge."""
+    hint = "run: bash scripts/setup/guest-mirror.sh (after scripts/setup/docker.sh)"
+    assert MIRROR_FACTS.is_file(), f"no package mirror ({MIRROR_FACTS} missing): {hint}"
+    facts = dict(
+        line.split("=", 1)
+        for line in MIRROR_FACTS.read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    url = facts.get("MIRROR_HOST_URL", "")
+    assert url, f"the mirror is not served on the Docker bridge: {hint}"
+    release = f"{url}/dists/{facts['MIRROR_SUITE']}/InRelease"
+    try:
+        with urllib.request.urlopen(release, timeout=10) as answer:
+            assert answer.status == 200, release
+    except OSError as error:
+        raise AssertionError(f"the mirror does not answer at {release}: {error} ({hint})") from None
+    return LocalMirror(url=url, key=Path(facts["MIRROR_KEY_ASC"]).read_text())
+
+
+def offline_base_image(base: str, tag: str, work: Path) -> str:
+    """``base`` with every package source pointing where nothing answers, tagged ``tag``: what
+    a machine without a Debian mirror has. Returns its id; the caller removes it."""
+    (work / "Dockerfile").write_text(
+        f"FROM {base}\n"
+        "RUN rm -f /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \\\n"
+        f"    && echo 'deb {UNREACHABLE_SOURCE} bookworm main' > /etc/apt/sources.list\n"
+    )
+    return provider_build(work, tag, {"context": "."})

@@ -39,6 +39,10 @@ MOCK_AUTH_URL = "https://keystone.mock.invalid:5000/v3"
 ENVIRONMENT: dict[str, str | None] = {"OS_AUTH_URL": MOCK_AUTH_URL}
 """The environment of every run (None = unset): the OpenStack credentials of the mocked
 project (an RC file's ``OS_AUTH_URL``; the mocks contact nothing)."""
+ARMORED_KEY = (
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZmock\n=AbCd\n-----END PGP PUBLIC KEY BLOCK-----\n"
+)
+"""An OpenPGP public key's shape (armour), for config values; not a real key."""
 _PEM_KINDS = ("PUBLIC KEY", "RSA PRIVATE KEY", "CERTIFICATE")
 
 

@@ -92,9 +92,15 @@ class AptMirror:
     """The primary apt mirror (Debian and Ubuntu images)."""
 
     uri: str
+    key: str | None = None
+    """The armoured public key its Release files are signed with; None = the distribution's
+    own keys."""
 
     def document(self) -> dict[str, object]:
-        return {"apt": {"primary": [{"arches": ["default"], "uri": self.uri}]}}
+        primary: dict[str, object] = {"arches": ["default"], "uri": self.uri}
+        if self.key is not None:
+            primary["key"] = self.key
+        return {"apt": {"primary": [primary]}}
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from components.calculator_bootstrap import (
 from components.openstack import RuleSpec, SecurityGroup, SecurityGroupArgs, Server, ServerArgs
 from stacks.shared.calculator import BootstrapConfig, ServicesConfig
 from stacks.shared.errors import ConfigError, Problem
+from stacks.shared.mirror import cloud_init_mirror
 
 CALCULATOR_PROJECT = Path(__file__).resolve().parents[2] / "calculator"
 """The calculator application's project directory in this tree (its pyproject.toml)."""
@@ -62,7 +63,7 @@ def bootstrap_spec(
         timeout=bootstrap.timeout,
         packages=tuple(bootstrap.packages),
         package_update=bootstrap.package_update,
-        apt_mirror=bootstrap.apt_mirror,
+        apt_mirror=cloud_init_mirror(bootstrap.apt_mirror),
     )
 
 

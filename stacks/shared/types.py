@@ -490,5 +490,22 @@ def parse_mirror(value: str) -> str:
     return value
 
 
+_ARMORED_KEY_RE = re.compile(
+    r"-----BEGIN PGP PUBLIC KEY BLOCK-----\n.+\n-----END PGP PUBLIC KEY BLOCK-----", re.S
+)
+
+
+def parse_armored_key(value: Any) -> str:
+    """An OpenPGP public key in ASCII armour (a ``.asc`` file), ending with a newline."""
+    text = value.strip().replace("\r\n", "\n") if isinstance(value, str) else ""
+    if not _ARMORED_KEY_RE.fullmatch(text):
+        raise ValueError(
+            "expected an armoured OpenPGP public key (-----BEGIN PGP PUBLIC KEY BLOCK----- ... "
+            "-----END PGP PUBLIC KEY BLOCK-----), such as the text of the mirror's .asc file"
+        )
+    return text + "\n"
+
+
 PackageName = Annotated[str, AfterValidator(parse_package)]
 MirrorUrl = Annotated[str, AfterValidator(parse_mirror)]
+ArmoredKey = Annotated[str, BeforeValidator(parse_armored_key)]
