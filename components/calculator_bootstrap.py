@@ -107,6 +107,8 @@ class BootstrapSpec:
     """Front end only: operator role -> URL (``http://<address>:<port>``), all four."""
     timeout: float | None = None
     """Front end only: seconds to wait for one operator call (``CALC_TIMEOUT``)."""
+    limits: Mapping[str, str] = field(default_factory=dict)
+    """Further settings by the calculator's variable name (``CALC_MAX_BODY``...)."""
     packages: Sequence[str] = ("python3",)
     """Distribution packages to install, ``name`` or ``name=version``."""
     package_update: bool = True
@@ -192,6 +194,7 @@ def render_env(spec: BootstrapSpec, package: CalculatorPackage) -> str:
             lines.append(f"{url_variable(role)}={spec.upstreams[role]}")
     if spec.timeout is not None and spec.role == FRONT_END:
         lines.append(f"CALC_TIMEOUT={spec.timeout:g}")
+    lines += [f"{name}={value}" for name, value in spec.limits.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -12,19 +12,17 @@ from ipaddress import IPv4Address
 
 import pulumi
 
-from calculator.config import DEFAULT_PORTS, OPERATOR_ROLES, ROLES
-from components.calculator_bootstrap import FRONT_END, service_url, url_variable
-from components.docker import (
-    Container,
-    ContainerArgs,
-    HealthcheckSpec,
-    Image,
-    ImageArgs,
-    Network,
-    NetworkArgs,
-    PortSpec,
-    local_address,
+from calculator.config import DEFAULT_PORTS, ROLES
+from components.calculator import (
+    Calculator,
+    CalculatorArgs,
+    CalculatorSettings,
+    OnDocker,
+    Published,
 )
+from components.calculator_bootstrap import FRONT_END
+from components.docker import HealthcheckSpec, Image, ImageArgs, Network, NetworkArgs
+from stacks.shared.calculator import Limits, limit_problems, limit_values
 from stacks.shared.catalogue import Lab
 from stacks.shared.docker import BuildConfig, build_platform
 from stacks.shared.errors import Problem
@@ -44,7 +42,6 @@ CONTEXT = "calculator"
 DOCKERFILE = "calculator/Dockerfile"
 HEALTHCHECK = ("CMD", "python3", "-m", "calculator", "healthcheck")
 """Run inside each container; the subcommand finds the service from CALC_ROLE/CALC_PORT."""
-EXAMPLE = "(5+6)*2"
 LAB_LABEL = "org.cloudlabs.lab"
 
 
@@ -93,6 +90,12 @@ class DevConfig(LabModel):
     operator_timeout: float = 5.0
     """Seconds the front end waits for one operator call (CALC_TIMEOUT)."""
     healthcheck: HealthcheckConfig = HealthcheckConfig()
+    limits: Limits = {}
+    """Further settings of every service, by the calculator's variable name (CALC_MAX_BODY...)."""
+
+    @check
+    def _limits(self) -> Iterator[Problem]:
+        yield from limit_problems(self.limits)
 
     @check
     def _roles_and_ports(self) -> Iterator[Problem]:
@@ -131,19 +134,34 @@ class DevConfig(LabModel):
         return f"{self.container_prefix}-{role}"
 
 
-def service_env(config: DevConfig, role: str) -> dict[str, str]:
-    """The environment of ``role``'s container: its role, bind address, port, and, for the
-    front end, the operators' URLs by container name on the shared network."""
-    env = {
-        "CALC_ROLE": role,
-        "CALC_HOST": "0.0.0.0",
-        "CALC_PORT": str(config.service_port(role)),
-    }
-    if role == FRONT_END:
-        env["CALC_TIMEOUT"] = f"{config.operator_timeout:g}"
-        for op in OPERATOR_ROLES:
-            env[url_variable(op)] = service_url(config.container_name(op), config.service_port(op))
-    return env
+def calculator_args(config: DevConfig, image: Image, network: Network) -> CalculatorArgs:
+    """Where dev's calculator runs (the engine, ``network``, ``image``) and its settings."""
+    health = config.healthcheck
+    return CalculatorArgs(
+        runs_on=OnDocker(
+            image=image.image_ref,
+            network=network.network_name,
+            container_names={role: config.container_name(role) for role in ROLES},
+            published=Published(str(config.publish.host_ip), config.publish.host_port),
+            user=config.user,
+            read_only=config.read_only,
+            tmpfs={"/tmp": "rw,noexec,nosuid,size=16m"} if config.read_only else {},
+            restart=config.restart,
+            healthcheck=HealthcheckSpec(
+                test=HEALTHCHECK,
+                interval=health.interval,
+                timeout=health.timeout,
+                retries=health.retries,
+                start_period=health.start_period,
+            ),
+            labels={LAB_LABEL: "dev"},
+        ),
+        settings=CalculatorSettings(
+            ports={role: config.service_port(role) for role in ROLES},
+            operator_timeout=config.operator_timeout,
+            limits=limit_values(config.limits),
+        ),
+    )
 
 
 def build(config: DevConfig) -> None:
@@ -159,47 +177,14 @@ def build(config: DevConfig) -> None:
             platform=build_platform(config.build),
         ),
     )
-    health = config.healthcheck
-    containers: dict[str, Container] = {}
-    for role in (*OPERATOR_ROLES, FRONT_END):
-        published: tuple[PortSpec, ...] = ()
-        if role == FRONT_END:
-            published = (
-                PortSpec(
-                    internal=config.service_port(role),
-                    external=config.publish.host_port,
-                    host_ip=str(config.publish.host_ip),
-                ),
-            )
-        containers[role] = Container(
-            f"dev-{role}",
-            ContainerArgs(
-                container_name=config.container_name(role),
-                image=image.image_ref,
-                env=service_env(config, role),
-                network=network.network_name,
-                aliases=(role,),
-                ports=published,
-                user=config.user,
-                read_only=config.read_only,
-                tmpfs={"/tmp": "rw,noexec,nosuid,size=16m"} if config.read_only else {},
-                restart=config.restart,
-                healthcheck=HealthcheckSpec(
-                    test=HEALTHCHECK,
-                    interval=health.interval,
-                    timeout=health.timeout,
-                    retries=health.retries,
-                    start_period=health.start_period,
-                ),
-                hostname=role,
-                labels={**labels, "org.cloudlabs.role": role},
-            ),
-        )
-    url = service_url(local_address(str(config.publish.host_ip)), config.publish.host_port)
-    pulumi.export("url", url)
-    pulumi.export("curlCommand", f'curl -d "{EXAMPLE}" -X POST {url}')
+    calc = Calculator("dev", calculator_args(config, image, network))
+    pulumi.export("url", calc.url)
+    pulumi.export("curlCommand", calc.curl_command)
     pulumi.export("network", network.network_name)
-    pulumi.export("containers", {role: c.container_name for role, c in containers.items()})
+    pulumi.export(
+        "containers",
+        {role: s.container.container_name for role, s in calc.services.items() if s.container},
+    )
 
 
 LAB = Lab(config=DevConfig, build=build)

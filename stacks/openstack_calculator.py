@@ -10,14 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from calculator.config import ROLES
+from components.calculator import Placement
 from stacks.shared.calculator import CalculatorLabConfig, ServicesConfig, service_address_problems
-from stacks.shared.calculator_build import (
-    Placement,
-    build_calculator,
-    check_user_data_size,
-    export_outputs,
-    security_groups,
-)
+from stacks.shared.calculator_build import build_calculator, check_user_data_size, export_outputs
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig
@@ -44,36 +39,23 @@ class OpenStackCalculatorConfig(CalculatorLabConfig):
 
 
 def build(config: OpenStackCalculatorConfig) -> None:
-    check_user_data_size("openstack-calculator", config.services, config.bootstrap)
+    check_user_data_size("openstack-calculator", config, config.services)
     external = external_network(config.external_network)
-    net = config.network
     keypair = lab_keypair("calc", config)
-    network = private_network("calc-net", net)
+    network = private_network("calc-net", config.network)
     router = gateway_router("calc-router", config.router_name, external, network)
-    front_group, operator_group = security_groups(
-        "calc",
-        config.services,
-        config.access_cidr,
-        config.admin_cidr,
-        config.front_end_group_name,
-        config.operator_group_name,
-    )
     # Every VM boots once the router is there: cloud-init reaches the package mirror through it,
     # and the front end's floating IP goes through it.
     where = Placement(network.network_id, network.subnet_id, after=(router,))
     calc = build_calculator(
         "calc",
+        config,
         services=config.services,
-        bootstrap=config.bootstrap,
-        image=config.image,
-        flavor=config.flavor,
+        names=(config.front_end_group_name, config.operator_group_name),
         key_pair=keypair.name,
         placements=dict.fromkeys(ROLES, where),
-        front_group=front_group,
-        operator_group=operator_group,
-        external_network=config.external_network,
     )
-    export_outputs(calc, config.services, config.ssh_user)
+    export_outputs(calc, config.ssh_user)
 
 
 LAB = Lab(config=OpenStackCalculatorConfig, build=build)

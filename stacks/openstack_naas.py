@@ -21,6 +21,7 @@ from collections.abc import Iterator
 import pulumi
 
 from calculator.config import OPERATOR_ROLES
+from components.calculator import Placement
 from components.calculator_bootstrap import FRONT_END
 from components.openstack import (
     Router,
@@ -34,13 +35,7 @@ from stacks.shared.calculator import (
     ServiceVmConfig,
     service_address_problems,
 )
-from stacks.shared.calculator_build import (
-    Placement,
-    build_calculator,
-    check_user_data_size,
-    export_outputs,
-    security_groups,
-)
+from stacks.shared.calculator_build import build_calculator, check_user_data_size, export_outputs
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, overlap_problems
@@ -136,7 +131,7 @@ class OpenStackNaasConfig(CalculatorLabConfig):
 
 
 def build(config: OpenStackNaasConfig) -> None:
-    check_user_data_size("openstack-naas", config.services, config.bootstrap)
+    check_user_data_size("openstack-naas", config, config.services)
     external = external_network(config.external_network)
     operator_cidr = str(config.operator_network.cidr)
     inter_front = str(config.routers.inter.address)
@@ -193,14 +188,6 @@ def build(config: OpenStackNaasConfig) -> None:
         ),
         opts=pulumi.ResourceOptions(depends_on=[public]),
     )
-    front_group, operator_group = security_groups(
-        "naas",
-        config.services,
-        config.access_cidr,
-        config.admin_cidr,
-        config.front_end_group_name,
-        config.operator_group_name,
-    )
     # The front end boots once its sub-network pushes the route (DHCP at first boot), the
     # route's next hop exists and its floating IP's router is there; the operators once their
     # gateway leads out.
@@ -213,17 +200,13 @@ def build(config: OpenStackNaasConfig) -> None:
     placements = {FRONT_END: front_place, **dict.fromkeys(OPERATOR_ROLES, operator_place)}
     calc = build_calculator(
         "naas",
+        config,
         services=config.services,
-        bootstrap=config.bootstrap,
-        image=config.image,
-        flavor=config.flavor,
+        names=(config.front_end_group_name, config.operator_group_name),
         key_pair=keypair.name,
         placements=placements,
-        front_group=front_group,
-        operator_group=operator_group,
-        external_network=config.external_network,
     )
-    export_outputs(calc, config.services, config.ssh_user)
+    export_outputs(calc, config.ssh_user)
     pulumi.export(
         "routerAddresses",
         {

@@ -278,20 +278,20 @@ def load_stack_file(stack: str) -> dict[str, Any]:
 @contextmanager
 def environment(values: Mapping[str, str | None]) -> Iterator[None]:
     """``values`` set in ``os.environ`` (None: unset) for the duration, then restored."""
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
+
+    def put(variables: Mapping[str, str | None]) -> None:
+        for name, value in variables.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        put(values)
         yield
     finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
+        put(saved)
 
 
 @contextmanager

@@ -51,6 +51,9 @@ class SecurityGroupArgs:
     rules: Sequence[RuleSpec] = ()
     """Rules added to the group. Neutron's default egress rules are kept, so no egress rule
     that duplicates them should be given (Neutron answers 409 to duplicates)."""
+    tags: Sequence[str] = ()
+    """Neutron tags of the group, such as the ports it declares public
+    (:func:`components.declarations.public_tag`); Neutron updates them in place."""
 
 
 class SecurityGroup(pulumi.ComponentResource):
@@ -65,7 +68,11 @@ class SecurityGroup(pulumi.ComponentResource):
         super().__init__("cloudlabs:openstack:SecurityGroup", name, None, opts)
         child = child_options(self, opts)
         group = openstack.networking.SecGroup(
-            f"{name}-group", name=args.group_name, description=args.description, opts=child
+            f"{name}-group",
+            name=args.group_name,
+            description=args.description,
+            tags=list(args.tags) or None,
+            opts=child,
         )
         for i, rule in enumerate(args.rules):
             ports = rule.port_min is not None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_openstack as openstack
 
 from components.children import child_options
+from components.openstack.floating_ip import FloatingIp, FloatingIpArgs
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class ServerArgs:
     floating_ip_pool: str | None = None
     """External network to take a floating IP from; None = no floating IP. The router joining
     the subnet to that network goes in the server's ``depends_on``, so that ``destroy`` removes
-    the association before the router's interface."""
+    the association before the router's interface (:class:`FloatingIp`)."""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    """Nova metadata of the instance (``cloudlabs.tier``...); Nova updates it in place."""
 
 
 class Server(pulumi.ComponentResource):
@@ -71,22 +74,23 @@ class Server(pulumi.ComponentResource):
             flavor_name=args.flavor_name,
             key_pair=args.key_pair,
             user_data=args.user_data,
+            metadata=dict(args.metadata) or None,
             networks=[openstack.compute.InstanceNetworkArgs(port=port.id)],
             opts=child,
         )
         floating: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         if args.floating_ip_pool is not None:
-            fip = openstack.networking.FloatingIp(
+            fip = FloatingIp(
                 f"{name}-fip",
-                pool=args.floating_ip_pool,
-                description=f"{args.server_name} public address",
-                opts=child,
-            )
-            openstack.networking.FloatingIpAssociate(
-                f"{name}-fip-assoc",
-                floating_ip=fip.address,
-                port_id=port.id,
-                opts=child_options(self, opts, after=[instance]),
+                FloatingIpArgs(
+                    pool=args.floating_ip_pool,
+                    port_id=port.id,
+                    description=f"{args.server_name} public address",
+                    associate_after=[instance],
+                    # Servers registered the address and its association themselves before.
+                    former_names=[f"{n}-fip" for n in _names(name, opts)],
+                ),
+                opts=child_options(self, opts),
             )
             floating = fip.address
         self.instance_id = instance.id
@@ -101,3 +105,12 @@ class Server(pulumi.ComponentResource):
                 "floating_ip": self.floating_ip,
             }
         )
+
+
+def _names(name: str, opts: pulumi.ResourceOptions | None) -> list[str]:
+    """``name`` and the earlier names its aliases give the component (a renamed server)."""
+    names = [name]
+    for alias in (opts.aliases if opts is not None else None) or []:
+        if isinstance(alias, pulumi.Alias) and isinstance(alias.name, str):
+            names.append(alias.name)
+    return list(dict.fromkeys(names))

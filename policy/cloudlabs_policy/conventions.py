@@ -8,17 +8,22 @@ A rule learns a lab's intent from the resources, not from a second list kept her
   ``org.cloudlabs.public`` with ``<port>/<protocol>`` entries separated by commas (``22/tcp``).
   SSH (``tcp:22``) and ICMP count as declared only when named on their own: a range never
   declares them.
-- **Tier** — ``backend`` for a lab's operators and back ends, ``public`` for what users reach:
-  the OpenStack instance's ``metadata`` key ``cloudlabs.tier``, the Docker container's label
-  ``org.cloudlabs.tier``.
+- **Tier** — ``backend`` for a lab's operators and back ends, ``frontend`` for the front end
+  users reach: the OpenStack instance's ``metadata`` key ``cloudlabs.tier``, the Docker
+  container's label ``org.cloudlabs.tier``. Only ``backend`` restricts anything.
 - **Service containers** — a Docker container with the label ``org.cloudlabs.role`` is one of a
   lab's services (dev labels its five containers so).
 
-When a stack's resources declare no public port at all, the ingress rule falls back to the
-stack's config: the world (``0.0.0.0/0``, or ``0.0.0.0`` as a host address) is accepted only
-where the config states it explicitly. When an OpenStack instance carries no tier, it counts as
-a back end when its port's security groups admit nothing from any address range (only members
-of other groups).
+The calculator labs declare all of it (``components/declarations.py`` writes these names):
+dev's containers their role, tier and, published on every address, the front end's port;
+openstack-calculator's and openstack-naas's servers their tier, the front end's group its
+port, and SSH and ICMP when ``adminCidr`` is every address.
+
+Where nothing is declared, interim rules stand in. When a stack's resources declare no public
+port at all, the ingress rule falls back to the stack's config: the world (``0.0.0.0/0``, or
+``0.0.0.0`` as a host address) is accepted only where the config states it explicitly. When an
+OpenStack instance carries no tier, it counts as a back end when its port's security groups
+admit nothing from any address range (only members of other groups).
 """
 
 from __future__ import annotations
@@ -32,12 +37,13 @@ PUBLIC_TAG = "cloudlabs.public"
 PUBLIC_LABEL = "org.cloudlabs.public"
 """Container label: ``22/tcp,8080/tcp``."""
 TIER_KEY = "cloudlabs.tier"
-"""Instance metadata key: ``backend`` or ``public``."""
+"""Instance metadata key: ``backend`` or ``frontend``."""
 TIER_LABEL = "org.cloudlabs.tier"
-"""Container label: ``backend`` or ``public``."""
+"""Container label: ``backend`` or ``frontend``."""
 ROLE_LABEL = "org.cloudlabs.role"
 """Container label naming the lab service the container runs."""
 BACKEND = "backend"
+FRONTEND = "frontend"
 
 WORLD_PREFIXES = ("0.0.0.0/0", "::/0")
 WORLD_HOSTS = ("0.0.0.0", "::", "")

@@ -13,10 +13,10 @@ from typing import Annotated
 
 from pydantic import Field
 
-from calculator.config import DEFAULT_PORTS, ROLES
-from components.calculator_bootstrap import (
-    FRONT_END,
-)
+from calculator.config import DEFAULT_PORTS, ROLES, build_config
+from calculator.config import ConfigError as CalculatorConfigError
+from components.calculator import LIMITS
+from components.calculator_bootstrap import FRONT_END
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.mirror import PackageMirrorSetting
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
@@ -112,6 +112,27 @@ class ServicesConfig(LabModel):
 
 Address = tuple[KeyPath, ipaddress.IPv4Address | None, NetworkConfig | None]
 
+Limits = dict[str, int | float]
+"""The calculator's further settings by its variable name: ``{CALC_MAX_BODY: 65536}``."""
+
+
+def limit_problems(limits: Limits, at: KeyPath = ("limits",)) -> Iterator[Problem]:
+    """Each limit a setting of the calculator, with a value the calculator accepts."""
+    for name, value in limits.items():
+        if name not in LIMITS:
+            expected = ", ".join(LIMITS)
+            yield Problem((*at, name), f"not a calculator limit; expected one of {expected}", name)
+            continue
+        try:
+            build_config(FRONT_END, {}, {name: str(value)})
+        except CalculatorConfigError as error:
+            yield Problem((*at, name), str(error).split(": ", 1)[-1], value)
+
+
+def limit_values(limits: Limits) -> dict[str, str]:
+    """The limits as the services' environment gives them."""
+    return {name: str(value) for name, value in limits.items()}
+
 
 class CalculatorLabConfig(LabModel):
     """Config keys both calculator labs have; each lab adds its networks and names."""
@@ -131,6 +152,12 @@ class CalculatorLabConfig(LabModel):
     flavor: NonEmptyText
     """Nova flavor of every VM."""
     bootstrap: BootstrapConfig = BootstrapConfig()
+    limits: Limits = {}
+    """Further settings of every service, by the calculator's variable name."""
+
+    @check
+    def _limits(self) -> Iterator[Problem]:
+        yield from limit_problems(self.limits)
 
 
 def service_address_problems(

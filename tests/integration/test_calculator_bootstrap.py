@@ -47,13 +47,10 @@ import yaml
 
 from calculator.config import OPERATOR_ROLES as OPERATORS
 from calculator.config import ROLES
-from components.calculator_bootstrap import (
-    USER_DATA_LIMIT,
-    nova_size,
-    render_user_data,
-)
+from components.calculator import service_user_data
+from components.calculator_bootstrap import USER_DATA_LIMIT, nova_size
 from stacks.openstack_naas import OpenStackNaasConfig
-from stacks.shared.calculator_build import bootstrap_spec, calculator_package
+from stacks.shared.calculator_build import bootstrap, settings
 from stacks.shared.validation import validate_config
 from tests.harness import load_stack_file
 from tests.validators import assert_cloud_config_valid
@@ -307,18 +304,15 @@ def test_user_data_of_every_role_brings_up_a_working_calculator(sandbox: Sandbox
     raw = {key.split(":", 1)[1]: value for key, value in shipped.items()}
     raw.pop("lab")
     config = validate_config("openstack-naas", OpenStackNaasConfig, raw)
-    services, bootstrap = config.services, config.bootstrap
-    package = calculator_package()
+    services = config.services
+    told, boot = settings(config, services), bootstrap(config)
 
     operators = {op: sandbox.start(op) for op in OPERATORS}
     addresses = {op: sandbox.address(name) for op, name in operators.items()}
     front = sandbox.start("front")
 
-    documents = {op: render_user_data(bootstrap_spec(op, services, bootstrap), package)
-                 for op in OPERATORS}  # fmt: skip
-    documents["calculator"] = render_user_data(
-        bootstrap_spec("calculator", services, bootstrap, addresses), package
-    )
+    documents = {op: service_user_data(told, boot, op) for op in OPERATORS}
+    documents["calculator"] = service_user_data(told, boot, "calculator", addresses)
     for role in ROLES:
         user_data = documents[role]
         assert_cloud_config_valid(user_data, f"{role}-user-data")

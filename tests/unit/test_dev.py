@@ -7,8 +7,9 @@ from pathlib import Path
 
 from calculator.config import OPERATOR_ROLES as OPERATORS
 from calculator.config import ROLES
+from components.calculator import CalculatorSettings, OnDocker, docker_environment
 from components.docker import engine_platform
-from stacks.dev import DevConfig, service_env
+from stacks.dev import DevConfig
 from stacks.shared.docker import local_platform
 from tests.harness import (
     ROOT,
@@ -218,12 +219,16 @@ def test_published_on_every_interface_the_url_still_uses_loopback(shipped: dict)
 
 def test_service_env_is_a_pure_function_of_config() -> None:
     config = DevConfig(container_prefix="x", operator_timeout=2.5)
-    assert service_env(config, "div") == {
+    docker = OnDocker(
+        image="img", network="net", container_names={r: config.container_name(r) for r in ROLES}
+    )
+    settings = CalculatorSettings(operator_timeout=config.operator_timeout)
+    assert docker_environment(settings, docker, "div") == {
         "CALC_ROLE": "div",
         "CALC_HOST": "0.0.0.0",
         "CALC_PORT": "50004",
     }
-    front = service_env(config, "calculator")
+    front = docker_environment(settings, docker, "calculator")
     assert front["CALC_TIMEOUT"] == "2.5"
     assert front["CALC_MUL_URL"] == "http://x-mul:50003"
 

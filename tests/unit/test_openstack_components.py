@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_openstack as openstack
 import pytest
 
 from components.openstack import (
+    FloatingIp,
+    FloatingIpArgs,
     PrivateNetwork,
     PrivateNetworkArgs,
     Router,
@@ -18,7 +21,7 @@ from components.openstack import (
     Server,
     ServerArgs,
 )
-from tests.harness import run_function
+from tests.harness import Resource, StackRun, run_function
 
 
 def test_network_with_pools_and_host_routes() -> None:
@@ -176,10 +179,74 @@ def test_a_components_dependencies_reach_every_child() -> None:
 
     run = run_function(program)
     interface = run.one("openstack:networking/router:Router")
-    children = [r for r in run.resources if r.parent and r.parent.endswith("::vm")]
-    assert len(children) == 4, children
-    for child in children:
+    server = run.one("cloudlabs:openstack:Server")
+    # The port, the instance, and the floating IP's address and association (children of the
+    # server's FloatingIp component).
+    custom = [r for r in descendants(run, server.urn) if not r.type.startswith("cloudlabs:")]
+    assert sorted(r.name for r in custom) == [
+        "vm-fip-address",
+        "vm-fip-assoc",
+        "vm-instance",
+        "vm-port",
+    ]
+    for child in custom:
         assert run.depends_on(child, interface), f"{child} must come after the router"
+
+
+def descendants(run: StackRun, urn: str) -> list[Resource]:
+    found = [r for r in run.resources if r.parent == urn]
+    return found + [d for r in found for d in descendants(run, r.urn)]
+
+
+def _floating_ip_program(former: tuple[str, ...] = ()) -> None:
+    router = Router("r", RouterArgs(router_name="r", external_network_id="public-id"))
+    owner = pulumi.ComponentResource("cloudlabs:test:Owner", "owner")
+    instance = openstack_instance(owner)
+    FloatingIp(
+        "web-fip",
+        FloatingIpArgs(
+            pool="public",
+            port_id="port-id",
+            description="web public address",
+            associate_after=[instance],
+            former_names=former,
+        ),
+        opts=pulumi.ResourceOptions(parent=owner, depends_on=[router]),
+    )
+
+
+def openstack_instance(parent: pulumi.Resource) -> pulumi.Resource:
+    return openstack.compute.Instance("web", name="web", opts=pulumi.ResourceOptions(parent=parent))
+
+
+def test_a_floating_ip_is_associated_after_its_instance_and_removed_before_the_router() -> None:
+    run = run_function(_floating_ip_program)
+    address = run.one("openstack:networking/floatingIp:FloatingIp", "web-fip-address")
+    assoc = run.one("openstack:networking/floatingIpAssociate:FloatingIpAssociate", "web-fip-assoc")
+    assert address.inputs == {"pool": "public", "description": "web public address"}
+    assert assoc.inputs == {"floatingIp": address.state["address"], "portId": "port-id"}
+    router = run.one("openstack:networking/router:Router")
+    instance = run.one("openstack:compute/instance:Instance")
+    for child in (address, assoc):
+        assert child.parent == run.one("cloudlabs:openstack:FloatingIp").urn, child
+        assert run.depends_on(child, router), f"{child} must be deleted before the router"
+        assert "aliases" not in child.options, child
+    assert run.depends_on(assoc, instance) and not run.depends_on(address, instance)
+
+
+def test_a_floating_ip_keeps_what_its_parent_registered_itself() -> None:
+    run = run_function(lambda: _floating_ip_program(("web-fip", "old-web-fip")))
+    owner = run.one("cloudlabs:test:Owner")
+    address = run.one("openstack:networking/floatingIp:FloatingIp")
+    assoc = run.one("openstack:networking/floatingIpAssociate:FloatingIpAssociate")
+    assert address.options["aliases"] == [
+        {"spec": {"name": "web-fip", "parentUrn": owner.urn}},
+        {"spec": {"name": "old-web-fip", "parentUrn": owner.urn}},
+    ]
+    assert assoc.options["aliases"] == [
+        {"spec": {"name": "web-fip-assoc", "parentUrn": owner.urn}},
+        {"spec": {"name": "old-web-fip-assoc", "parentUrn": owner.urn}},
+    ]
 
 
 def test_a_components_dependencies_are_resources() -> None:

@@ -51,13 +51,13 @@ from tests.policy_run import (
     evaluate,
     evaluate_shipped,
     policy_resources,
-    shipped_config,
     stack_urn,
 )
 
 SHIPPED = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINKN3symUEbaKaD/iPDeWDev+HgCQcEgKufGH8Cz9EJp t@e"
 RULE = "openstack:networking/secGroupRule:SecGroupRule"
+GROUP = "openstack:networking/secGroup:SecGroup"
 INSTANCE = "openstack:compute/instance:Instance"
 ASSOC = "openstack:networking/floatingIpAssociate:FloatingIpAssociate"
 CONTAINER = "docker:index/container:Container"
@@ -117,15 +117,28 @@ def test_the_stack_resource_carries_the_outputs_and_links() -> None:
     assert [g.resource_type for g in rule.property_dependencies["securityGroupId"]] == [
         "openstack:networking/secGroup:SecGroup"
     ]
-    # The operators count as back ends (only the front end's group may reach them); the
-    # front end, reachable from addresses, does not.
-    tiers = {
-        r.name: instance_tier(r, resources)[0] for r in resources if r.resource_type == INSTANCE
-    }
+    # Each server declares its tier in its metadata: the operators are back ends.
+    tiers = {r.name: instance_tier(r, resources) for r in resources if r.resource_type == INSTANCE}
     assert tiers == {
-        "calc-front-instance": None,
-        **{f"calc-{op}-instance": "backend" for op in ("sum", "sub", "mul", "div")},
+        "calc-front-instance": ("frontend", "its metadata cloudlabs.tier"),
+        **{
+            f"calc-{op}-instance": ("backend", "its metadata cloudlabs.tier")
+            for op in ("sum", "sub", "mul", "div")
+        },
     }
+
+
+def test_the_packs_names_are_the_ones_the_components_write() -> None:
+    from cloudlabs_policy import conventions
+    from components import declarations
+
+    for name in ("PUBLIC_TAG", "PUBLIC_LABEL", "TIER_KEY", "TIER_LABEL", "ROLE_LABEL"):
+        assert getattr(declarations, name) == getattr(conventions, name), name
+    assert (declarations.BACKEND, declarations.FRONTEND) == (
+        conventions.BACKEND,
+        conventions.FRONTEND,
+    )
+    assert declarations.WORLD_HOSTS == conventions.WORLD_HOSTS
 
 
 # --- world-ingress-only-to-declared-ports ---------------------------------------------------
@@ -201,30 +214,60 @@ def test_declared_public_ports_are_read_from_the_groups_tags() -> None:
     assert of_rule(crafted(allowed), WORLD_INGRESS) == []
 
 
-def test_a_shipped_stack_once_it_declares_only_its_service_port() -> None:
-    """openstack-calculator with its front end's group declaring only the calculator port (the
-    tags a stack adds): SSH and ICMP open to adminCidr 0.0.0.0/0 are then reported."""
+Transform = Callable[[str, str, dict[str, Any]], None]
 
-    def declare(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult:
+
+def _transformed(stack: str, config: dict[str, Any], transform: Transform) -> list[Violation]:
+    """``stack`` run with ``config``, each resource's props passed through ``transform(type,
+    name, props)`` before it is registered, then evaluated with that config."""
+
+    def change_props(
+        args: pulumi.ResourceTransformationArgs,
+    ) -> pulumi.ResourceTransformationResult:
         props = dict(args.props)
-        if args.type_ == "openstack:networking/secGroup:SecGroup" and args.name.startswith(
-            "calc-front"
-        ):
-            props["tags"] = ["cloudlabs.public=tcp:50000"]
+        transform(args.type_, args.name, props)
         return pulumi.ResourceTransformationResult(props, args.opts)
 
     def program() -> None:
-        pulumi.runtime.register_stack_transformation(declare)
+        pulumi.runtime.register_stack_transformation(change_props)
         import runpy
 
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
+    run = run_function(program, config, stack=stack)
+    secrets = secure_paths(ROOT / f"Pulumi.{stack}.yaml")
+    return evaluate(run, stack, config_of(config, secrets))
+
+
+def test_the_calculator_groups_declare_their_public_ports() -> None:
+    run = run_stack_file("openstack-calculator")
+    tags = {g.name: g.inputs.get("tags") for g in run.of_type(GROUP)}
+    # adminCidr is 0.0.0.0/0: SSH and ICMP to the front end are meant to be world-open.
+    assert tags == {
+        "calc-front-sg-group": [
+            "cloudlabs.public=tcp:50000",
+            "cloudlabs.public=tcp:22",
+            "cloudlabs.public=icmp",
+        ],
+        "calc-operators-sg-group": None,
+    }
+    narrow = mutated("openstack-calculator", change("adminCidr", value="198.51.100.0/24"))
+    run = run_program(narrow, stack="openstack-calculator")
+    front = next(g for g in run.of_type(GROUP) if g.name == "calc-front-sg-group")
+    assert front.inputs["tags"] == ["cloudlabs.public=tcp:50000"]
+    assert evaluate(run, "openstack-calculator", config_of(narrow)) == []
+
+
+def test_once_a_stack_declares_ssh_and_icmp_must_be_declared_on_their_own() -> None:
+    """openstack-calculator with its front end's group declaring only the calculator port:
+    SSH and ICMP open to adminCidr 0.0.0.0/0 are reported, though the config states it."""
+
+    def port_only(type_: str, name: str, props: dict[str, Any]) -> None:
+        if type_ == GROUP and name == "calc-front-sg-group":
+            props["tags"] = ["cloudlabs.public=tcp:50000"]
+
     config = load_stack_file("openstack-calculator")
-    run = run_function(program, config, stack="openstack-calculator")
-    found = of_rule(
-        evaluate(run, "openstack-calculator", shipped_config("openstack-calculator")),
-        WORLD_INGRESS,
-    )
+    found = of_rule(_transformed("openstack-calculator", config, port_only), WORLD_INGRESS)
     assert sorted(v.urn.rsplit("::", 1)[1] for v in found) == [
         "calc-front-sg-rule-1",
         "calc-front-sg-rule-2",
@@ -276,7 +319,9 @@ def test_an_operator_with_a_floating_ip_is_reported() -> None:
 
     found = of_rule(crafted(program), BACKENDS_NOT_EXPOSED)
     assert [v.urn for v in found] == [
-        "urn:pulumi:crafted::cloud-labs::cloudlabs:openstack:Server$" + ASSOC + "::sum-fip-assoc"
+        "urn:pulumi:crafted::cloud-labs::cloudlabs:openstack:FloatingIp$"
+        + ASSOC
+        + "::sum-fip-assoc"
     ]
     assert "sum, a back end" in found[0].message and "ops" in found[0].message
 
@@ -321,6 +366,82 @@ def test_a_back_end_container_publishing_a_port_is_reported() -> None:
     ]
 
 
+def _labels(res: Any) -> dict[str, str]:
+    return {entry["label"]: entry["value"] for entry in res.inputs["labels"]}
+
+
+def test_devs_containers_declare_their_role_and_tier() -> None:
+    run = run_stack_file("dev")
+    labels = {c.name: _labels(c) for c in run.of_type(CONTAINER)}
+    assert {
+        name: (found["org.cloudlabs.role"], found["org.cloudlabs.tier"])
+        for name, found in labels.items()
+    } == {
+        "dev-front-container": ("calculator", "frontend"),
+        **{f"dev-{op}-container": (op, "backend") for op in ("sum", "sub", "mul", "div")},
+    }
+    # Published on loopback only: nothing declared public.
+    assert not any("org.cloudlabs.public" in found for found in labels.values())
+
+
+def test_an_operator_container_declared_a_back_end_may_not_publish() -> None:
+    def publish_sum(type_: str, name: str, props: dict[str, Any]) -> None:
+        if type_ == CONTAINER and name == "dev-sum-container":
+            props["ports"] = [{"internal": 50001, "external": 50001, "ip": "127.0.0.1"}]
+
+    found = _transformed("dev", load_stack_file("dev"), publish_sum)
+    assert [(v.policy, v.urn.rsplit("::", 1)[1]) for v in found] == [
+        (BACKENDS_NOT_EXPOSED, "dev-sum-container")
+    ]
+    assert "org.cloudlabs.tier=backend" in found[0].message
+
+
+def test_devs_front_end_published_on_every_address_declares_its_port() -> None:
+    config = mutated("dev", change("publish", "hostIp", value="0.0.0.0"))
+    run = run_program(config, stack="dev")
+    front = run.one(CONTAINER, "dev-front-container")
+    assert _labels(front)["org.cloudlabs.public"] == "50000/tcp"
+    assert evaluate(run, "dev", config_of(config)) == []
+
+    # Declared, the label decides: another port on every address is not covered by it.
+    def second_port(type_: str, name: str, props: dict[str, Any]) -> None:
+        if type_ == CONTAINER and name == "dev-front-container":
+            extra = {"internal": 22, "external": 2222, "ip": "0.0.0.0"}
+            props["ports"] = [*props["ports"], extra]
+
+    found = of_rule(_transformed("dev", config, second_port), WORLD_INGRESS)
+    assert [v.urn.rsplit("::", 1)[1] for v in found] == ["dev-front-container"]
+    assert "container port tcp:22" in found[0].message and "declares tcp:50000" in found[0].message
+
+
+def test_a_servers_declared_tier_wins_over_its_groups() -> None:
+    def program() -> None:
+        open_group = SecurityGroup(
+            "open-sg",
+            SecurityGroupArgs("open", "open", [RuleSpec("tcp", 80, remote_cidr="0.0.0.0/0")]),
+        )
+        closed = SecurityGroup(
+            "closed-sg",
+            SecurityGroupArgs(
+                "closed", "closed", [RuleSpec("tcp", 80, remote_group_id=open_group.group_id)]
+            ),
+        )
+        # db is reachable from addresses (no back end by its groups), declared a back end all
+        # the same; web only from a group (a back end by its groups), declared the front end.
+        for name, group, tier in (("db", open_group, "backend"), ("web", closed, "frontend")):
+            _server(
+                name,
+                security_group_ids=[group.group_id],
+                key_pair="key",
+                floating_ip_pool="public",
+                metadata={"cloudlabs.tier": tier},
+            )
+
+    found = of_rule(crafted(program, config_of({"accessCidr": "0.0.0.0/0"})), BACKENDS_NOT_EXPOSED)
+    assert [v.urn.rsplit("::", 1)[1] for v in found] == ["db-fip-assoc"]
+    assert "its metadata cloudlabs.tier" in found[0].message
+
+
 # --- service-containers-non-root-read-only --------------------------------------------------
 
 
@@ -330,7 +451,7 @@ def test_dev_with_a_writable_root_filesystem_is_reported_per_container() -> None
         evaluate(run_program(config, stack="dev"), "dev", config_of(config)), CONTAINERS_LOCKED_DOWN
     )
     assert sorted(v.urn.rsplit("::", 1)[1] for v in found) == [
-        f"dev-{role}-container" for role in ("calculator", "div", "mul", "sub", "sum")
+        f"dev-{role}-container" for role in ("div", "front", "mul", "sub", "sum")
     ]
     assert all("writable" in v.message for v in found)
 
