@@ -9,6 +9,10 @@ The pack (``policy/cloudlabs_policy/conventions.py``) learns a lab's intent from
   front end users reach: an OpenStack server's metadata ``cloudlabs.tier``, a container's label
   ``org.cloudlabs.tier``;
 - a container's label ``org.cloudlabs.role`` names the lab service it runs.
+
+A container's labels cannot change without replacing it, so a component may declare labels
+for the containers it encloses instead: its property ``declared_labels`` (a mapping), read by
+the pack under the container's own labels.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ PUBLIC_LABEL = "org.cloudlabs.public"
 TIER_KEY = "cloudlabs.tier"
 TIER_LABEL = "org.cloudlabs.tier"
 ROLE_LABEL = "org.cloudlabs.role"
+DECLARED_LABELS = "declared_labels"
 BACKEND = "backend"
 FRONTEND = "frontend"
 

@@ -24,17 +24,13 @@ def service_container(
     docker: OnDocker,
     opts: pulumi.ResourceOptions,
 ) -> Container:
-    """``role``'s container, named ``name``: its role as host name and network alias, its role
-    and tier labels; the front end's port published, with a public label when on every
-    address."""
-    labels = {**docker.labels, ROLE_LABEL: role, TIER_LABEL: tier(role)}
+    """``role``'s container, named ``name``: its role as host name, network alias and label; the
+    front end's port published."""
+    labels = {**docker.labels, ROLE_LABEL: role}
     published: tuple[PortSpec, ...] = ()
     if role == FRONT_END:
         where = docker.published
-        port = settings.port(role)
-        published = (PortSpec(port, where.host_port, where.host_ip),)
-        if where.host_ip in WORLD_HOSTS:
-            labels[PUBLIC_LABEL] = public_label([(port, "tcp")])
+        published = (PortSpec(settings.port(role), where.host_port, where.host_ip),)
     return Container(
         name,
         ContainerArgs(
@@ -54,6 +50,19 @@ def service_container(
         ),
         opts=opts,
     )
+
+
+def declared_labels(role: str, settings: CalculatorSettings, docker: OnDocker) -> dict[str, str]:
+    """What ``role``'s container declares to the policy pack, as labels: its tier, and the front
+    end's port when it is published on every address.
+
+    They are the Service's own properties, not the container's labels: the engine cannot change
+    a container's labels without replacing it, and a stack deployed before they existed keeps
+    its containers."""
+    labels = {TIER_LABEL: tier(role)}
+    if role == FRONT_END and docker.published.host_ip in WORLD_HOSTS:
+        labels[PUBLIC_LABEL] = public_label([(settings.port(role), "tcp")])
+    return labels
 
 
 def published_url(docker: OnDocker) -> str:

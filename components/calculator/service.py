@@ -12,6 +12,7 @@ from calculator.config import OPERATOR_ROLES, ROLES
 from components.calculator.spec import CalculatorSettings, OnDocker, OnOpenStack
 from components.calculator_bootstrap import FRONT_END, service_url
 from components.children import child_options
+from components.declarations import DECLARED_LABELS
 
 if TYPE_CHECKING:
     from components.docker import Container
@@ -45,8 +46,9 @@ class ServiceArgs:
 class Service(pulumi.ComponentResource):
     """A role's container (a ``cloudlabs:docker:Container``) or VM (a
     ``cloudlabs:openstack:Server``), named as the service, with what it declares to the policy
-    pack: its tier (``frontend``/``backend``) as a container label or Nova metadata, its role
-    label, and on Docker a public label when its port is published on every address."""
+    pack: its tier (``frontend``/``backend``) as Nova metadata, or on Docker as the Service's
+    ``declared_labels`` property (with a public label when its port is published on every
+    address), which the pack reads for the container it encloses."""
 
     role: str
     """The role it runs."""
@@ -60,7 +62,12 @@ class Service(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("cloudlabs:calculator:Service", name, None, opts)
+        props: dict[str, object] | None = None
+        if isinstance(args.runs_on, OnDocker):
+            from components.calculator.docker import declared_labels
+
+            props = {DECLARED_LABELS: declared_labels(args.role, args.settings, args.runs_on)}
+        super().__init__("cloudlabs:calculator:Service", name, props, opts)
         self.role = args.role
         self.port = args.settings.port(args.role)
         self.container: Container | None = None

@@ -11,11 +11,15 @@ A rule learns a lab's intent from the resources, not from a second list kept her
 - **Tier** — ``backend`` for a lab's operators and back ends, ``frontend`` for the front end
   users reach: the OpenStack instance's ``metadata`` key ``cloudlabs.tier``, the Docker
   container's label ``org.cloudlabs.tier``. Only ``backend`` restricts anything.
+- A container's labels cannot change without replacing it, so a component may declare labels
+  for the containers it encloses instead, as its property ``declared_labels``; a container's
+  own labels win over them.
 - **Service containers** — a Docker container with the label ``org.cloudlabs.role`` is one of a
   lab's services (dev labels its five containers so).
 
 The calculator labs declare all of it (``components/declarations.py`` writes these names):
-dev's containers their role, tier and, published on every address, the front end's port;
+dev's containers their role, and dev's Services their containers' tier and, published on
+every address, the front end's port;
 openstack-calculator's and openstack-naas's servers their tier, the front end's group its
 port, and SSH and ICMP when ``adminCidr`` is every address.
 
@@ -41,6 +45,9 @@ TIER_KEY = "cloudlabs.tier"
 TIER_LABEL = "org.cloudlabs.tier"
 """Container label: ``backend`` or ``frontend``."""
 ROLE_LABEL = "org.cloudlabs.role"
+DECLARED_LABELS = "declared_labels"
+"""A component's property: labels it declares for the containers it encloses (a container's
+own labels cannot change without replacing it)."""
 """Container label naming the lab service the container runs."""
 BACKEND = "backend"
 FRONTEND = "frontend"

@@ -15,6 +15,7 @@ from pulumi_policy import (
 
 from cloudlabs_policy.conventions import (
     BACKEND,
+    DECLARED_LABELS,
     PUBLIC_LABEL,
     TIER_KEY,
     TIER_LABEL,
@@ -58,14 +59,25 @@ def _rule_span(props: Mapping[str, Any]) -> PortSpan | None:
     return PortSpan(protocol, low_port, high_port)
 
 
+def declared_labels(container: PolicyResource) -> dict[str, str]:
+    """A container's labels over those its enclosing components declare for it
+    (:data:`DECLARED_LABELS`), the nearest component first."""
+    labels: dict[str, str] = {}
+    parent = container.parent
+    while parent is not None:
+        declared = plain(parent.props.get(DECLARED_LABELS)) if parent.props else None
+        if isinstance(declared, Mapping):
+            for key, value in declared.items():
+                labels.setdefault(str(key), str(value))
+        parent = parent.parent
+    return {**labels, **container_labels(plain(container.props) or {})}
+
+
 def _declares_anything(resources: Sequence[PolicyResource]) -> bool:
     for group in of_type(resources, SECURITY_GROUP):
         if declared_spans(plain(get(group.props, "tags", [])) or []):
             return True
-    return any(
-        PUBLIC_LABEL in container_labels(plain(c.props) or {})
-        for c in of_type(resources, CONTAINER)
-    )
+    return any(PUBLIC_LABEL in declared_labels(c) for c in of_type(resources, CONTAINER))
 
 
 def world_ingress(config: Callable[[], StackConfig]) -> StackValidationPolicy:
@@ -110,7 +122,7 @@ def world_ingress(config: Callable[[], StackConfig]) -> StackValidationPolicy:
             props = plain(container.props)
             if props is UNKNOWN or not isinstance(props, dict):
                 continue
-            declared = label_spans(container_labels(props).get(PUBLIC_LABEL))
+            declared = label_spans(declared_labels(container).get(PUBLIC_LABEL))
             for port in props.get("ports") or []:
                 if not isinstance(port, dict) or UNKNOWN in port.values():
                     continue
@@ -190,7 +202,7 @@ def backends_not_exposed() -> StackValidationPolicy:
             props = plain(container.props)
             if not isinstance(props, dict):
                 continue
-            if container_labels(props).get(TIER_LABEL) == BACKEND and props.get("ports"):
+            if declared_labels(container).get(TIER_LABEL) == BACKEND and props.get("ports"):
                 report(
                     f"container {props.get('name', container.name)} is a back end "
                     f"({TIER_LABEL}={BACKEND}) and publishes a host port.",

@@ -61,6 +61,8 @@ GROUP = "openstack:networking/secGroup:SecGroup"
 INSTANCE = "openstack:compute/instance:Instance"
 ASSOC = "openstack:networking/floatingIpAssociate:FloatingIpAssociate"
 CONTAINER = "docker:index/container:Container"
+SERVICE = "cloudlabs:calculator:Service"
+OPERATORS = ("sum", "sub", "mul", "div")
 NO_CONFIG = StackConfig()
 
 
@@ -370,18 +372,23 @@ def _labels(res: Any) -> dict[str, str]:
     return {entry["label"]: entry["value"] for entry in res.inputs["labels"]}
 
 
+def _declared(run: Any) -> dict[str, dict[str, str]]:
+    """Each dev Service's ``declared_labels`` property, by the Service's name."""
+    return {s.name: s.inputs["declared_labels"] for s in run.of_type(SERVICE)}
+
+
 def test_devs_containers_declare_their_role_and_tier() -> None:
     run = run_stack_file("dev")
-    labels = {c.name: _labels(c) for c in run.of_type(CONTAINER)}
-    assert {
-        name: (found["org.cloudlabs.role"], found["org.cloudlabs.tier"])
-        for name, found in labels.items()
-    } == {
-        "dev-front-container": ("calculator", "frontend"),
-        **{f"dev-{op}-container": (op, "backend") for op in ("sum", "sub", "mul", "div")},
+    # The containers keep the labels they had before their Services existed (a new label
+    # would replace them); each Service declares its container's tier.
+    assert {c.name: _labels(c) for c in run.of_type(CONTAINER)} == {
+        f"dev-{role}-container": {"org.cloudlabs.lab": "dev", "org.cloudlabs.role": label}
+        for role, label in (("front", "calculator"), *((op, op) for op in OPERATORS))
     }
-    # Published on loopback only: nothing declared public.
-    assert not any("org.cloudlabs.public" in found for found in labels.values())
+    assert _declared(run) == {
+        "dev-front": {"org.cloudlabs.tier": "frontend"},
+        **{f"dev-{op}": {"org.cloudlabs.tier": "backend"} for op in OPERATORS},
+    }
 
 
 def test_an_operator_container_declared_a_back_end_may_not_publish() -> None:
@@ -399,8 +406,7 @@ def test_an_operator_container_declared_a_back_end_may_not_publish() -> None:
 def test_devs_front_end_published_on_every_address_declares_its_port() -> None:
     config = mutated("dev", change("publish", "hostIp", value="0.0.0.0"))
     run = run_program(config, stack="dev")
-    front = run.one(CONTAINER, "dev-front-container")
-    assert _labels(front)["org.cloudlabs.public"] == "50000/tcp"
+    assert _declared(run)["dev-front"]["org.cloudlabs.public"] == "50000/tcp"
     assert evaluate(run, "dev", config_of(config)) == []
 
     # Declared, the label decides: another port on every address is not covered by it.
