@@ -12,7 +12,8 @@ from a 25 GB template's disk).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import pulumi
 from pydantic import Field
@@ -28,7 +29,7 @@ from components.virtualbox.guests import (
     template_seed,
 )
 from stacks.shared.catalogue import Lab
-from stacks.shared.errors import Problem
+from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.names import renamed
 from stacks.shared.types import HostPath, Name, Port
 from stacks.shared.validation import LabModel, check
@@ -37,6 +38,8 @@ from stacks.shared.virtualbox import (
     VboxLabConfig,
     VmSize,
     forward_problems,
+    image_disk,
+    lab_host,
     lab_machine,
     ssh_command,
 )
@@ -113,6 +116,13 @@ class VboxClusterConfig(VboxLabConfig):
                 self.nodes.count,
             )
 
+    def disk_sizes(self) -> list[tuple[KeyPath, int]]:
+        return [
+            (("template", "diskGb"), self.template.disk_gb),
+            (("master", "diskGb"), self.master.disk_gb),
+            (("nodes", "diskGb"), self.nodes.disk_gb),
+        ]
+
     @check
     def _master_ports(self) -> Iterator[Problem]:
         yield from forward_problems(
@@ -153,13 +163,14 @@ class VboxClusterConfig(VboxLabConfig):
             yield Problem(("nodes", "namePrefix"), f"{BASE_DISK}.vdi is the base disk's file")
 
 
-def cluster(config: VboxClusterConfig) -> Cluster:
-    """The guests: names, MAC addresses (stable) and lab addresses, and what they run."""
+def cluster(config: VboxClusterConfig, login: Login | None = None) -> Cluster:
+    """The guests: names, MAC addresses (stable) and lab addresses, and what they run; their
+    login is ``login`` (by default the user's key alone)."""
     net = config.network
     start = net.dhcp_range.start
     redis = config.redis
     return Cluster(
-        login=Login(config.ssh_user, [config.ssh_public_key]),
+        login=login or config.login(),
         network=net.cidr,
         master=Guest.named(config.master.name, net.master_ip),
         nodes=[Guest.named(name, start + i) for i, name in enumerate(config.nodes.names())],
@@ -171,14 +182,12 @@ def cluster(config: VboxClusterConfig) -> Cluster:
 
 
 def build(config: VboxClusterConfig) -> None:
-    host = config.host()
+    lab = lab_host(config)
+    host = lab.host
     work = config.work_dir
     disks = f"{work}/disks"
     base_path = f"{disks}/{BASE_DISK}.vdi"
-    base = Disk(
-        "base-disk",
-        DiskArgs(path=base_path, source=config.image.path, source_url=config.image.url, host=host),
-    )
+    base = image_disk(config, lab, "base-disk", base_path)
     net = config.network
 
     guests = cluster(config)
@@ -190,13 +199,14 @@ def build(config: VboxClusterConfig) -> None:
     def machine(
         role: str,
         size: VmSize,
-        seed: Seed,
+        seed: Callable[[Cluster], Seed],
         macs: AdapterMacs,
         forwards: list[PortForward],
         start: bool,
         after: list[pulumi.Resource],
     ) -> Machine:
-        """The VM of ``role`` on a clone of the base disk; with forwards, on the lab network."""
+        """The VM of ``role`` on a clone of the base disk, booting the seed ``seed`` renders for
+        the cluster (its login given by the lab); with forwards, on the lab network."""
         name = roles[role]
         disk = Disk(
             f"{role}-disk",
@@ -211,12 +221,12 @@ def build(config: VboxClusterConfig) -> None:
         )
         return lab_machine(
             config,
-            host,
+            lab,
             role,
             name,
             size,
             disk,
-            seed,
+            lambda login: seed(cluster(config, login)),
             nat_mac=macs.nat,
             forwards=forwards,
             internal=InternalNic(net.attachment, macs.internal, net.mode) if forwards else None,
@@ -225,16 +235,17 @@ def build(config: VboxClusterConfig) -> None:
             opts=renamed(role, name, taken, depends_on=after),
         )
 
+    template_macs = AdapterMacs.of(t.name)
     template = machine(
-        "template", t, template_seed(guests, t.name), AdapterMacs.of(t.name), [], t.start, []
+        "template", t, lambda c: template_seed(c, t.name), template_macs, [], t.start, []
     )
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
-    master = machine("master", m, master_seed(guests), guests.master.macs, forwards, True, [])
+    master = machine("master", m, master_seed, guests.master.macs, forwards, True, [])
     commands = {m.name: ssh_command(host, config.ssh_user, m.ssh_port)}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
-        # Nodes boot once master (their DHCP and DNS server) answers on SSH.
-        seed = node_seed(guests, node)
+        # Nodes boot once master (their DHCP and DNS server) is ready.
+        seed = functools.partial(node_seed, node=node)
         machine(role, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master])
         commands[node.name] = ssh_command(host, config.ssh_user, port)
 

@@ -11,17 +11,19 @@ from collections.abc import Iterator
 
 import pulumi
 
-from components.renderers.cloudinit import Login
 from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForward
 from components.virtualbox.guests import nat_seed
 from stacks.shared.catalogue import Lab
-from stacks.shared.errors import Problem
+from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.types import HostPath, Name, Port
 from stacks.shared.validation import check
 from stacks.shared.virtualbox import (
+    LabHost,
     VboxLabConfig,
     VmSize,
     forward_problems,
+    image_disk,
+    lab_host,
     lab_machine,
     ssh_command,
 )
@@ -50,20 +52,27 @@ class VboxNatConfig(VboxLabConfig):
         if self.vm.name == self.clone.name:
             yield Problem(("clone", "name"), "the clone needs a name of its own", self.clone.name)
 
+    def disk_sizes(self) -> list[tuple[KeyPath, int]]:
+        return [(("vm", "diskGb"), self.vm.disk_gb)]
+
 
 def _machine(
-    config: VboxNatConfig, role: str, vm: NatVmConfig, disk: Disk, after: list[pulumi.Resource]
+    config: VboxNatConfig,
+    lab: LabHost,
+    role: str,
+    vm: NatVmConfig,
+    disk: Disk,
+    after: list[pulumi.Resource],
 ) -> Machine:
     macs = AdapterMacs.of(vm.name)
-    seed = nat_seed(vm.name, Login(config.ssh_user, [config.ssh_public_key]), macs)
     return lab_machine(
         config,
-        config.host(),
+        lab,
         role,
         vm.name,
         vm,
         disk,
-        seed,
+        lambda login: nat_seed(vm.name, login, macs),
         nat_mac=macs.nat,
         forwards=[PortForward("ssh", vm.ssh_port, 22)],
         opts=pulumi.ResourceOptions(depends_on=after),
@@ -71,17 +80,11 @@ def _machine(
 
 
 def build(config: VboxNatConfig) -> None:
-    host = config.host()
+    lab = lab_host(config)
+    host = lab.host
     disks = f"{config.work_dir}/disks"
-    disk = Disk(
-        "vm-disk",
-        DiskArgs(
-            path=f"{disks}/{config.vm.name}.vdi",
-            source=config.image.path,
-            source_url=config.image.url,
-            size_mb=config.vm.disk_gb * 1024,
-            host=host,
-        ),
+    disk = image_disk(
+        config, lab, "vm-disk", f"{disks}/{config.vm.name}.vdi", config.vm.disk_gb * 1024
     )
     clone_disk = Disk(
         "clone-disk",
@@ -94,8 +97,8 @@ def build(config: VboxNatConfig) -> None:
         opts=pulumi.ResourceOptions(depends_on=[disk]),
     )
     # The first VM boots only once its disk has been cloned.
-    first = _machine(config, "vm", config.vm, disk, after=[clone_disk])
-    second = _machine(config, "clone", config.clone, clone_disk, after=[])
+    first = _machine(config, lab, "vm", config.vm, disk, after=[clone_disk])
+    second = _machine(config, lab, "clone", config.clone, clone_disk, after=[])
     commands = {
         vm.name: ssh_command(host, config.ssh_user, vm.ssh_port) for vm in (config.vm, config.clone)
     }

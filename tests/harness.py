@@ -104,6 +104,20 @@ class StackRun:
             urn = parent[0].parent if parent else None
         return any(d in chain for d in resource.depends_on)
 
+    def reaches(self, resource: Resource, other: Resource) -> bool:
+        """True when ``resource`` depends on ``other`` directly or through other resources."""
+        seen: set[str] = set()
+        todo = [resource]
+        while todo:
+            current = todo.pop()
+            if self.depends_on(current, other):
+                return True
+            for urn in current.depends_on:
+                if urn not in seen and any(r.urn == urn for r in self.resources):
+                    seen.add(urn)
+                    todo.append(self.by_urn(urn))
+        return False
+
 
 def _picks(key: str, *sizes: int) -> tuple[int, ...]:
     """Numbers in ``range(size)`` (1-based for IPv4 octets), drawn from ``key`` alone: the mock

@@ -10,6 +10,7 @@ configured. The template gets the login alone. Everything is set up on first boo
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,10 +94,19 @@ class Cluster:
         return next(g.address for g in self.nodes if g.name == self.redis.node)
 
 
-def meta_data(name: str) -> str:
-    """The guest's meta-data; its instance id stays with its name, so a new seed (new user-data)
-    is not a new instance for cloud-init."""
-    return render_meta_data(f"cloudlabs-{name}", name)
+def instance_id(name: str, user_data: str, network_config: str | None) -> str:
+    """The guest's cloud-init instance id: its name and a hash of its user-data and
+    network-config. cloud-init applies a seed's once-per-instance settings only to a new
+    instance id, so a changed seed is a new instance (and an unchanged one, booted again, is
+    not)."""
+    hashed = hashlib.sha256(user_data.encode() + b"\0" + (network_config or "").encode())
+    return f"cloudlabs-{name}-{hashed.hexdigest()[:12]}"
+
+
+def guest_seed(name: str, user_data: str, network_config: str | None = None) -> Seed:
+    """The NoCloud documents of guest ``name``, meta-data with :func:`instance_id`."""
+    meta = render_meta_data(instance_id(name, user_data, network_config), name)
+    return Seed(user_data, meta, network_config)
 
 
 def _user_data(
@@ -119,10 +129,8 @@ def _user_data(
 def nat_seed(name: str, login: Login, macs: AdapterMacs) -> Seed:
     """A VM with its NAT adapter only (vbox-nat)."""
     nat = Nic(id="nat", mac=colon_mac(macs.nat), dhcp4=True, dhcp_identifier="mac")
-    return Seed(
-        _user_data(login, name, (), (), (), True),
-        meta_data(name),
-        render_network_config([nat], netplan=True),
+    return guest_seed(
+        name, _user_data(login, name, (), (), (), True), render_network_config([nat], netplan=True)
     )
 
 
@@ -137,7 +145,7 @@ def _benchmark(cluster: Cluster) -> tuple[list[File], list[str]]:
 def template_seed(cluster: Cluster, name: str) -> Seed:
     """The template: the login and the benchmark, no network-config (DHCP on the NAT adapter)."""
     files, packages = _benchmark(cluster)
-    return Seed(_user_data(cluster.login, name, files, packages, (), True), meta_data(name))
+    return guest_seed(name, _user_data(cluster.login, name, files, packages, (), True))
 
 
 def hosts_file(cluster: Cluster, hostname: str) -> str:
@@ -226,7 +234,7 @@ def master_seed(cluster: Cluster) -> Seed:
     ]
     packages += ["dnsmasq", "nfs-kernel-server", "nginx"]
     user_data = _user_data(cluster.login, name, files, packages, runcmd, False)
-    return Seed(user_data, meta_data(name), network_config(cluster, cluster.master))
+    return guest_seed(name, user_data, network_config(cluster, cluster.master))
 
 
 def node_seed(cluster: Cluster, node: Guest) -> Seed:
@@ -265,4 +273,4 @@ def node_seed(cluster: Cluster, node: Guest) -> Seed:
         ]
     runcmd += ["systemctl daemon-reload", "systemctl enable --now counter.service"]
     user_data = _user_data(cluster.login, node.name, files, packages, runcmd, False)
-    return Seed(user_data, meta_data(node.name), network_config(cluster, node))
+    return guest_seed(node.name, user_data, network_config(cluster, node))

@@ -1,5 +1,6 @@
-"""A VirtualBox VM: settings, adapters, NAT port forwards, disk and seed DVD, started headless,
-and a wait until its SSH server answers through its forward."""
+"""A VirtualBox VM: settings, adapters, NAT port forwards, disk and seed DVD, its serial console
+written to a file in its folder, started headless, and a wait until its guest is ready: the
+SSH server answers through its forward and cloud-init has finished."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pulumi
 from components.children import child_options
 from components.hostexec import Host, run_script
 from components.virtualbox.disk import Disk
-from components.virtualbox.host import virtualbox_host
+from components.virtualbox.host import HostCheck, virtualbox_host
+from components.virtualbox.ready import ReadyLogin
 from components.virtualbox.seed import SeedIso
 
 VIRTUALBOX_OUI = "080027"
@@ -64,13 +66,19 @@ class PortForward:
 
 @dataclass(frozen=True)
 class InternalNic:
-    """Adapter 2: a VirtualBox internal network or a host-only interface."""
+    """Adapter 2: a VirtualBox internal network, or host-only: a host-only interface, or on a
+    macOS host with VirtualBox 7 a host-only network (as the host check finds)."""
 
     network: str
-    """The internal network's name, or the host-only interface (``vboxnet0``)."""
+    """The internal network's name, or the host-only interface (``vboxnet0``) or network."""
     mac: str
     """12 hex digits."""
     mode: Literal["intnet", "hostonly"] = "intnet"
+
+
+def console_log(base_folder: str, vm_name: str) -> str:
+    """Where the VM's first serial port writes: ``console.log`` in the VM's folder."""
+    return f"{base_folder.rstrip('/')}/{vm_name}/console.log"
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,12 @@ class MachineArgs:
     start: bool = True
     """Start the VM headless (and keep it started)."""
     wait_for_ssh: str | None = None
-    """The name of the forward to wait on until the guest's SSH server answers."""
+    """The name of the forward to wait on until the guest's SSH server answers (and, with
+    ``ready``, until cloud-init has finished there)."""
+    ready: ReadyLogin | None = None
+    """The login that asks the guest's cloud-init whether it has finished."""
+    host_check: HostCheck | None = None
+    """The VirtualBox host's check; its host-only kind is what a host-only adapter uses."""
     wait_timeout_s: int = 900
     stop_timeout_s: int = 120
     """How long an ACPI shutdown may take before the VM is powered off."""
@@ -112,13 +125,21 @@ class Machine(pulumi.ComponentResource):
     ssh_port: pulumi.Output[int | None]
     """The host port forwarded to the guest's SSH server, if any."""
     ready: pulumi.Output[str]
-    """The last state line of the VM (and of the SSH wait, when there is one)."""
+    """The last state line of the VM (and of the wait for its guest, when there is one)."""
+    console_log: pulumi.Output[str]
+    """The guest's boot log (its serial console) on the VirtualBox host."""
 
     def __init__(
         self, name: str, args: MachineArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("cloudlabs:virtualbox:Machine", name, None, opts)
         nic = args.internal
+        nic2: pulumi.Input[str] = "none"
+        if nic is not None:
+            nic2 = nic.mode
+            if nic.mode == "hostonly" and args.host_check is not None:
+                nic2 = args.host_check.host_only
+        console = console_log(args.base_folder, args.vm_name)
         env: dict[str, pulumi.Input[str]] = {
             "VM_NAME": args.vm_name,
             "VM_OSTYPE": args.ostype,
@@ -129,7 +150,7 @@ class Machine(pulumi.ComponentResource):
             "VM_DISK": args.disk.path,
             "VM_SEED": args.seed.path if args.seed is not None else "",
             "VM_NIC1_MAC": args.nat_mac,
-            "VM_NIC2": nic.mode if nic is not None else "none",
+            "VM_NIC2": nic2,
             "VM_NIC2_NETWORK": nic.network if nic is not None else "",
             "VM_NIC2_MAC": nic.mac if nic is not None else "",
             "VM_FORWARDS": "\n".join(f.rule for f in args.forwards),
@@ -154,24 +175,35 @@ class Machine(pulumi.ComponentResource):
         if args.wait_for_ssh is not None and ssh is None:
             raise ValueError(f"{name}: no forward named {args.wait_for_ssh!r} to wait on")
         if ssh is not None and args.start:
+            wait_env: dict[str, pulumi.Input[str]] = {
+                "SSH_HOST": ssh.host_ip,
+                "SSH_PORT": str(ssh.host_port),
+                "CONSOLE_LOG": console,
+                "WAIT_TIMEOUT": str(args.wait_timeout_s),
+            }
+            if args.ready is not None:
+                wait_env |= {"SSH_USER": args.ready.user, "SSH_KEY": args.ready.key.path}
             wait = run_script(
                 f"{name}-ssh",
                 args.host,
                 "virtualbox/ssh-wait.sh",
-                {
-                    "SSH_HOST": ssh.host_ip,
-                    "SSH_PORT": str(ssh.host_port),
-                    "WAIT_TIMEOUT": str(args.wait_timeout_s),
-                },
+                wait_env,
                 delete=False,
-                # Wait again whenever the VM is replaced.
-                triggers=[vm.id],
+                # Wait again whenever the VM is replaced or boots a new seed (cloud-init runs
+                # again).
+                triggers=[vm.id, args.seed.path if args.seed is not None else ""],
                 opts=child_options(self, opts, after=[vm]),
             )
             ready = wait.stdout
         self.vm_name = pulumi.Output.from_input(args.vm_name)
         self.ssh_port = pulumi.Output.from_input(ssh.host_port if ssh else None)
         self.ready = ready
+        self.console_log = pulumi.Output.from_input(console)
         self.register_outputs(
-            {"vm_name": self.vm_name, "ssh_port": self.ssh_port, "ready": self.ready}
+            {
+                "vm_name": self.vm_name,
+                "ssh_port": self.ssh_port,
+                "ready": self.ready,
+                "console_log": self.console_log,
+            }
         )

@@ -18,15 +18,16 @@ class SeedIsoArgs:
     """Where the ISO goes on the VirtualBox host (``~/`` = that user's home)."""
     hostname: str
     """The guest's name (part of the file name)."""
-    seed: Seed
-    """The documents (network-config in netplan form; None = cloud-init's default DHCP)."""
+    seed: pulumi.Input[Seed]
+    """The documents (network-config in netplan form; None = cloud-init's default DHCP); an
+    Output when they hold what is known once something else exists (the ready key)."""
     host: Host = field(default_factory=virtualbox_host)
     """Where VBoxManage runs."""
 
 
-def seed_path(args: SeedIsoArgs) -> str:
+def seed_path(directory: str, hostname: str, seed: Seed) -> str:
     """The ISO's path: it carries a hash of the content, so new content is a new file."""
-    return f"{args.directory.rstrip('/')}/{args.hostname}-seed-{args.seed.digest}.iso"
+    return f"{directory.rstrip('/')}/{hostname}-seed-{seed.digest}.iso"
 
 
 class SeedIso(pulumi.ComponentResource):
@@ -35,12 +36,13 @@ class SeedIso(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SeedIsoArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cloudlabs:virtualbox:SeedIso", name, None, opts)
-        path = seed_path(args)
+        seed = pulumi.Output.from_input(args.seed)
+        path = seed.apply(lambda s: seed_path(args.directory, args.hostname, s))
         env: dict[str, pulumi.Input[str]] = {
             "SEED_PATH": path,
-            "SEED_USER_DATA": args.seed.user_data,
-            "SEED_META_DATA": args.seed.meta_data,
-            "SEED_NETWORK_CONFIG": args.seed.network_config or "",
+            "SEED_USER_DATA": seed.apply(lambda s: s.user_data),
+            "SEED_META_DATA": seed.apply(lambda s: s.meta_data),
+            "SEED_NETWORK_CONFIG": seed.apply(lambda s: s.network_config or ""),
         }
         run_script(
             f"{name}-iso",
@@ -52,5 +54,5 @@ class SeedIso(pulumi.ComponentResource):
             triggers=[path],
             opts=child_options(self, opts),
         )
-        self.path = pulumi.Output.from_input(path)
+        self.path = path
         self.register_outputs({"path": self.path})

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the VirtualBox labs' tests run for real: nginx (nginx -t, the load-balancer experiment),
 # dnsmasq (dnsmasq --test), redis-server (the shared counter), netplan (its parser),
-# genisoimage (the NoCloud seed ISO). The tests start their own processes on loopback with
-# their own config files; the packages' system services are not started here.
+# genisoimage (the NoCloud seed ISO), openssh-server (the SSH server the readiness wait logs in
+# to) and openssh-client. The tests start their own processes on loopback with their own config
+# files; the packages' system services are not started here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=scripts/setup/lib.sh
@@ -10,8 +11,8 @@ cd "$(dirname "$0")/../.."
 require_root
 
 # dnsmasq-base is the binary without the system service.
-packages=(nginx dnsmasq-base redis-server netplan.io genisoimage)
-services=(nginx.service redis-server.service)
+packages=(nginx dnsmasq-base redis-server netplan.io genisoimage openssh-server openssh-client)
+services=(nginx.service redis-server.service ssh.service ssh.socket)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -1,41 +1,89 @@
 #!/usr/bin/env bash
-# A VirtualBox VM: settings, adapters, NAT port forwards, boot disk and seed DVD.
+# A VirtualBox VM: settings, adapters, NAT port forwards, boot disk, seed DVD, and its first
+# serial port written to <VM folder>/console.log (the guest's boot log).
 #
 # create: creates or updates the VM until it matches the environment, then starts it (or stops
 #         it, VM_START=no). It reads the VM's state (showvminfo) and changes only what differs.
-#         Settings that VirtualBox changes only on a powered-off VM (CPUs, memory, adapters,
-#         disk) stop it first (ACPI shutdown, then power off after VM_STOP_TIMEOUT); NAT rules
-#         and the seed DVD change live.
-# delete: powers the VM off, detaches its disk and seed (they are deleted by their own
-#         scripts), unregisters it and deletes its settings.
+#         Settings that VirtualBox changes only on a powered-off VM (CPUs, memory, firmware,
+#         boot order, serial port, adapters, disk, seed DVD) stop it first: the ACPI power
+#         button, a power-off after VM_STOP_TIMEOUT; a saved state is discarded. NAT rules
+#         change live. A VM in a passing state (starting, stopping, saving...) is waited for.
+# delete: powers the VM off (or discards its saved state), detaches its disk and seed (they are
+#         deleted by their own scripts), unregisters it and deletes its settings and boot log.
 # A VM of that name whose settings are not under VM_BASEFOLDER was not made here: create fails
 # and leaves it untouched, delete leaves it as it is.
 #
 # Usage: vm.sh create|delete
 # Environment:
-#   VM_NAME          the VM's name in VirtualBox
-#   VM_BASEFOLDER    where the VM's settings live (a leading ~/ means the home directory)
-#   VM_OSTYPE        create: VirtualBox OS type (Ubuntu_64)
-#   VM_CPUS          create: number of virtual CPUs
-#   VM_MEMORY_MB     create: memory in MB
-#   VM_FIRMWARE      create: bios or efi
-#   VM_DISK          create: the boot disk (SATA port 0)
-#   VM_SEED          create, optional: the cloud-init seed ISO (DVD on SATA port 1)
-#   VM_NIC1_MAC      create: MAC address of adapter 1 (NAT), 12 hex digits
-#   VM_NIC2          create: none, intnet or hostonly: adapter 2
-#   VM_NIC2_NETWORK  create: the internal network's name, or the host-only interface
-#   VM_NIC2_MAC      create: MAC address of adapter 2
-#   VM_FORWARDS      create: NAT rules of adapter 1, one per line: name,tcp,hostip,hostport,,guestport
-#   VM_START         create: yes to start the VM (headless), no to have it powered off
-#   VM_STOP_TIMEOUT  create: seconds to wait for an ACPI shutdown (default 120)
-#   VBOXMANAGE       the VBoxManage command (default: VBoxManage on PATH)
+#   VM_NAME           the VM's name in VirtualBox
+#   VM_BASEFOLDER     where the VM's settings live (a leading ~/ means the home directory)
+#   VM_OSTYPE         create: VirtualBox OS type (Ubuntu_64)
+#   VM_CPUS           create: number of virtual CPUs
+#   VM_MEMORY_MB      create: memory in MB
+#   VM_FIRMWARE       create: bios or efi
+#   VM_DISK           create: the boot disk (SATA port 0)
+#   VM_SEED           create, optional: the cloud-init seed ISO (DVD on SATA port 1)
+#   VM_NIC1_MAC       create: MAC address of adapter 1 (NAT), 12 hex digits
+#   VM_NIC2           create: adapter 2: none, intnet, hostonly (a host-only interface) or
+#                     hostonlynet (a host-only network: macOS hosts with VirtualBox 7)
+#   VM_NIC2_NETWORK   create: the internal network, host-only interface or host-only network
+#   VM_NIC2_MAC       create: MAC address of adapter 2
+#   VM_FORWARDS       create: NAT rules of adapter 1, one per line: name,tcp,hostip,hostport,,guestport
+#   VM_START          create: yes to start the VM (headless), no to have it powered off
+#   VM_STOP_TIMEOUT   create: seconds to wait for an ACPI shutdown (default 120)
+#   VM_SETTLE_TIMEOUT seconds to wait for a VM in a passing state (default 60)
+#   VBOXMANAGE        the VBoxManage command (default: VBoxManage on PATH)
 set -euo pipefail
 
 ACTION="${1:-create}"
+# What VBoxManage says when a session holds the VM, e.g. for a few seconds after a power-off.
+LOCKED='already locked for a session|already locked by a session|lock request pending'
+LOCK_TRIES=5
 
-vbm() { "${VBOXMANAGE:-VBoxManage}" "$@"; }
 die() { printf 'vm: %s\n' "$*" >&2; exit 1; }
+# VBoxManage in English (it translates its text to the user's locale; LC_ALL=C keeps what is
+# parsed here as written), its output without the CR of Windows line ends, and a call refused
+# because the VM is locked by a session tried again, LOCK_TRIES times in all, with a pause
+# doubling from 1 s.
+vbm() {
+    local attempt=1 pause=1 status err
+    err="$(mktemp)"
+    while :; do
+        status=0
+        LC_ALL=C "${VBOXMANAGE:-VBoxManage}" "$@" 2>"${err}" | tr -d '\r' || status=$?
+        if ((status == 0 || attempt >= LOCK_TRIES)) || ! grep -Eq -- "${LOCKED}" "${err}"; then
+            tr -d '\r' <"${err}" >&2
+            rm -f -- "${err}"
+            return "${status}"
+        fi
+        printf 'vm: VBoxManage %s: %s is locked by a session, trying again in %ss\n' \
+            "$1" "${name}" "${pause}" >&2
+        sleep "${pause}"
+        attempt=$((attempt + 1))
+        pause=$((pause * 2))
+    done
+}
+# A change: what VBoxManage says goes to stderr (stdout is what the stack reads back).
+act() { vbm "$@" >&2; }
 expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
+# A path the way VirtualBox prints it back, to compare with: / as separator (C:\ as cygpath
+# writes it where there is one), no doubled separators, no . or .. parts.
+norm() {
+    local path="${1//\\//}" part parts out=()
+    if [[ "${path}" == [A-Za-z]:/* ]] && command -v cygpath >/dev/null; then
+        path="$(cygpath -u -- "${path}")"
+    fi
+    IFS=/ read -ra parts <<<"${path}"
+    for part in "${parts[@]}"; do
+        case "${part}" in
+        "" | .) ;;
+        ..) ((${#out[@]} == 0)) || unset 'out[${#out[@]}-1]' ;;
+        *) out+=("${part}") ;;
+        esac
+    done
+    (IFS=/ && printf '/%s\n' "${out[*]}")
+}
+same_path() { [[ "$(norm "$1")" == "$(norm "$2")" ]]; }
 # Whether `VBoxManage list $1` has a "$2:" line holding exactly $3. A failing VBoxManage stops
 # the script instead of reading as "not there"; grep reads all its input (no -q: under pipefail
 # an early exit would fail the pipeline when sed is still writing).
@@ -47,6 +95,7 @@ listed() {
 
 name="${VM_NAME:?VM_NAME is required}"
 base="$(expand "${VM_BASEFOLDER:?VM_BASEFOLDER is required}")"
+console="${base}/${name}/console.log"
 
 info="$(mktemp)"
 trap 'rm -f -- "${info}"' EXIT
@@ -57,40 +106,70 @@ get() {
         if (k == key) { v = substr($0, index($0, "=") + 1); gsub(/^"|"$/, "", v); print v; exit } }' "${info}"
 }
 state() { refresh; get VMState; }
+# States VirtualBox stays in (machineStateToName in VBoxManageInfo.cpp names them); any other
+# (starting, stopping, saving, restoring, snapshotting...) passes by itself.
+steady() {
+    case "$1" in
+    running | paused | gurumeditation | poweroff | aborted | saved | aborted-saved | teleported) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+# The VM's state once it is a steady one, waiting at most VM_SETTLE_TIMEOUT seconds.
+settled() {
+    local now waited=0 limit="${VM_SETTLE_TIMEOUT:-60}"
+    now="$(state)"
+    while ! steady "${now}" && ((waited < limit)); do
+        sleep 1
+        waited=$((waited + 1))
+        now="$(state)"
+    done
+    printf '%s\n' "${now}"
+}
 # Whether the VM's settings file is where createvm --basefolder puts it: <base>/<name>/<name>.vbox.
 owned() {
     local dir want="${base}/${name}"
     dir="$(dirname -- "$(get CfgFile)")"
-    [[ "${dir}" == "${want}" ]] && return 0
+    same_path "${dir}" "${want}" && return 0
     [[ -d "${dir}" && -d "${want}" && "$(cd -- "${dir}" && pwd -P)" == "$(cd -- "${want}" && pwd -P)" ]]
 }
 
+# Powers the VM off: the ACPI power button, then (after VM_STOP_TIMEOUT, or at once for a
+# paused or stuck VM) a power-off. The VM reads running while its guest shuts down, then
+# stopping; a power-off that fails because the VM got there meanwhile is no failure: what
+# counts is the state it ends in.
 stop_vm() {
-    local waited=0 timeout="${VM_STOP_TIMEOUT:-120}"
-    vbm controlvm "${name}" acpipowerbutton
-    while [[ "$(state)" == running ]] && ((waited < timeout)); do
-        sleep 2
-        waited=$((waited + 2))
-    done
-    if [[ "$(state)" != poweroff && "$(state)" != aborted ]]; then
-        vbm controlvm "${name}" poweroff
+    local now waited=0 timeout="${VM_STOP_TIMEOUT:-120}"
+    now="$(settled)"
+    if [[ "${now}" == running ]]; then
+        act controlvm "${name}" acpipowerbutton || true
+        now="$(state)"
+        while [[ "${now}" == running || "${now}" == stopping ]] && ((waited < timeout)); do
+            sleep 2
+            waited=$((waited + 2))
+            now="$(state)"
+        done
     fi
+    if [[ "${now}" == running || "${now}" == paused || "${now}" == gurumeditation ]]; then
+        act controlvm "${name}" poweroff || true
+    fi
+    now="$(settled)"
+    [[ "${now}" == poweroff || "${now}" == aborted ]] || die "${name} did not power off (state ${now})"
 }
 
 # NAT port forwards of adapter 1: live on a running VM, in the settings otherwise.
 natpf() {
-    if [[ "${running}" == yes ]]; then vbm controlvm "${name}" natpf1 "$@"; else vbm modifyvm "${name}" --nat-pf1 "$@"; fi
+    if [[ "${running}" == yes ]]; then act controlvm "${name}" natpf1 "$@"; else act modifyvm "${name}" --nat-pf1 "$@"; fi
 }
 
 create() {
-    local disk seed="" nic2 settings=() need_ctl need_disk want_fw rule rule_name
+    local disk seed="" nic2 settings=() need_ctl need_disk need_seed want_fw rule rule_name now
     disk="$(expand "${VM_DISK:?VM_DISK is required}")"
     [[ -z "${VM_SEED:-}" ]] || seed="$(expand "${VM_SEED}")"
     nic2="${VM_NIC2:-none}"
 
     if ! vbm showvminfo "${name}" --machinereadable >"${info}" 2>/dev/null; then
         mkdir -p "${base}"
-        vbm createvm --name "${name}" --ostype "${VM_OSTYPE:?VM_OSTYPE is required}" \
+        act createvm --name "${name}" --ostype "${VM_OSTYPE:?VM_OSTYPE is required}" \
             --basefolder "${base}" --register
         refresh
     elif ! owned; then
@@ -103,8 +182,14 @@ create() {
     want_fw="${VM_FIRMWARE:-bios}"
     [[ "$(get firmware)" == "${want_fw^^}" ]] || settings+=(--firmware "${want_fw}")
     [[ "$(get ioapic)" == on ]] || settings+=(--ioapic on)
-    # Ubuntu cloud images log to the first serial port; give them one, disconnected.
-    [[ "$(get uart1)" == "0x03f8,4" ]] || settings+=(--uart1 0x3F8 4 --uart-mode1 disconnected)
+    # Boot from the disk (the seed DVD is not bootable), as Multipass's backend sets it.
+    [[ "$(get boot1)" == disk ]] || settings+=(--boot1 disk)
+    # Ubuntu cloud images log to the first serial port; a disconnected one is tied to very slow
+    # boots. Write it to a file in the VM's folder, as Multipass does: the guest's boot log.
+    if [[ "$(get uart1)" != "0x03f8,4" ]] || [[ "$(get uartmode1)" != file,* ]] ||
+        ! same_path "$(get uartmode1 | sed 's/^file,//')" "${console}"; then
+        settings+=(--uart1 0x3F8 4 --uart-mode1 file "${console}")
+    fi
     [[ "$(get nic1)" == nat ]] || settings+=(--nic1 nat)
     [[ "$(get macaddress1)" == "${VM_NIC1_MAC:?}" ]] || settings+=(--mac-address1 "${VM_NIC1_MAC}")
     case "${nic2}" in
@@ -120,7 +205,16 @@ create() {
         [[ "$(get hostonlyadapter2)" == "${VM_NIC2_NETWORK}" ]] ||
             settings+=(--host-only-adapter2 "${VM_NIC2_NETWORK}")
         ;;
-    *) die "VM_NIC2 must be none, intnet or hostonly (got '${nic2}')" ;;
+    hostonlynet)
+        # macOS hosts with VirtualBox 7 have host-only networks instead of interfaces; showvminfo
+        # names the attachment hostonlynetwork (VBoxManageInfo.cpp, Vagrant's version_7_0.rb).
+        listed hostonlynets Name "${VM_NIC2_NETWORK:?}" ||
+            die "host-only network ${VM_NIC2_NETWORK} does not exist (VirtualBox: File > Tools > Network)"
+        [[ "$(get nic2)" == hostonlynetwork ]] || settings+=(--nic2 hostonlynet)
+        [[ "$(get hostonly-network2)" == "${VM_NIC2_NETWORK}" ]] ||
+            settings+=(--host-only-net2 "${VM_NIC2_NETWORK}")
+        ;;
+    *) die "VM_NIC2 must be none, intnet, hostonly or hostonlynet (got '${nic2}')" ;;
     esac
     if [[ "${nic2}" != none ]]; then
         [[ "$(get macaddress2)" == "${VM_NIC2_MAC:?}" ]] || settings+=(--mac-address2 "${VM_NIC2_MAC}")
@@ -128,32 +222,39 @@ create() {
     need_ctl=no
     [[ "$(get storagecontrollername0)" == SATA ]] || need_ctl=yes
     need_disk=no
-    [[ "$(get SATA-0-0)" == "${disk}" ]] || need_disk=yes
+    same_path "$(get SATA-0-0)" "${disk}" || need_disk=yes
+    # The seed DVD too: a running VM only swaps the medium of a drive it has, and cloud-init
+    # reads its seed at boot.
+    need_seed=no
+    if [[ -n "${seed}" ]]; then
+        same_path "$(get SATA-1-0)" "${seed}" || need_seed=yes
+    elif [[ -n "$(get SATA-1-0)" && "$(get SATA-1-0)" != none && "$(get SATA-1-0)" != emptydrive ]]; then
+        need_seed=yes
+    fi
 
-    if ((${#settings[@]} > 0)) || [[ "${need_ctl}" == yes || "${need_disk}" == yes ]]; then
-        if [[ "$(get VMState)" == running ]]; then
-            stop_vm
-        fi
-        ((${#settings[@]} == 0)) || vbm modifyvm "${name}" "${settings[@]}"
+    if ((${#settings[@]} > 0)) || [[ "${need_ctl}${need_disk}${need_seed}" == *yes* ]]; then
+        now="$(settled)"
+        case "${now}" in
+        running | paused | gurumeditation) stop_vm ;;
+        saved | aborted-saved) act discardstate "${name}" ;;
+        esac
+        ((${#settings[@]} == 0)) || act modifyvm "${name}" "${settings[@]}"
         if [[ "${need_ctl}" == yes ]]; then
-            vbm storagectl "${name}" --name SATA --add sata --controller IntelAhci --portcount 2
+            act storagectl "${name}" --name SATA --add sata --controller IntelAhci --portcount 2
         fi
         if [[ "${need_disk}" == yes ]]; then
-            vbm storageattach "${name}" --storagectl SATA --port 0 --device 0 --type hdd --medium "${disk}"
+            act storageattach "${name}" --storagectl SATA --port 0 --device 0 --type hdd --medium "${disk}"
+        fi
+        if [[ "${need_seed}" == yes ]]; then
+            act storageattach "${name}" --storagectl SATA --port 1 --device 0 --type dvddrive \
+                --medium "${seed:-emptydrive}"
         fi
         refresh
     fi
 
-    # The seed DVD can change on a running VM.
-    if [[ -n "${seed}" && "$(get SATA-1-0)" != "${seed}" ]]; then
-        vbm storageattach "${name}" --storagectl SATA --port 1 --device 0 --type dvddrive --medium "${seed}"
-    elif [[ -z "${seed}" && -n "$(get SATA-1-0)" && "$(get SATA-1-0)" != none && "$(get SATA-1-0)" != emptydrive ]]; then
-        vbm storageattach "${name}" --storagectl SATA --port 1 --device 0 --type dvddrive --medium emptydrive
-    fi
-
     # NAT port forwards of adapter 1 (natpf above reads `running`).
     running=no
-    [[ "$(get VMState)" == running ]] && running=yes
+    [[ "$(settled)" == running ]] && running=yes
     declare -A want=()
     while IFS= read -r rule; do
         [[ -n "${rule}" ]] || continue
@@ -175,16 +276,17 @@ create() {
         fi
     done
 
-    if [[ "${VM_START:-yes}" == yes && "$(state)" != running ]]; then
-        vbm startvm "${name}" --type headless
-    elif [[ "${VM_START:-yes}" != yes && "$(state)" == running ]]; then
+    now="$(settled)"
+    if [[ "${VM_START:-yes}" == yes && "${now}" != running ]]; then
+        act startvm "${name}" --type headless
+    elif [[ "${VM_START:-yes}" != yes && "${now}" =~ ^(running|paused|gurumeditation)$ ]]; then
         stop_vm
     fi
-    printf '%s %s\n' "${name}" "$(state)"
+    printf '%s %s\n' "${name}" "$(settled)"
 }
 
 delete() {
-    local vms port medium
+    local vms port medium now
     # `list vms` fails loudly when VBoxManage does; only a VM missing from it is already gone.
     vms="$(vbm list vms)"
     if ! grep -F -- "\"${name}\" {" >/dev/null <<<"${vms}"; then
@@ -195,23 +297,28 @@ delete() {
         printf 'vm: %s (%s) was not made under %s: left as it is\n' "${name}" "$(get CfgFile)" "${base}" >&2
         return 0
     fi
-    case "$(get VMState)" in
-    running | paused | stuck)
-        vbm controlvm "${name}" poweroff
-        for _ in $(seq 1 30); do
-            refresh
-            [[ "$(get VMState)" == running || "$(get VMState)" == stopping ]] || break
-            sleep 1
-        done
+    now="$(settled)"
+    case "${now}" in
+    running | paused | gurumeditation)
+        act controlvm "${name}" poweroff || true
+        now="$(settled)"
+        ;;
+    saved | aborted-saved)
+        act discardstate "${name}"
+        now="$(settled)"
         ;;
     esac
+    [[ "${now}" == poweroff || "${now}" == aborted ]] || die "${name} did not power off (state ${now})"
     for port in 0 1; do
         medium="$(get "SATA-${port}-0")"
         if [[ -n "${medium}" && "${medium}" != none && "${medium}" != emptydrive ]]; then
-            vbm storageattach "${name}" --storagectl SATA --port "${port}" --device 0 --medium none
+            act storageattach "${name}" --storagectl SATA --port "${port}" --device 0 --medium none
         fi
     done
-    vbm unregistervm "${name}" --delete
+    act unregistervm "${name}" --delete
+    # The boot log is this script's, not VirtualBox's: it goes too, and the folder if empty.
+    rm -f -- "${console}"
+    rmdir -- "${base}/${name}" 2>/dev/null || true
 }
 
 case "${ACTION}" in

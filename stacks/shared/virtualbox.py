@@ -1,20 +1,24 @@
 """Config models shared by the VirtualBox labs: the keys every one has (login, image, VirtualBox
-host), VM sizes, the lab network, and the rule that no two NAT forwards take the same host port;
-and the one way they build a VM (its seed ISO, then the machine)."""
+host), VM sizes, the lab network, and the rules that no two NAT forwards take the same host port
+and that no disk is smaller than the image; what every lab makes first on its host (the host
+check, the key that sees guests ready); and the one way they build a VM (its seed ISO, then the
+machine)."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
 from pydantic import Field
 
 from components.hostexec import Host
-from components.renderers.cloudinit import Seed
+from components.renderers.cloudinit import Login, Seed
 from components.virtualbox import (
     Disk,
+    DiskArgs,
     InternalNic,
     Machine,
     MachineArgs,
@@ -23,6 +27,8 @@ from components.virtualbox import (
     SeedIsoArgs,
     virtualbox_host,
 )
+from components.virtualbox.host import HostCheck, HostCheckArgs
+from components.virtualbox.ready import ReadyKey, ReadyKeyArgs, ReadyLogin
 from stacks.shared.errors import KeyPath, Problem, format_path
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import Cidr, HostPath, IPv4, Name, NonEmptyText, OsType, SshPublicKey, Url
@@ -37,6 +43,10 @@ class ImageConfig(LabModel):
     ``noble-server-cloudimg-amd64.vmdk``."""
     url: Url | None = None
     """Downloaded to ``path`` when that file is missing."""
+    virtual_size_mb: int = Field(10240, ge=1)
+    """The image's virtual disk size in MB (``qemu-img info`` or ``VBoxManage showmediuminfo``
+    shows it): a VM's disk, a clone of the image, cannot be smaller. The default is that of
+    Ubuntu 24.04's ``noble-server-cloudimg-amd64.vmdk``, 10 GiB."""
 
 
 class VboxLabConfig(LabModel):
@@ -55,6 +65,28 @@ class VboxLabConfig(LabModel):
     def host(self) -> Host:
         """The components' view of where VirtualBox runs."""
         return vbox_host(self.vbox_manage, self.remote_host)
+
+    def login(self, ready_key: str | None = None) -> Login:
+        """The guests' login: ``sshUser`` with the user's key, and the ready key (once known)."""
+        return Login(self.ssh_user, [self.ssh_public_key, *([ready_key] if ready_key else [])])
+
+    def disk_sizes(self) -> list[tuple[KeyPath, int]]:
+        """Each ``diskGb`` of the lab (its key and value): disks cloned from the image."""
+        raise NotImplementedError
+
+    @check
+    def _disks(self) -> Iterator[Problem]:
+        # VirtualBox cannot shrink a clone: the VM would fail at its first ``up``.
+        floor = self.image.virtual_size_mb
+        for path, gb in self.disk_sizes():
+            if gb * 1024 < floor:
+                yield Problem(
+                    path,
+                    f"{gb} GB ({gb * 1024} MB) is less than the image's virtual size, {floor} MB "
+                    "(image.virtualSizeMb): a disk cannot be smaller than the image it is cloned "
+                    "from",
+                    gb,
+                )
 
 
 class VmSize(LabModel):
@@ -127,6 +159,45 @@ def vbox_host(vbox_manage: str, remote: RemoteHostConfig | None) -> Host:
     return virtualbox_host(vbox_manage, remote.remote() if remote is not None else None)
 
 
+@dataclass(frozen=True)
+class LabHost:
+    """A VirtualBox lab's host and what the lab makes there before anything else."""
+
+    host: Host
+    check: HostCheck
+    """VBoxManage's version and the tools, checked once; everything else depends on it."""
+    ready_key: ReadyKey
+    """The key that logs in to the guests to see cloud-init finished."""
+
+
+def lab_host(config: VboxLabConfig) -> LabHost:
+    """The lab's host, checked (``vbox-host``), with its ready key in ``<workDir>/ready-key``."""
+    host = config.host()
+    check = HostCheck("vbox-host", HostCheckArgs(host=host))
+    key = ReadyKey(
+        "ready-key",
+        ReadyKeyArgs(path=f"{config.work_dir}/ready-key", host=host),
+        opts=pulumi.ResourceOptions(depends_on=[check]),
+    )
+    return LabHost(host, check, key)
+
+
+def image_disk(config: VboxLabConfig, lab: LabHost, name: str, path: str, size_mb: int = 0) -> Disk:
+    """The lab's disk from ``image`` (downloaded first when missing), once the host is checked;
+    the lab's other disks are clones of it."""
+    return Disk(
+        name,
+        DiskArgs(
+            path=path,
+            source=config.image.path,
+            source_url=config.image.url,
+            size_mb=size_mb,
+            host=lab.host,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[lab.check]),
+    )
+
+
 def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Problem]:
     """Host ports of NAT forwards: each used once (VirtualBox binds each on the host)."""
     taken: dict[int, KeyPath] = {}
@@ -144,12 +215,12 @@ def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Proble
 
 def lab_machine(
     config: VboxLabConfig,
-    host: Host,
+    lab: LabHost,
     role: str,
     name: str,
     size: VmSize,
     disk: Disk,
-    seed: Seed,
+    seed: Callable[[Login], Seed],
     *,
     nat_mac: str,
     forwards: list[PortForward],
@@ -158,11 +229,17 @@ def lab_machine(
     seed_opts: pulumi.ResourceOptions | None = None,
     opts: pulumi.ResourceOptions | None = None,
 ) -> Machine:
-    """The VM ``name`` of ``role`` on ``disk``, booting ``seed`` from its ISO (``<role>-seed``);
-    with forwards, it waits for the guest's SSH."""
+    """The VM ``name`` of ``role`` on ``disk``, booting the seed ``seed`` renders for the lab's
+    login (which takes the ready key too) from its ISO (``<role>-seed``); with forwards, it waits
+    until the guest's SSH answers and its cloud-init has finished."""
     iso = SeedIso(
         f"{role}-seed",
-        SeedIsoArgs(directory=f"{config.work_dir}/seeds", hostname=name, seed=seed, host=host),
+        SeedIsoArgs(
+            directory=f"{config.work_dir}/seeds",
+            hostname=name,
+            seed=lab.ready_key.public_key.apply(lambda key: seed(config.login(key))),
+            host=lab.host,
+        ),
         opts=seed_opts,
     )
     return Machine(
@@ -180,7 +257,9 @@ def lab_machine(
             ostype=config.os_type,
             start=start,
             wait_for_ssh="ssh" if forwards else None,
-            host=host,
+            ready=ReadyLogin(config.ssh_user, lab.ready_key),
+            host_check=lab.check,
+            host=lab.host,
         ),
         opts=opts,
     )

@@ -3,11 +3,12 @@ VBoxManage stand-in, in dependency order, the way pulumi-command would run them.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import socket
 import subprocess
-import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any
 from tests.harness import Resource, StackRun
 
 FAKE_BIN = Path(__file__).resolve().parent / "bin"
+CLOUD_INIT_STATUS = Path(__file__).resolve().parent / "cloud-init-status"
+SSHD = "/usr/sbin/sshd"
 COMMAND = "command:local:Command"
 
 
@@ -77,7 +80,7 @@ class FakeVBox:
         return fresh
 
     def attempt(
-        self, res: Resource, which: str = "create", timeout: float = 60, **env: str
+        self, res: Resource, which: str = "create", timeout: float = 180, **env: str
     ) -> subprocess.CompletedProcess[str]:
         """Run one of ``res``'s scripts as the provider would (its interpreter, by default
         ``/bin/sh -c``, and its declared environment, plus ``env``), whatever the outcome."""
@@ -102,7 +105,13 @@ class FakeVBox:
 
 
 def mutating(calls: list[dict[str, Any]]) -> list[list[str]]:
-    return [c["argv"] for c in calls if c.get("mutating")]
+    """The calls that changed something (VirtualBox refused none of them)."""
+    return [c["argv"] for c in calls if c.get("mutating") and "failed" not in c]
+
+
+def refused(calls: list[dict[str, Any]]) -> list[tuple[list[str], str]]:
+    """The calls VirtualBox refused, with its reason."""
+    return [(c["argv"], c["failed"]) for c in calls if "failed" in c]
 
 
 def problems(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -129,32 +138,71 @@ def free_port_block(count: int, start: int = 20000) -> tuple[int, list[socket.so
     raise RuntimeError("no free block of loopback ports")
 
 
+@dataclass
+class SshGuests:
+    """Real OpenSSH servers standing in for guests: the first of ``count`` loopback ports, the
+    cloud-init status they answer (write :attr:`mode`: done, error, degraded or "wait N"), and
+    the commands run there."""
+
+    port: int
+    mode_file: Path
+    user: str = field(default_factory=getpass.getuser)
+
+    def set(self, mode: str) -> None:
+        self.mode_file.write_text(mode + "\n")
+
+    def calls(self) -> list[str]:
+        log = self.mode_file.with_name(self.mode_file.name + ".calls")
+        return log.read_text().splitlines() if log.exists() else []
+
+
 @contextmanager
-def ssh_banners(count: int) -> Iterator[int]:
-    """``count`` consecutive loopback ports answering like an SSH server; yields the first."""
-    base, socks = free_port_block(count)
-    stop = threading.Event()
-
-    def serve(sock: socket.socket) -> None:
-        sock.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"SSH-2.0-OpenSSH_9.6 test\r\n")
-
-    threads = [threading.Thread(target=serve, args=(s,), daemon=True) for s in socks]
-    for t in threads:
-        t.start()
+def ssh_guests(
+    count: int, root: Path, authorized_keys: Path, start: int = 24000
+) -> Iterator[SshGuests]:
+    """``count`` consecutive loopback ports served by one real ``sshd``, letting this user log
+    in with the keys in ``authorized_keys`` (read at each login, so the file may come later)
+    and running the stand-in for ``cloud-init status`` (``tests/fakes/cloud-init-status``)
+    whatever the command asked. Ports are looked for from ``start`` on."""
+    assert Path(SSHD).exists(), f"{SSHD} is missing: run scripts/setup/virtualbox-tests.sh"
+    root.mkdir(parents=True, exist_ok=True)
+    hostkey = root / "ssh_host_ed25519_key"
+    if not hostkey.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hostkey)], check=True
+        )
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+    mode = root / "cloud-init.mode"
+    mode.write_text("done\n")
+    base, held = free_port_block(count, start=start)
+    for sock in held:
+        sock.close()
+    config = root / "sshd_config"
+    listen = "".join(f"ListenAddress 127.0.0.1:{p}\n" for p in range(base, base + count))
+    config.write_text(
+        listen + f"HostKey {hostkey}\nPidFile none\nAuthorizedKeysFile {authorized_keys}\n"
+        "StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "PubkeyAuthentication yes\nPermitRootLogin prohibit-password\nLogLevel ERROR\n"
+        f"ForceCommand {CLOUD_INIT_STATUS} {mode}\n"
+    )
+    server = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=(root / "sshd.log").open("w"),
+    )
     try:
-        yield base
+        deadline = time.time() + 20
+        for port in range(base, base + count):
+            while True:
+                assert server.poll() is None, (root / "sshd.log").read_text()
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.time() < deadline, f"sshd does not listen on {port}"
+                    time.sleep(0.1)
+        yield SshGuests(base, mode)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=2)
-        for s in socks:
-            s.close()
+        server.terminate()
+        server.wait(timeout=10)

@@ -73,21 +73,6 @@ def interfaces_of(run: StackRun, router: Resource) -> list[tuple[str, str, Resou
     return out
 
 
-def reaches(run: StackRun, resource: Resource, other: Resource) -> bool:
-    """True when ``resource`` depends on ``other`` directly or through other resources."""
-    seen: set[str] = set()
-    todo = [resource]
-    while todo:
-        current = todo.pop()
-        if run.depends_on(current, other):
-            return True
-        for urn in current.depends_on:
-            if urn not in seen and any(r.urn == urn for r in run.resources):
-                seen.add(urn)
-                todo.append(run.by_urn(urn))
-    return False
-
-
 def test_the_two_sub_networks(run: StackRun) -> None:
     net1 = subnet_with(run, "192.168.1.0/24")
     net2 = subnet_with(run, "192.168.2.0/24")
@@ -207,11 +192,11 @@ def test_teardown_order(run: StackRun) -> None:
     # inter router's interfaces, which depend on every resource of the public router.
     for _, _, interface in interfaces_of(run, inter):
         for _, _, public_interface in interfaces_of(run, public):
-            assert reaches(run, interface, public_interface), f"{interface} before public"
-            assert not reaches(run, public_interface, interface), "dependency cycle"
+            assert run.reaches(interface, public_interface), f"{interface} before public"
+            assert not run.reaches(public_interface, interface), "dependency cycle"
         for route in run.of_type(ROUTER_ROUTE):
             if route.inputs["routerId"] == public.id:
-                assert reaches(run, interface, route), f"{interface} before {route}"
+                assert run.reaches(interface, route), f"{interface} before {route}"
 
 
 def test_vms_boot_after_their_routes_and_routers(run: StackRun) -> None:

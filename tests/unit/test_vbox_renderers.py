@@ -6,6 +6,7 @@ import io
 import ipaddress
 
 import pytest
+import yaml
 
 from apps.counter.counter import RedisError, encode_command, read_reply
 from components.renderers.cloudinit import Seed
@@ -16,8 +17,10 @@ from components.renderers.nginx import LoadBalancer, Upstream, render_load_balan
 from components.renderers.redis import render_redis_overrides
 from components.renderers.systemd import Service, render_service
 from components.virtualbox import PortForward, mac_address
-from components.virtualbox.machine import colon_mac
-from components.virtualbox.seed import SeedIsoArgs, seed_path
+from components.virtualbox.guests import guest_seed
+from components.virtualbox.host import host_only_kind, host_report
+from components.virtualbox.machine import colon_mac, console_log
+from components.virtualbox.seed import seed_path
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINKN3symUEbaKaD/iPDeWDev+HgCQcEgKufGH8Cz9EJp x@y"
 NET = ipaddress.IPv4Network("192.168.56.0/24")
@@ -102,9 +105,32 @@ def test_macs_forwards_and_seed_names() -> None:
     assert mac != mac_address("master/nic1")
     assert colon_mac("080027AABBCC") == "08:00:27:aa:bb:cc"
     assert PortForward("ssh", 2222, 22).rule == "ssh,tcp,127.0.0.1,2222,,22"
-    a = seed_path(SeedIsoArgs("~/s/", "vm", Seed("#cloud-config\n", "m")))
-    b = seed_path(SeedIsoArgs("~/s", "vm", Seed("#cloud-config\nx: 1\n", "m")))
+    a = seed_path("~/s/", "vm", Seed("#cloud-config\n", "m"))
+    b = seed_path("~/s", "vm", Seed("#cloud-config\nx: 1\n", "m"))
     assert a.startswith("~/s/vm-seed-") and a.endswith(".iso") and a != b
+
+
+def test_a_changed_seed_is_a_new_cloud_init_instance() -> None:
+    # cloud-init applies a seed's per-instance settings only under a new instance id.
+    first = guest_seed("vm", "#cloud-config\n", "network: {version: 2}\n")
+    again = guest_seed("vm", "#cloud-config\n", "network: {version: 2}\n")
+    users = guest_seed("vm", "#cloud-config\nusers: []\n", "network: {version: 2}\n")
+    network = guest_seed("vm", "#cloud-config\n", None)
+    ids = [yaml.safe_load(s.meta_data)["instance-id"] for s in (first, again, users, network)]
+    assert ids[0] == ids[1], "the same seed is the same instance"
+    assert len(set(ids[1:])) == 3, ids
+    assert all(i.startswith("cloudlabs-vm-") for i in ids)
+    assert yaml.safe_load(first.meta_data)["local-hostname"] == "vm"
+    assert first.digest != users.digest, "a new instance id is a new ISO"
+
+
+def test_host_report_and_host_only_kind() -> None:
+    line = "virtualbox=7.1.4 os=Darwin hostonly=hostonlynet"
+    assert host_report(line) == {"virtualbox": "7.1.4", "os": "Darwin", "hostonly": "hostonlynet"}
+    assert host_only_kind(line) == "hostonlynet"
+    assert host_only_kind("virtualbox=7.1.4 os=Linux hostonly=hostonly") == "hostonly"
+    assert host_only_kind(None) == host_only_kind("garbage") == "hostonly"
+    assert console_log("~/w/vms/", "vm1") == "~/w/vms/vm1/console.log"
 
 
 def test_redis_protocol() -> None:

@@ -41,6 +41,45 @@ def cluster() -> StackRun:
     return run_stack_file("vbox-cluster")
 
 
+@pytest.mark.parametrize("stack", ["vbox-nat", "vbox-cluster"])
+def test_the_host_is_checked_before_anything_is_made_there(stack: str) -> None:
+    run = run_stack_file(stack)
+    check = run.one(CMD, "vbox-host-check")
+    assert check.inputs.get("delete") is None, "a check has nothing to delete"
+    assert script_run(check.inputs["create"]).script == "scripts/virtualbox/host.sh"
+    for res in run.of_type(CMD):
+        if res is not check:
+            assert run.reaches(res, check), f"{res.urn} does not wait for the host check"
+
+
+def test_guests_are_ready_when_cloud_init_has_finished(nat: StackRun) -> None:
+    for role, vm in (("vm", "lab-vm"), ("clone", "lab-vm-clone")):
+        wait = nat.one(CMD, f"{role}-ssh")
+        got = wait.inputs["environment"]
+        assert (got["SSH_USER"], got["SSH_KEY"]) == (
+            "ubuntu",
+            "~/cloudlabs-vbox/vbox-nat/ready-key",
+        )
+        assert got["CONSOLE_LOG"] == f"~/cloudlabs-vbox/vbox-nat/vms/{vm}/console.log"
+        # A new seed boots cloud-init again: wait again.
+        seed = env(nat, f"{role}-seed-iso")["SEED_PATH"]
+        assert wait.inputs["triggers"][1] == seed, wait
+        assert nat.depends_on(wait, nat.one(CMD, f"{role}-vm"))
+
+
+def test_host_only_adapters_take_the_kind_the_host_check_found() -> None:
+    config = changed(
+        load_stack_file("vbox-cluster"),
+        change("network", "mode", value="hostonly"),
+        change("network", "hostOnlyAdapter", value="vboxnet0"),
+    )
+    run = run_program(config, stack="vbox-cluster")
+    # Under the mocks the check prints no report: a host-only interface, as on Linux.
+    for name in ["master", *NODES]:
+        vm = env(run, f"{name}-vm")
+        assert (vm["VM_NIC2"], vm["VM_NIC2_NETWORK"]) == ("hostonly", "vboxnet0"), name
+
+
 def test_nat_vm_sizes_adapter_and_forward(nat: StackRun) -> None:
     vm = env(nat, "vm-vm")
     assert (vm["VM_NAME"], vm["VM_CPUS"], vm["VM_MEMORY_MB"]) == ("lab-vm", "1", "1024")
@@ -63,12 +102,15 @@ def test_nat_second_vm_runs_on_a_clone_of_the_first_disk(nat: StackRun) -> None:
 
 def test_nat_cloud_init_logs_in_with_the_key(nat: StackRun) -> None:
     key = load_stack_file("vbox-nat")[K + "sshPublicKey"]
+    # The ready key, made on the VirtualBox host, logs in too: to ask cloud-init if it is done.
+    ready = nat.one(CMD, "ready-key-file")
+    assert ready.inputs["environment"]["KEY_PATH"] == "~/cloudlabs-vbox/vbox-nat/ready-key"
     for name, host in (("vm-seed-iso", "lab-vm"), ("clone-seed-iso", "lab-vm-clone")):
         seed = env(nat, name)
         doc = yaml.safe_load(seed["SEED_USER_DATA"])
         assert doc["hostname"] == host
         assert doc["users"][0]["name"] == "ubuntu"
-        assert doc["users"][0]["ssh_authorized_keys"] == [key]
+        assert doc["users"][0]["ssh_authorized_keys"] == [key, ready.state["stdout"]]
         assert doc["ssh_pwauth"] is False
         assert yaml.safe_load(seed["SEED_META_DATA"])["local-hostname"] == host
         assert seed["SEED_PATH"].endswith(".iso") and host in seed["SEED_PATH"]
@@ -116,16 +158,22 @@ def test_remote_host_runs_the_scripts_over_ssh() -> None:
     local = {r.name: r.inputs["environment"] for r in run_stack_file("vbox-nat").of_type(CMD)}
     assert run.of_type(CMD) == []
     commands = run.of_type("command:remote:Command")
-    assert len(commands) == 8
+    assert len(commands) == 10
     for res in commands:
         # The private key makes the whole connection a secret.
         connection, secret = revealed(res.inputs["connection"])
         assert secret, res
         assert connection["host"] == "vbox.example.org" and connection["user"] == "lab"
         assert connection["privateKey"] == "K" and connection["hostKey"] == HOST_KEY
-        # The parameters are exported inside the command, exactly as the local one gets them.
+        # The parameters are exported inside the command, exactly as the local one gets them
+        # (but for what holds the ready key, the seeds: the mocks print no key for a remote
+        # command).
         assert "environment" not in res.inputs, res
-        assert script_run(res.inputs["create"]).exports == local[res.name], res
+        exports = script_run(res.inputs["create"]).exports
+        assert set(exports) == set(local[res.name]), res
+        keyed = {"SEED_PATH", "SEED_USER_DATA", "SEED_META_DATA", "VM_SEED"}
+        for name, value in exports.items():
+            assert name in keyed or value == local[res.name][name], (res, name)
     assert (
         run.outputs["sshCommands"]["lab-vm"]
         == "ssh -J lab@vbox.example.org -p 2222 ubuntu@127.0.0.1"
@@ -287,6 +335,19 @@ def rejected_stack(stack: str, *changes: Change) -> ConfigError:
             [change("vm", "memoryMb", value=16)],
             "vm.memoryMb",
             "greater than or equal to 256",
+        ),
+        # The image's own size (Ubuntu's noble VMDK: 10 GiB) is the smallest disk there can be.
+        (
+            "vbox-nat",
+            [change("vm", "diskGb", value=8)],
+            "vm.diskGb",
+            "8 GB (8192 MB) is less than the image's virtual size, 10240 MB (image.virtualSizeMb)",
+        ),
+        (
+            "vbox-cluster",
+            [change("image", "virtualSizeMb", value=12288)],
+            "nodes.diskGb",
+            "10 GB (10240 MB) is less than the image's virtual size, 12288 MB",
         ),
         (
             "vbox-cluster",
