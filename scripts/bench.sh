@@ -22,21 +22,9 @@ args=("$stack" "$@")
 if [ -n "${CLOUDLABS_BENCH_OUTPUTS:-}" ]; then
     args+=(--outputs "$CLOUDLABS_BENCH_OUTPUTS")
 fi
-case " $* " in
-    *" --outputs "* | *" --outputs="*) ;;
-    *)
-        if [ -z "${CLOUDLABS_BENCH_OUTPUTS:-}" ]; then
-            if ! command -v pulumi >/dev/null 2>&1; then
-                echo "the Pulumi CLI is not installed: give the stack's outputs with --outputs FILE" >&2
-                exit 127
-            fi
-            if ! pulumi whoami >/dev/null 2>&1; then
-                export PULUMI_BACKEND_URL="file://$PWD/.pulumi-state"
-                export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
-            fi
-        fi
-        ;;
-esac
+# shellcheck source=scripts/lib/stack.sh
+. scripts/lib/stack.sh
+pulumi_outputs_ready "${args[@]}"
 
 bash scripts/setup/python.sh requirements.txt
 exec .venv/bin/python -m bench lab "${args[@]}"

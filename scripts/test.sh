@@ -22,6 +22,7 @@ bash scripts/setup/k8s-tests.sh
 bash scripts/setup/virtualbox-tests.sh
 bash scripts/setup/libvirt.sh
 bash scripts/setup/bench.sh
+bash scripts/setup/checks.sh
 # --- end of setup steps ---
 
 step "lint and types"

@@ -134,6 +134,22 @@ class DevConfig(LabModel):
         return f"{self.container_prefix}-{role}"
 
 
+def calculator_settings(config: DevConfig) -> CalculatorSettings:
+    """What every service is told: its port, the operator timeout, the limits."""
+    return CalculatorSettings(
+        ports={role: config.service_port(role) for role in ROLES},
+        operator_timeout=config.operator_timeout,
+        limits=limit_values(config.limits),
+    )
+
+
+def operator_urls(config: DevConfig) -> dict[str, str]:
+    """The URL the front end calls each operator at (its container name on the network)."""
+    return calculator_settings(config).upstream_urls(
+        {role: config.container_name(role) for role in ROLES}
+    )
+
+
 def calculator_args(config: DevConfig, image: Image, network: Network) -> CalculatorArgs:
     """Where dev's calculator runs (the engine, ``network``, ``image``) and its settings."""
     health = config.healthcheck
@@ -156,11 +172,7 @@ def calculator_args(config: DevConfig, image: Image, network: Network) -> Calcul
             ),
             labels={LAB_LABEL: "dev"},
         ),
-        settings=CalculatorSettings(
-            ports={role: config.service_port(role) for role in ROLES},
-            operator_timeout=config.operator_timeout,
-            limits=limit_values(config.limits),
-        ),
+        settings=calculator_settings(config),
     )
 
 

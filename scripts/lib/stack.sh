@@ -94,3 +94,17 @@ use_backend() {
         say "not logged in to a Pulumi backend: using local state in .pulumi-state/"
     fi
 }
+
+# pulumi_outputs_ready ARGS...: unless ARGS give the outputs (--outputs FILE), make
+# `pulumi stack output` work (scripts/bench.sh, check.sh and diagram.sh read a deployed stack's
+# outputs): stop (exit 127) when the CLI is missing, else pick the backend (use_backend).
+pulumi_outputs_ready() {
+    case " $* " in
+        *" --outputs "* | *" --outputs="*) return 0 ;;
+    esac
+    if ! command -v pulumi >/dev/null 2>&1; then
+        say "the Pulumi CLI is not installed: give the stack's outputs with --outputs FILE"
+        exit 127
+    fi
+    use_backend
+}

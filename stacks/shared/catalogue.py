@@ -2,7 +2,9 @@
 
 Each entry names the module that builds the lab; listing the labs (or reporting an unknown
 one) imports none of them, so a program run pays only for the provider SDKs of its own lab.
-A lab module exports ``LAB = Lab(config=<its model>, build=<its build>)``.
+A lab module exports ``LAB = Lab(config=<its model>, build=<its build>)``; next to it,
+``<module>_checks.py`` declares what the deployed lab must answer (``checks``) and what it looks
+like (``topology``), for ``scripts/check.sh`` and ``scripts/diagram.sh``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class Entry:
         lab = importlib.import_module(self.module).LAB
         assert isinstance(lab, Lab), f"{self.module}.LAB is not a Lab"
         return lab
+
+    @property
+    def checks_module(self) -> str | None:
+        """The module declaring the lab's checks and topology (``stacks.dev_checks``)."""
+        return None if self.module is None else f"{self.module}_checks"
 
 
 LABS: tuple[Entry, ...] = (

@@ -19,11 +19,13 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from calculator.config import OPERATOR_ROLES as OPERATORS
+from tests.check_run import run_check_sh
 from tests.docker_apply import EngineApply, docker
 from tests.harness import StackRun, load_stack_file, run_program
 
@@ -169,6 +171,31 @@ def test_services_run_as_non_root_on_a_read_only_root(lab: Lab) -> None:
 
 def docker_status(*args: str) -> int:
     return subprocess.run(["docker", *args], capture_output=True).returncode
+
+
+def test_check_sh_answers_the_lab_s_questions(lab: Lab, tmp_path: Path) -> None:
+    checked = run_check_sh("dev", lab.config, lab.run.outputs, tmp_path, "--wait", "60")
+    assert checked.status == 0, checked.summary()
+    names = [c["name"] for c in checked.report["checks"]]
+    url = lab.run.outputs["url"]
+    assert names[0] == f"front end computes (5+6)*2 ({url})"
+    assert f"front end → sum at http://{lab.name('sum')}:50001 (2 3)" in names
+    assert f"{lab.name('div')} publishes no port on the host" in names
+    assert len(names) == 10 and checked.failed == []
+
+
+def test_check_sh_fails_while_an_operator_is_down(lab: Lab, tmp_path: Path) -> None:
+    docker("stop", lab.name("sum"))
+    try:
+        checked = run_check_sh("dev", lab.config, lab.run.outputs, tmp_path, "--wait", "0")
+    finally:
+        docker("start", lab.name("sum"))
+        wait_healthy(lab)
+    assert checked.status == 1, checked.summary()
+    assert checked.failed == [
+        f"front end computes (5+6)*2 ({lab.run.outputs['url']})",
+        f"front end → sum at http://{lab.name('sum')}:50001 (2 3)",
+    ], checked.summary()
 
 
 def test_clean_up_leaves_nothing(lab: Lab) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from tests.check_run import run_check_sh
 from tests.docker_apply import COMMAND, TEST_LABEL, EngineApply, docker
 from tests.docker_engine import (
     EngineError,
@@ -270,6 +271,44 @@ def test_the_recipe_image_has_nano(lab: Lab) -> None:
     version = docker("run", "--rm", lab.image("nano"), "nano", "--version")
     assert "GNU nano" in version
     assert lab.run.outputs["nanoImage"] == lab.image("nano")
+
+
+def deployed_outputs(lab: Lab) -> dict[str, Any]:
+    """The stack's outputs as `pulumi stack output` would show them: the containers' bridge
+    addresses and the snapshot's id as the engine has them."""
+    outputs = dict(lab.run.outputs)
+    for ct in ("ct1", "ct2", "ct3"):
+        outputs[f"{ct}Ip"] = lab.inspect(lab.name(ct))["NetworkSettings"]["Networks"]["bridge"][
+            "IPAddress"
+        ]
+    outputs["snapshotImageId"] = lab.engine.real[outputs["snapshotImageId"]]
+    return outputs
+
+
+def test_check_sh_answers_the_lab_s_questions(lab: Lab, tmp_path: Path) -> None:
+    outputs = deployed_outputs(lab)
+    ssh = ["--identity", str(lab.key), "--ssh-option", "UserKnownHostsFile=/dev/null"]
+    checked = run_check_sh("docker-basics", lab.config, outputs, tmp_path, *ssh, "--wait", "60")
+    assert checked.status == 0, checked.summary()
+    names = [c["name"] for c in checked.report["checks"]]
+    ct1, ct2, ct3 = (lab.name(ct) for ct in ("ct1", "ct2", "ct3"))
+    assert names == [
+        f"{ct2}: SSH on 127.0.0.1:{lab.port}",
+        f"{ct1} reaches {ct2}'s SSH at {outputs['ct2Ip']} on the bridge",
+        f"{lab.image('snapshot')} is the snapshot",
+        f"{ct3} runs the snapshot",
+        f"{ct3} has nano (installed in {ct2} before the commit)",
+        f"sshCommand logs in to {ct2}",
+    ]
+    # The same checks see a ct3 that no longer runs the snapshot, and a stopped ct2.
+    docker("stop", ct2)
+    try:
+        down = run_check_sh("docker-basics", lab.config, outputs, tmp_path, *ssh, "--wait", "0")
+    finally:
+        docker("start", ct2)
+        banner(lab.port)
+    assert down.status == 1
+    assert down.failed == [names[0], names[1], names[5]], down.summary()
 
 
 def run_create(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

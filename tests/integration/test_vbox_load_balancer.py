@@ -23,8 +23,9 @@ import pytest
 import yaml
 
 from apps.counter.counter import Redis
+from tests.check_run import run_check_sh
 from tests.fakes.vbox_runner import free_port_block
-from tests.harness import ROOT, run_stack_file
+from tests.harness import ROOT, load_stack_file, run_stack_file
 from tests.validators import require
 
 pytestmark = pytest.mark.integration
@@ -40,12 +41,14 @@ def guest_files(hostname: str) -> dict[str, str]:
     return {f["path"]: f["content"] for f in doc["write_files"]}
 
 
-def wait_port(port: int, proc: subprocess.Popen[Any], timeout: float = 20) -> None:
+def wait_port(
+    port: int, proc: subprocess.Popen[Any], timeout: float = 20, host: str = "127.0.0.1"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}"
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            socket.create_connection((host, port), timeout=0.5).close()
             return
         except OSError:
             time.sleep(0.05)
@@ -63,6 +66,8 @@ class Lab:
             sock.close()
         self.lb_port, self.redis_port = base, base + 1
         self.app_ports = [base + 2, base + 3, base + 4]
+        self.app_hosts = ["127.0.0.1"] * 3
+        """Where each instance listens (and the address its answers name)."""
         self.counters: list[subprocess.Popen[Any]] = []
 
     def spawn(self, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
@@ -85,15 +90,15 @@ class Lab:
     def start_counters(self, redis: bool) -> None:
         self.stop(self.counters)
         self.counters = []
-        for port in self.app_ports:
-            env = {"COUNTER_HOST": "127.0.0.1", "COUNTER_PORT": str(port)}
+        for host, port in zip(self.app_hosts, self.app_ports, strict=True):
+            env = {"COUNTER_HOST": host, "COUNTER_PORT": str(port)}
             if redis:
                 env |= {
                     "COUNTER_REDIS_HOST": "127.0.0.1",
                     "COUNTER_REDIS_PORT": str(self.redis_port),
                 }
             proc = self.spawn([sys.executable, str(COUNTER)], env)
-            wait_port(port, proc)
+            wait_port(port, proc, host=host)
             self.counters.append(proc)
 
     def start_nginx(self) -> None:
@@ -101,8 +106,8 @@ class Lab:
         servers = re.findall(r"server (192\.168\.56\.\d+):5001", rendered)
         assert servers == ["192.168.56.2", "192.168.56.3", "192.168.56.4"], rendered
         conf = rendered
-        for address, port in zip(servers, self.app_ports, strict=True):
-            conf = conf.replace(f"server {address}:5001", f"server 127.0.0.1:{port}")
+        for address, host, port in zip(servers, self.app_hosts, self.app_ports, strict=True):
+            conf = conf.replace(f"server {address}:5001", f"server {host}:{port}")
         conf = conf.replace("listen 80;", f"listen 127.0.0.1:{self.lb_port};")
         assert "192.168.56" not in conf and f"listen 127.0.0.1:{self.lb_port};" in conf
         (self.tmp / "lb.conf").write_text(conf)
@@ -229,6 +234,38 @@ def test_with_redis_killing_an_instance_mid_run_loses_no_request(lab: Lab) -> No
     assert Redis("127.0.0.1", lab.redis_port).command("GET", "counter") == "2000"
     survivors = [p for i, p in enumerate(lab.app_ports) if i != 1]
     assert [lab.count(port) for port in survivors] == [2000, 2000]
+
+
+def test_the_cluster_s_balancer_check_on_the_real_balancer(lab: Lab, tmp_path: Path) -> None:
+    """scripts/check.sh's load-balancer check, as vbox-cluster declares it, against nginx,
+    three counters and Redis on loopback: the shipped config with the lab network moved to
+    127.0.0.0/24 (nodes 127.0.0.2-4, each counter naming itself by its address), the `curl`
+    output pointed at the balancer."""
+    lab.app_hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    lab.start_redis()
+    lab.start_counters(redis=True)
+    lab.start_nginx()
+    config = load_stack_file("vbox-cluster")
+    config["cloud-labs:network"] = {
+        **config["cloud-labs:network"],
+        "cidr": "127.0.0.0/24",
+        "masterIp": "127.0.0.1",
+        "dhcpRange": {"start": "127.0.0.2", "end": "127.0.0.199"},
+    }
+    outputs = dict(run_stack_file("vbox-cluster").outputs)
+    outputs["curl"] = f"curl -sS -X POST http://127.0.0.1:{lab.lb_port}"
+    only = ["--only", "load balancer", "--wait", "0"]
+    checked = run_check_sh("vbox-cluster", config, outputs, tmp_path, *only)
+    assert checked.status == 0, checked.summary()
+    (result,) = checked.report["checks"]
+    assert result["name"] == "load balancer spreads 12 requests over every node"
+    assert result["observed"].startswith("12 answers from 127.0.0.2, 127.0.0.3, 127.0.0.4; counts")
+    # One instance down: nginx answers every request from the other two; the check says so.
+    lab.counters[2].terminate()
+    lab.counters[2].wait(timeout=10)
+    down = run_check_sh("vbox-cluster", config, outputs, tmp_path, *only)
+    assert down.status == 1, down.summary()
+    assert "12 answers from 127.0.0.2, 127.0.0.3;" in down.report["checks"][0]["observed"]
 
 
 NODE_SCRIPT = r"""
