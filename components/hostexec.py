@@ -53,8 +53,9 @@ class RemoteHost:
 
     @property
     def jump(self) -> str:
-        """``user@host[:port]``, for ``ssh -J``."""
-        return f"{self.user}@{self.host}" + (f":{self.port}" if self.port != 22 else "")
+        """``user@host[:port]``, for ``ssh -J`` (an IPv6 address in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.user}@{host}" + (f":{self.port}" if self.port != 22 else "")
 
     def connection(self) -> command.remote.ConnectionArgs:
         return command.remote.ConnectionArgs(
@@ -79,17 +80,41 @@ class Host:
     env: Mapping[str, str] = field(default_factory=dict)
     """Variables every script gets on this host (the hypervisor's command, its URI)."""
 
-    def command_there(self, text: str) -> str:
-        """``text`` as typed on this machine to run it on the host: itself, or through ssh."""
+    def command_there(self, argv: Sequence[str]) -> str:
+        """``argv`` as typed on this machine to run it on the host: itself, or through ssh."""
         if self.remote is None:
-            return text
+            return shlex.join(argv)
         r = self.remote
-        port = f"-p {r.port} " if r.port != 22 else ""
-        return f"ssh {port}{r.user}@{r.host} {text}"
+        port = r.port if r.port != 22 else None
+        return ssh_command(f"{r.user}@{r.host}", port=port, remote=argv)
 
-    def ssh_prefix(self) -> str:
-        """What to put before ``-p PORT user@127.0.0.1`` to reach a port of the host."""
-        return "ssh" if self.remote is None else f"ssh -J {self.remote.jump}"
+    def ssh_to(self, user: str, address: str, port: int | None = None) -> str:
+        """The ssh command reaching ``user@address[:port]`` as the host sees it: directly, or
+        with the host as jump host (``ssh -J``)."""
+        jump = self.remote.jump if self.remote is not None else None
+        return ssh_command(f"{user}@{address}", port=port, jump=jump)
+
+
+def ssh_command(
+    destination: str,
+    *,
+    port: int | None = None,
+    jump: str | None = None,
+    options: Sequence[str] = (),
+    remote: Sequence[str] = (),
+) -> str:
+    """An ssh command line to ``destination`` (``user@host``) that is safe to paste: every word
+    quoted for the shell it is pasted in, and ``remote`` (a command to run there) quoted once
+    more as one word, for the remote shell that reads it."""
+    words = ["ssh", *options]
+    if jump is not None:
+        words += ["-J", jump]
+    if port is not None:
+        words += ["-p", str(port)]
+    words.append(destination)
+    if remote:
+        words.append(shlex.join(remote))
+    return shlex.join(words)
 
 
 @cache
@@ -121,6 +146,23 @@ def script_command(
         return run
     preserve = f"--preserve-env={','.join(sorted(keep))} " if keep else ""
     return f"sudo -n {preserve}{run}"
+
+
+ARGUMENT_MAX = 131072
+"""Linux's limit on one command-line argument or environment string (MAX_ARG_STRLEN, 32 pages
+of 4 KiB). Over SSH the whole command, with its exports and the script, is one argument of the
+login shell (``sh -c <command>``); on this machine each parameter is one environment string."""
+
+
+def largest_argument(host: Host, script: str, env: Mapping[str, str]) -> int:
+    """The bytes (with the final NUL) of the longest argument or environment string that
+    running ``scripts/<script> create`` on ``host`` with ``env`` takes: compare with
+    :data:`ARGUMENT_MAX`."""
+    full = {**host.env, **env}
+    if host.remote is None:
+        return max((len(f"{k}={v}".encode()) + 1 for k, v in full.items()), default=0)
+    command = script_command(script, "create", exports=full, sudo=host.sudo)
+    return len(command.encode()) + 1
 
 
 def run_script(

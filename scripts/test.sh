@@ -21,6 +21,8 @@ bash scripts/setup/calculator-bootstrap.sh
 bash scripts/setup/k8s-tests.sh
 bash scripts/setup/virtualbox-tests.sh
 bash scripts/setup/libvirt.sh
+bash scripts/setup/guest-image.sh
+bash scripts/setup/guest-mirror.sh
 bash scripts/setup/bench.sh
 bash scripts/setup/checks.sh
 # --- end of setup steps ---

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from ipaddress import IPv4Address
 
 import pulumi
+from pydantic import Field
 
 from calculator.config import DEFAULT_PORTS, ROLES
 from components.calculator import (
@@ -58,13 +59,8 @@ class HealthcheckConfig(LabModel):
 
     interval: Duration = "10s"
     timeout: Duration = "3s"
-    retries: int = 3
+    retries: int = Field(3, ge=1, le=100)
     start_period: Duration = "5s"
-
-    @check
-    def _retries(self) -> Iterator[Problem]:
-        if self.retries < 1:
-            yield Problem(("retries",), "expected at least 1", self.retries)
 
 
 class DevConfig(LabModel):

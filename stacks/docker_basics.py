@@ -25,17 +25,18 @@ from components.docker import (
     SnapshotArgs,
     local_address,
 )
+from components.hostexec import ssh_command
 from stacks.shared.catalogue import Lab
 from stacks.shared.docker import BuildConfig, build_platform
 from stacks.shared.errors import Problem
 from stacks.shared.mirror import PackageMirrorSetting, mirror_variables
 from stacks.shared.types import (
-    ContainerName,
+    HostLabel,
     ImageRef,
     IPv4,
-    NonEmptyText,
     Port,
     RestartPolicy,
+    ShellCommand,
     SshPublicKey,
 )
 from stacks.shared.validation import LabModel, check
@@ -65,11 +66,13 @@ class ImagesConfig(LabModel):
 
 
 class ContainerConfig(LabModel):
-    name: ContainerName
+    name: HostLabel
+    """The container's name, and its host name."""
 
 
 class SshContainerConfig(LabModel):
-    name: ContainerName = "ct2"
+    name: HostLabel = "ct2"
+    """The container's name, and its host name."""
     host_ip: IPv4 = IPv4Address("127.0.0.1")
     """Where port 22 is published on the host; 0.0.0.0 makes it reachable from outside."""
     host_port: Port = 2223
@@ -80,7 +83,7 @@ class SshContainerConfig(LabModel):
 class SnapshotConfig(LabModel):
     image: ImageRef = "cloudlabs/ct2-snapshot:latest"
     """The snapshot's ``repository:tag``."""
-    prepare: NonEmptyText | None = PREPARE
+    prepare: ShellCommand | None = PREPARE
     """Shell command run in ct2 before the commit (the lab installs nano by hand there); it gets
     the package mirror as ``APT_MIRROR``, ``APT_MIRROR_KEY``, ``APT_MIRROR_TRUSTED``."""
 
@@ -206,7 +209,7 @@ def build(config: DockerBasicsConfig) -> None:
     pulumi.export("snapshotImageId", snapshot.image_id)
     pulumi.export("snapshotImage", snapshot.image_name)
     pulumi.export("nanoImage", nano.image_name)
-    pulumi.export("sshCommand", f"ssh -p {config.ct2.host_port} root@{host}")
+    pulumi.export("sshCommand", ssh_command(f"root@{host}", port=config.ct2.host_port))
 
 
 LAB = Lab(config=DockerBasicsConfig, build=build)

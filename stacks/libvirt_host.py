@@ -8,13 +8,15 @@ commands.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 import pulumi
 from pydantic import Field
 
+from components.hostexec import Host
 from components.libvirt import (
+    SEED_SCRIPT,
     BaseImage,
     BaseImageArgs,
     HostPreparation,
@@ -25,11 +27,13 @@ from components.libvirt import (
     NicSpec,
     Vm,
     VmArgs,
+    script_path,
+    seed_environment,
 )
 from components.libvirt.inventory import InventoryHost, render_inventory, ssh_command
-from components.renderers.cloudinit import Login
+from components.renderers.cloudinit import Login, Seed
 from stacks.shared.catalogue import Lab
-from stacks.shared.errors import Problem
+from stacks.shared.errors import ConfigError, Problem
 from stacks.shared.libvirt import (
     ConnectionConfig,
     HostPreparationConfig,
@@ -38,16 +42,20 @@ from stacks.shared.libvirt import (
     PublicBridgeConfig,
     VmConfig,
     base_image_path,
+    base_image_problems,
     default_vms,
     guest_nics,
     kvm_host,
     network_problems,
     network_spec,
     seed,
+    stack_owner,
     vm_identity_problems,
+    vm_paths,
     vm_size_problems,
 )
-from stacks.shared.types import AbsPath, ImageSource, Name, NonEmptyText, SshPublicKey
+from stacks.shared.remote import seed_size_problems
+from stacks.shared.types import AbsPath, ImageSource, LibvirtUri, Name, SshPublicKey
 from stacks.shared.validation import LabModel, check
 
 
@@ -56,7 +64,7 @@ class LibvirtHostConfig(LabModel):
 
     connection: ConnectionConfig | None = None
     """The KVM host over SSH; omitted = this machine."""
-    libvirt_uri: NonEmptyText = "qemu:///system"
+    libvirt_uri: LibvirtUri = "qemu:///system"
     domain_type: Literal["kvm", "qemu"] = "kvm"
     """``qemu`` = software emulation, for a host without KVM (slow)."""
     host_preparation: HostPreparationConfig = HostPreparationConfig()
@@ -86,10 +94,38 @@ class LibvirtHostConfig(LabModel):
         if not self.allow_undersized:
             yield from vm_size_problems(self.vms)
 
+    @check
+    def _files(self) -> Iterator[Problem]:
+        yield from base_image_problems(self.base_image, self.storage_dir, self.vms)
+
+
+def check_seeds(
+    config: LibvirtHostConfig, host: Host, seeds: Mapping[str, Seed], owner: str
+) -> None:
+    """Stop before any resource when a VM's seed does not fit in the command writing its ISO."""
+    problems = [
+        problem
+        for vm in config.vms
+        for problem in seed_size_problems(
+            host,
+            script_path(SEED_SCRIPT),
+            seed_environment(seeds[vm.name], vm_paths(config.storage_dir, vm)[1], owner),
+            ("sshPublicKey",),
+            vm.name,
+        )
+    ]
+    if problems:
+        raise ConfigError("libvirt-host", problems)
+
 
 def build(config: LibvirtHostConfig) -> None:
-    owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+    owner = stack_owner()
     host = kvm_host(config.libvirt_uri, config.connection)
+    nat, mgmt, public = config.nat_network, config.management_network, config.public_bridge
+    login = Login(config.ssh_user, [config.ssh_public_key], disable_root=True)
+    nics = {vm.name: guest_nics(vm, nat, mgmt, public) for vm in config.vms}
+    seeds = {vm.name: seed(vm, nics[vm.name], login, owner) for vm in config.vms}
+    check_seeds(config, host, seeds, owner)
     first: list[pulumi.Resource] = []
     if config.host_preparation.enabled:
         prep = HostPreparation(
@@ -99,7 +135,6 @@ def build(config: LibvirtHostConfig) -> None:
         first.append(prep)
         pulumi.export("hostReport", prep.report)
     after_prep = pulumi.ResourceOptions(depends_on=first)
-    nat, mgmt, public = config.nat_network, config.management_network, config.public_bridge
 
     def network(name: str, spec: NetworkSpec, adopt: bool = False) -> Network:
         args = NetworkArgs(host, spec, owner, adopt_existing=adopt, autostart=config.autostart)
@@ -116,11 +151,10 @@ def build(config: LibvirtHostConfig) -> None:
     base = BaseImage(
         "base-image", BaseImageArgs(host, config.base_image, base_path, owner), opts=after_prep
     )
-    login = Login(config.ssh_user, [config.ssh_public_key], disable_root=True)
     jump = host.remote.jump if host.remote is not None else None
     ssh_commands: dict[str, str] = {}
     for vm in config.vms:
-        nics = guest_nics(vm, nat, mgmt, public)
+        disk_path, seed_path = vm_paths(config.storage_dir, vm)
         Vm(
             f"vm-{vm.name}",
             VmArgs(
@@ -130,13 +164,13 @@ def build(config: LibvirtHostConfig) -> None:
                 domain_type=config.domain_type,
                 memory_mib=vm.memory_mib,
                 vcpus=vm.vcpus,
-                nics=[NicSpec(nic.id, nic.mac) for nic in nics],
+                nics=[NicSpec(nic.id, nic.mac) for nic in nics[vm.name]],
                 base_image=base_path,
-                disk_path=f"{config.storage_dir}/{vm.name}.qcow2",
+                disk_path=disk_path,
                 disk_size_gib=vm.disk_gib,
                 disk_mode=config.disk_mode,
-                seed_path=f"{config.storage_dir}/{vm.name}-cidata.iso",
-                seed=seed(vm, nics, login, owner),
+                seed_path=seed_path,
+                seed=seeds[vm.name],
                 autostart=config.autostart,
             ),
             opts=pulumi.ResourceOptions(depends_on=[base, *networks]),

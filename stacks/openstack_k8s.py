@@ -8,11 +8,14 @@ and the CA pinned by hash, and once every node is Ready the master applies the a
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pulumi
 
+from components.hostexec import ssh_command
 from components.kubernetes import (
     API_PORT,
     CLUSTER_NAME,
@@ -35,6 +38,7 @@ from stacks.shared.kubernetes import (
     NodeConfig,
     NodesConfig,
     bootstrap_spec,
+    check_user_data_size,
     control_plane_rules,
     node_rules,
 )
@@ -132,7 +136,19 @@ class OpenStackK8sConfig(LabModel):
             )
 
 
+def kubeconfig_command(user: str, ip: str) -> str:
+    """Copies the admin kubeconfig from the master at ``ip`` and points it at that address."""
+    local = f"kubeconfig-{pulumi.get_stack()}"
+    copy = ssh_command(f"{user}@{ip}", remote=["sudo", "cat", "/etc/kubernetes/admin.conf"])
+    server = f"https://{ip}:{API_PORT}"
+    point = ["kubectl", "--kubeconfig", local, "config", "set-cluster", CLUSTER_NAME]
+    point += ["--server", server, "--tls-server-name", CLUSTER_NAME]
+    return f"{copy} > {shlex.quote(local)} && {shlex.join(point)}"
+
+
 def build(config: OpenStackK8sConfig) -> None:
+    boot = bootstrap_spec(config.nodes, config.kubernetes, config.app, config.ssh_user)
+    check_user_data_size("openstack-k8s", boot)
     external = external_network(config.external_network)
     net = config.network
     keypair = lab_keypair("k8s", config)
@@ -158,7 +174,6 @@ def build(config: OpenStackK8sConfig) -> None:
         ),
     )
     credentials = ClusterCredentials("k8s-credentials")
-    boot = bootstrap_spec(config.nodes, config.kubernetes, config.app, config.ssh_user)
 
     # Named by role: a node's own name (a DNS label such as `key` or `net`) is never a name of
     # the lab's (k8s-key, k8s-net...). Earlier versions named the nodes k8s-<name>.
@@ -213,29 +228,20 @@ def build(config: OpenStackK8sConfig) -> None:
     }
 
     user = config.ssh_user
-    stack = pulumi.get_stack()
     nodes = {config.nodes.master.name: master, **workers}
     floating = {name: s.floating_ip for name, s in nodes.items()}
     pulumi.export("masterPrivateIp", str(config.nodes.master.fixed_ip))
     pulumi.export("floatingIps", floating)
     pulumi.export(
         "sshCommands",
-        {name: ip.apply(lambda ip: f"ssh {user}@{ip}") for name, ip in floating.items()},
+        {name: ip.apply(lambda ip: ssh_command(f"{user}@{ip}")) for name, ip in floating.items()},
     )
+    ready = ["cloud-init", "status", "--wait"]
     pulumi.export(
         "clusterReadyCommand",
-        master.floating_ip.apply(lambda ip: f"ssh {user}@{ip} cloud-init status --wait"),
+        master.floating_ip.apply(lambda ip: ssh_command(f"{user}@{ip}", remote=ready)),
     )
-    pulumi.export(
-        "kubeconfigCommand",
-        master.floating_ip.apply(
-            lambda ip: (
-                f"ssh {user}@{ip} sudo cat /etc/kubernetes/admin.conf > kubeconfig-{stack}"
-                f" && kubectl --kubeconfig kubeconfig-{stack} config set-cluster {CLUSTER_NAME}"
-                f" --server https://{ip}:{API_PORT} --tls-server-name {CLUSTER_NAME}"
-            )
-        ),
-    )
+    pulumi.export("kubeconfigCommand", master.floating_ip.apply(partial(kubeconfig_command, user)))
     port = config.app.node_port
     pulumi.export(
         "nodePortUrls",

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pulumi
 
+from components.hostexec import ssh_command
 from components.openstack import (
     SecurityGroup,
     SecurityGroupArgs,
@@ -89,11 +90,15 @@ def build(config: OpenStackVmConfig) -> None:
     pulumi.export("fixedIp", server.fixed_ip)
     if config.server.floating_ip:
         pulumi.export("floatingIp", server.floating_ip)
-        pulumi.export("sshCommand", server.floating_ip.apply(lambda ip: f"ssh {user}@{ip}"))
+        pulumi.export(
+            "sshCommand", server.floating_ip.apply(lambda ip: ssh_command(f"{user}@{ip}"))
+        )
     else:
         pulumi.export(
             "sshCommand",
-            server.fixed_ip.apply(lambda ip: f"ssh {user}@{ip}  # from inside the network"),
+            server.fixed_ip.apply(
+                lambda ip: ssh_command(f"{user}@{ip}") + "  # from inside the network"
+            ),
         )
 
 

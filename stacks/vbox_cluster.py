@@ -21,6 +21,7 @@ from pydantic import Field
 from components.renderers.cloudinit import Login, Seed
 from components.virtualbox import AdapterMacs, Disk, DiskArgs, InternalNic, Machine, PortForward
 from components.virtualbox.guests import (
+    NODE_PORTS,
     Cluster,
     Guest,
     Redis,
@@ -31,17 +32,19 @@ from components.virtualbox.guests import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.names import renamed
-from stacks.shared.types import HostPath, Name, Port
+from stacks.shared.types import UNPRIVILEGED_PORT, HostLabel, HostLabelPrefix, HostPath, Port
 from stacks.shared.validation import LabModel, check
 from stacks.shared.virtualbox import (
     LabNetworkConfig,
     VboxLabConfig,
     VmSize,
+    check_seeds,
     forward_problems,
     image_disk,
     lab_host,
     lab_machine,
     ssh_command,
+    vm_name_problems,
 )
 
 BASE_DISK = "base"
@@ -49,16 +52,14 @@ BASE_DISK = "base"
 
 
 class TemplateConfig(VmSize):
-    name: Name = "template"
-    cpus: int = Field(1, ge=1, le=64)
-    memory_mb: int = Field(1024, ge=256, le=1048576)
+    name: HostLabel = "template"
     disk_gb: int = Field(25, ge=3, le=4096)
     start: bool = False
     """Start the template too (e.g. to benchmark it); it has no forwards."""
 
 
 class MasterConfig(VmSize):
-    name: Name = "master"
+    name: HostLabel = "master"
     memory_mb: int = Field(2048, ge=256, le=1048576)
     disk_gb: int = Field(25, ge=3, le=4096)
     ssh_port: Port = 3022
@@ -67,10 +68,14 @@ class MasterConfig(VmSize):
     """Host port (127.0.0.1) forwarded to master's port 80 (the load balancer)."""
 
 
+MAX_NODES = 99
+"""The most nodes: their names keep two digits (node01..node99)."""
+
+
 class NodesConfig(VmSize):
-    count: int = Field(3, ge=1)
+    count: int = Field(3, ge=1, le=MAX_NODES)
     """How many nodes: node01 .. node0N."""
-    name_prefix: Name = "node"
+    name_prefix: HostLabelPrefix = "node"
     disk_gb: int = Field(10, ge=3, le=4096)
     ssh_port_base: Port = 4022
     """Host port forwarded to node01's port 22; node i gets base + i - 1."""
@@ -84,7 +89,7 @@ class NodesConfig(VmSize):
 class RedisConfig(LabModel):
     enabled: bool = True
     """Back the counter with Redis (exact, shared count); False = one count per process."""
-    node: Name = "node01"
+    node: HostLabel = "node01"
     """The node running redis-server, bound to its address on the lab network."""
     port: Port = 6379
 
@@ -147,20 +152,42 @@ class VboxClusterConfig(VboxLabConfig):
                 )
 
     @check
+    def _guest_ports(self) -> Iterator[Problem]:
+        app = self.nodes.app_port
+        if app in NODE_PORTS:
+            yield Problem(
+                ("nodes", "appPort"), f"port {app} is {NODE_PORTS[app]}'s on every node", app
+            )
+        if not self.redis.enabled:
+            return
+        port = self.redis.port
+        if port < UNPRIVILEGED_PORT:
+            yield Problem(
+                ("redis", "port"),
+                f"redis-server runs as user redis: it listens on {UNPRIVILEGED_PORT} or above",
+                port,
+            )
+        elif port == app:
+            yield Problem(
+                ("redis", "port"),
+                f"{self.redis.node} runs the counter app on it (nodes.appPort)",
+                port,
+            )
+
+    @check
     def _names(self) -> Iterator[Problem]:
         nodes = self.nodes.names()
-        if self.master.name in nodes or self.master.name == self.template.name:
-            yield Problem(("master", "name"), "master needs a name of its own", self.master.name)
-        if self.template.name in nodes:
-            yield Problem(("template", "name"), "clashes with a node's name", self.template.name)
+        yield from vm_name_problems(
+            [
+                *((("nodes", "namePrefix"), name) for name in nodes),
+                (("template", "name"), self.template.name),
+                (("master", "name"), self.master.name),
+            ],
+            self,
+            taken={BASE_DISK: "the base disk"},
+        )
         if self.redis.enabled and self.redis.node not in nodes:
             yield Problem(("redis", "node"), f"expected one of {nodes}", self.redis.node)
-        # A VM's disk is <workDir>/disks/<name>.vdi, and the base disk is base.vdi.
-        for key, name in (("template", self.template.name), ("master", self.master.name)):
-            if name == BASE_DISK:
-                yield Problem((key, "name"), f"{BASE_DISK}.vdi is the base disk's file", name)
-        if BASE_DISK in nodes:
-            yield Problem(("nodes", "namePrefix"), f"{BASE_DISK}.vdi is the base disk's file")
 
 
 def cluster(config: VboxClusterConfig, login: Login | None = None) -> Cluster:
@@ -182,6 +209,20 @@ def cluster(config: VboxClusterConfig, login: Login | None = None) -> Cluster:
 
 
 def build(config: VboxClusterConfig) -> None:
+    guests = cluster(config)
+    t, m = config.template, config.master
+    nodes = [(f"node{i:02d}", node) for i, node in enumerate(guests.nodes, start=1)]
+    seeds: dict[str, Callable[[Cluster], Seed]] = {
+        "template": lambda c: template_seed(c, t.name),
+        "master": master_seed,
+        **{role: functools.partial(node_seed, node=node) for role, node in nodes},
+    }
+    roles = {"template": t.name, "master": m.name, **{role: g.name for role, g in nodes}}
+
+    def for_login(seed: Callable[[Cluster], Seed]) -> Callable[[Login], Seed]:
+        return lambda login: seed(cluster(config, login))
+
+    check_seeds("vbox-cluster", config, [(roles[r], for_login(s)) for r, s in seeds.items()])
     lab = lab_host(config)
     host = lab.host
     work = config.work_dir
@@ -189,11 +230,6 @@ def build(config: VboxClusterConfig) -> None:
     base_path = f"{disks}/{BASE_DISK}.vdi"
     base = image_disk(config, lab, "base-disk", base_path)
     net = config.network
-
-    guests = cluster(config)
-    t, m = config.template, config.master
-    nodes = [(f"node{i:02d}", node) for i, node in enumerate(guests.nodes, start=1)]
-    roles = {"template": t.name, "master": m.name, **{role: g.name for role, g in nodes}}
     taken = {"base-disk", *roles, *(f"{r}-{kind}" for r in roles for kind in ("disk", "seed"))}
 
     def machine(
@@ -226,7 +262,7 @@ def build(config: VboxClusterConfig) -> None:
             name,
             size,
             disk,
-            lambda login: seed(cluster(config, login)),
+            for_login(seed),
             nat_mac=macs.nat,
             forwards=forwards,
             internal=InternalNic(net.attachment, macs.internal, net.mode) if forwards else None,
@@ -236,22 +272,21 @@ def build(config: VboxClusterConfig) -> None:
         )
 
     template_macs = AdapterMacs.of(t.name)
-    template = machine(
-        "template", t, lambda c: template_seed(c, t.name), template_macs, [], t.start, []
-    )
+    template = machine("template", t, seeds["template"], template_macs, [], t.start, [])
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
-    master = machine("master", m, master_seed, guests.master.macs, forwards, True, [])
+    master = machine("master", m, seeds["master"], guests.master.macs, forwards, True, [])
     commands = {m.name: ssh_command(host, config.ssh_user, m.ssh_port)}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
         # Nodes boot once master (their DHCP and DNS server) is ready.
-        seed = functools.partial(node_seed, node=node)
-        machine(role, config.nodes, seed, node.macs, [PortForward("ssh", port, 22)], True, [master])
+        ssh = [PortForward("ssh", port, 22)]
+        machine(role, config.nodes, seeds[role], node.macs, ssh, True, [master])
         commands[node.name] = ssh_command(host, config.ssh_user, port)
 
     pulumi.export("sshCommands", commands)
-    pulumi.export("curl", host.command_there(f"curl -X POST http://localhost:{m.http_port}"))
-    pulumi.export("loadBalancerUrl", f"http://localhost:{m.http_port}")
+    url = f"http://localhost:{m.http_port}"
+    pulumi.export("curl", host.command_there(["curl", "-X", "POST", url]))
+    pulumi.export("loadBalancerUrl", url)
     pulumi.export("labAddresses", {g.name: str(g.address) for g in (guests.master, *guests.nodes)})
     pulumi.export("templateVm", template.vm_name)
     redis = guests.redis_address

@@ -7,33 +7,42 @@ same clean disk and cloud-init configures each one (its own host name, the user'
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pulumi
+from pydantic import Field
 
+from components.renderers.cloudinit import Login, Seed
 from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForward
 from components.virtualbox.guests import nat_seed
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
-from stacks.shared.types import HostPath, Name, Port
+from stacks.shared.types import HostLabel, HostPath, Port
 from stacks.shared.validation import check
 from stacks.shared.virtualbox import (
     LabHost,
     VboxLabConfig,
     VmSize,
+    check_seeds,
     forward_problems,
     image_disk,
     lab_host,
     lab_machine,
     ssh_command,
+    vm_name_problems,
 )
 
 
 class NatVmConfig(VmSize):
-    name: Name
+    name: HostLabel
     """The VM's name in VirtualBox and its host name."""
     ssh_port: Port
     """Host port forwarded from 127.0.0.1 to the guest's port 22."""
+
+
+class CloneVmConfig(NatVmConfig):
+    disk_gb: int | None = Field(None, ge=3, le=4096)  # type: ignore[assignment]
+    """The clone's disk grown to this size; omitted = ``vm``'s (a disk never shrinks)."""
 
 
 class VboxNatConfig(VboxLabConfig):
@@ -41,19 +50,37 @@ class VboxNatConfig(VboxLabConfig):
 
     work_dir: HostPath = "~/cloudlabs-vbox/vbox-nat"
     vm: NatVmConfig = NatVmConfig(name="lab-vm", ssh_port=2222, disk_gb=10)
-    clone: NatVmConfig = NatVmConfig(name="lab-vm-clone", ssh_port=2223, disk_gb=10)
-    """The second VM, on a clone of ``vm``'s disk (its disk size is ``vm``'s)."""
+    clone: CloneVmConfig = CloneVmConfig(name="lab-vm-clone", ssh_port=2223)
+    """The second VM, on a clone of ``vm``'s disk."""
 
     @check
     def _distinct(self) -> Iterator[Problem]:
         yield from forward_problems(
             [(("vm", "sshPort"), self.vm.ssh_port), (("clone", "sshPort"), self.clone.ssh_port)]
         )
-        if self.vm.name == self.clone.name:
-            yield Problem(("clone", "name"), "the clone needs a name of its own", self.clone.name)
+        yield from vm_name_problems(
+            [(("vm", "name"), self.vm.name), (("clone", "name"), self.clone.name)],
+            self,
+        )
+
+    @check
+    def _clone_disk(self) -> Iterator[Problem]:
+        size = self.clone.disk_gb
+        if size is not None and size < self.vm.disk_gb:
+            yield Problem(
+                ("clone", "diskGb"),
+                f"the clone is a copy of vm's {self.vm.disk_gb} GB disk and a disk never shrinks",
+                size,
+            )
 
     def disk_sizes(self) -> list[tuple[KeyPath, int]]:
         return [(("vm", "diskGb"), self.vm.disk_gb)]
+
+
+def _seed(vm: NatVmConfig) -> Callable[[Login], Seed]:
+    """The VM's seed, for a login."""
+    macs = AdapterMacs.of(vm.name)
+    return lambda login: nat_seed(vm.name, login, macs)
 
 
 def _machine(
@@ -72,7 +99,7 @@ def _machine(
         vm.name,
         vm,
         disk,
-        lambda login: nat_seed(vm.name, login, macs),
+        _seed(vm),
         nat_mac=macs.nat,
         forwards=[PortForward("ssh", vm.ssh_port, 22)],
         opts=pulumi.ResourceOptions(depends_on=after),
@@ -80,6 +107,7 @@ def _machine(
 
 
 def build(config: VboxNatConfig) -> None:
+    check_seeds("vbox-nat", config, [(vm.name, _seed(vm)) for vm in (config.vm, config.clone)])
     lab = lab_host(config)
     host = lab.host
     disks = f"{config.work_dir}/disks"
@@ -92,6 +120,7 @@ def build(config: VboxNatConfig) -> None:
             path=f"{disks}/{config.clone.name}.vdi",
             source=f"{disks}/{config.vm.name}.vdi",
             source_is_disk=True,
+            size_mb=(config.clone.disk_gb or 0) * 1024,
             host=host,
         ),
         opts=pulumi.ResourceOptions(depends_on=[disk]),

@@ -1,4 +1,5 @@
-"""Shared test set-up: the project root on ``sys.path``, and the shipped stack of a test module.
+"""Shared test set-up: the project root on ``sys.path``, the shipped stack of a test module,
+and the guests' boot times printed after the run.
 
 The Pulumi mocks and everything built on them live in :mod:`tests.harness`; the fixtures below
 give a module the shipped ``Pulumi.<STACK>.yaml`` of its ``STACK`` attribute (``shipped``) and
@@ -36,3 +37,12 @@ def shipped(request: pytest.FixtureRequest) -> dict[str, Any]:
 def run(request: pytest.FixtureRequest) -> StackRun:
     """The module's shipped stack, run through the real program under the mocks."""
     return run_stack_file(request.module.STACK)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Each real guest's time to SSH and to ready (tests/guests.py), after the results."""
+    guests = sys.modules.get("tests.guests")
+    if guests is not None and guests.TIMINGS:
+        terminalreporter.section("guest boot times")
+        for line in guests.TIMINGS:
+            terminalreporter.write_line(line)

@@ -94,6 +94,19 @@ class StackRun:
         assert len(found) == 1, f"no resource {urn}"
         return found[0]
 
+    def in_dependency_order(self, type_: str) -> list[Resource]:
+        """The resources of ``type_``, each after those it depends on (as the engine runs them)."""
+        pending = self.of_type(type_)
+        done: list[Resource] = []
+        while pending:
+            ready = [
+                r for r in pending if not any(self.depends_on(r, o) for o in pending if o is not r)
+            ]
+            assert ready, f"dependency cycle among {pending}"
+            done += ready
+            pending = [r for r in pending if r not in ready]
+        return done
+
     def depends_on(self, resource: Resource, other: Resource) -> bool:
         """True when ``resource`` depends on ``other`` (directly, or on one of its ancestors)."""
         chain: set[str] = set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pulumi
 
 from calculator.config import OPERATOR_ROLES
@@ -85,7 +87,7 @@ class Calculator(pulumi.ComponentResource):
             self.floating_ip = front_end.server.floating_ip
             self.url = front_end.server.floating_ip.apply(lambda ip: service_url(str(ip), port))
         self.curl_command = self.url.apply(
-            lambda url: f'curl -d "{SAMPLE_EXPRESSION}" -X POST {url}'
+            lambda url: f'curl -d "{SAMPLE_EXPRESSION}" -X POST {shlex.quote(url)}'
         )
         self.addresses = pulumi.Output.all(
             **{role: s.address for role, s in self.services.items()}

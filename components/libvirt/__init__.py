@@ -1,7 +1,8 @@
 """Libvirt/KVM components (``cloudlabs:libvirt:*``), driven through pulumi-command."""
 
-from components.libvirt.commands import libvirt_host
+from components.libvirt.commands import libvirt_host, script_path
 from components.libvirt.resources import (
+    SEED_SCRIPT,
     BaseImage,
     BaseImageArgs,
     HostPreparation,
@@ -10,10 +11,12 @@ from components.libvirt.resources import (
     NetworkArgs,
     Vm,
     VmArgs,
+    seed_environment,
 )
 from components.libvirt.xml_render import NetworkSpec, NicSpec
 
 __all__ = [
+    "SEED_SCRIPT",
     "BaseImage",
     "BaseImageArgs",
     "HostPreparation",
@@ -25,4 +28,6 @@ __all__ = [
     "Vm",
     "VmArgs",
     "libvirt_host",
+    "script_path",
+    "seed_environment",
 ]

@@ -28,4 +28,9 @@ def run_script(
     act), so a changed definition updates the same resource in place. The scripts do not read
     the previous run's output.
     """
-    return hostexec.run_script(name, host, f"libvirt/{script}", env, opts=opts)
+    return hostexec.run_script(name, host, script_path(script), env, opts=opts)
+
+
+def script_path(script: str) -> str:
+    """``scripts/libvirt/<script>`` as :func:`components.hostexec.run_script` names it."""
+    return f"libvirt/{script}"

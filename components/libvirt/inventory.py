@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from components import hostexec
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,25 @@ def ssh_options(jump: str | None) -> list[str]:
 
 def ssh_command(user: str, address: str, jump: str | None) -> str:
     """The ssh command reaching ``user@address`` (through the KVM host when ``jump``)."""
-    return shlex.join(["ssh", *ssh_options(jump), f"{user}@{address}"])
+    return hostexec.ssh_command(f"{user}@{address}", options=ssh_options(None), jump=jump)
+
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*", re.ASCII)
+"""What a name, an address or a user may be in the inventory: one word that cannot open a
+section (``[``), a variable (``=``) or a new line."""
+
+
+def _word(value: str) -> str:
+    if _WORD.fullmatch(value) is None:
+        raise ValueError(f"not one inventory word: {value!r}")
+    return value
 
 
 def render_inventory(hosts: Sequence[InventoryHost], user: str, jump: str | None) -> str:
     """One group per role (in order of first appearance), then ``[all:vars]``."""
     roles: dict[str, list[InventoryHost]] = {}
+    for word in (user, *(value for h in hosts for value in (h.name, h.role, h.address))):
+        _word(word)
     for host in hosts:
         roles.setdefault(host.role, []).append(host)
     lines: list[str] = []

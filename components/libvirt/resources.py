@@ -164,6 +164,21 @@ class VmArgs:
     """Start the domain when libvirtd starts."""
 
 
+SEED_SCRIPT = "seed-iso.sh"
+"""The script writing a VM's seed ISO (``scripts/libvirt/``)."""
+
+
+def seed_environment(seed: Seed, iso_path: str, owner: str) -> dict[str, str]:
+    """The parameters of the seed ISO's script: its path, the documents, the stack's mark."""
+    return {
+        "ISO_PATH": iso_path,
+        "META_DATA": seed.meta_data,
+        "USER_DATA": seed.user_data,
+        "NETWORK_CONFIG": seed.network_config or "",
+        "OWNER": owner,
+    }
+
+
 class Vm(pulumi.ComponentResource):
     domain_name: pulumi.Output[str]
     """The libvirt domain's name."""
@@ -190,14 +205,8 @@ class Vm(pulumi.ComponentResource):
         seed = run_script(
             f"{name}-seed",
             args.host,
-            "seed-iso.sh",
-            {
-                "ISO_PATH": args.seed_path,
-                "META_DATA": args.seed.meta_data,
-                "USER_DATA": args.seed.user_data,
-                "NETWORK_CONFIG": args.seed.network_config or "",
-                "OWNER": args.owner,
-            },
+            SEED_SCRIPT,
+            seed_environment(args.seed, args.seed_path, args.owner),
             child_options(self, opts),
         )
         spec = DomainSpec(

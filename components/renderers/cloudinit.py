@@ -93,14 +93,18 @@ class AptMirror:
 
     uri: str
     key: str | None = None
-    """The armoured public key its Release files are signed with; None = the distribution's
-    own keys."""
+    """The mirror's signing key (armoured), trusted for it; None: the image's keys sign it."""
+    security: bool = False
+    """True: the security suite comes from the same mirror too."""
 
     def document(self) -> dict[str, object]:
-        primary: dict[str, object] = {"arches": ["default"], "uri": self.uri}
-        if self.key is not None:
-            primary["key"] = self.key
-        return {"apt": {"primary": [primary]}}
+        entry: dict[str, object] = {"arches": ["default"], "uri": self.uri}
+        apt: dict[str, object] = {
+            "primary": [entry if self.key is None else {**entry, "key": self.key}]
+        }
+        if self.security:
+            apt["security"] = [entry]
+        return {"apt": apt}
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from components.virtualbox.machine import (
     PortForward,
     mac_address,
 )
-from components.virtualbox.seed import SeedIso, SeedIsoArgs
+from components.virtualbox.seed import SEED_SCRIPT, SeedIso, SeedIsoArgs, seed_environment
 
 __all__ = [
+    "SEED_SCRIPT",
     "AdapterMacs",
     "Disk",
     "DiskArgs",
@@ -25,5 +26,6 @@ __all__ = [
     "SeedIso",
     "SeedIsoArgs",
     "mac_address",
+    "seed_environment",
     "virtualbox_host",
 ]

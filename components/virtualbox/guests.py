@@ -45,6 +45,8 @@ BENCHMARK_SCRIPT = ROOT / "scripts" / "virtualbox" / "benchmark.sh"
 BENCHMARK_PACKAGES = ("sysbench", "fio")
 SHARED = "/shared"
 """master's NFS export, mounted at the same path on the nodes."""
+NODE_PORTS = {22: "sshd", 53: "systemd-resolved (DNS)", 111: "rpcbind (nfs-common)"}
+"""Ports the nodes' own services listen on: the counter app and Redis need others."""
 FILE_KEYS = ("path", "content", "permissions", "owner")
 """The key order of these guests' files in their user-data: a changed byte is a new seed ISO."""
 

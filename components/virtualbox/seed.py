@@ -30,24 +30,42 @@ def seed_path(directory: str, hostname: str, seed: Seed) -> str:
     return f"{directory.rstrip('/')}/{hostname}-seed-{seed.digest}.iso"
 
 
+SEED_SCRIPT = "virtualbox/seed.sh"
+"""The script writing the ISO."""
+
+
+def seed_environment(directory: str, hostname: str, seed: Seed) -> dict[str, str]:
+    """The parameters of ``scripts/virtualbox/seed.sh``: the ISO's path and the documents."""
+    return {
+        "SEED_PATH": seed_path(directory, hostname, seed),
+        "SEED_USER_DATA": seed.user_data,
+        "SEED_META_DATA": seed.meta_data,
+        "SEED_NETWORK_CONFIG": seed.network_config or "",
+    }
+
+
 class SeedIso(pulumi.ComponentResource):
     path: pulumi.Output[str]
     """The ISO on the VirtualBox host."""
 
     def __init__(self, name: str, args: SeedIsoArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cloudlabs:virtualbox:SeedIso", name, None, opts)
-        seed = pulumi.Output.from_input(args.seed)
-        path = seed.apply(lambda s: seed_path(args.directory, args.hostname, s))
+        documents = pulumi.Output.from_input(args.seed).apply(
+            lambda s: seed_environment(args.directory, args.hostname, s)
+        )
+
+        def part(key: str) -> pulumi.Output[str]:
+            return documents.apply(lambda d: d[key])
+
+        path = part("SEED_PATH")
         env: dict[str, pulumi.Input[str]] = {
-            "SEED_PATH": path,
-            "SEED_USER_DATA": seed.apply(lambda s: s.user_data),
-            "SEED_META_DATA": seed.apply(lambda s: s.meta_data),
-            "SEED_NETWORK_CONFIG": seed.apply(lambda s: s.network_config or ""),
+            key: part(key)
+            for key in ("SEED_PATH", "SEED_USER_DATA", "SEED_META_DATA", "SEED_NETWORK_CONFIG")
         }
         run_script(
             f"{name}-iso",
             args.host,
-            "virtualbox/seed.sh",
+            SEED_SCRIPT,
             env,
             # New content = new file name = a new ISO; the VM swaps its DVD, then the old ISO
             # is deleted.

@@ -46,88 +46,17 @@ image_is_current() {
     [[ "${have}" == "${SUITE}-${RECIPE_VERSION}" ]]
 }
 
-# Prints "URI SUITE COMPONENTS..." for every enabled `deb` entry of the host's
-# apt sources, in both the one-line and the deb822 formats.
-host_apt_sources() {
-    local f
-    shopt -s nullglob
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -f "${f}" ]] || continue
-        # deb [options] URI SUITE COMPONENT...
-        sed -e 's/#.*//' -e 's/\[[^]]*\]//' "${f}" |
-            awk '$1 == "deb" && NF >= 4 { $1 = ""; sub(/^ +/, ""); print }'
-    done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        awk '
-            function flush(   i, j, nu, ns) {
-                if (types ~ /(^| )deb( |$)/ && enabled != "no" && uris != "" && suites != "") {
-                    nu = split(uris, u, " "); ns = split(suites, s, " ")
-                    for (i = 1; i <= nu; i++) for (j = 1; j <= ns; j++)
-                        print u[i], s[j], comps
-                }
-                types = uris = suites = comps = enabled = ""
-            }
-            /^[ \t]*#/ { next }
-            /^[ \t]*$/ { flush(); next }
-            {
-                key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "")
-                if (key == "types") types = $0
-                else if (key == "uris") uris = $0
-                else if (key == "suites") suites = $0
-                else if (key == "components") comps = $0
-                else if (key == "enabled") enabled = tolower($0)
-            }
-            END { flush() }
-        ' "${f}"
-    done
-    shopt -u nullglob
-}
-
-SOURCES="$(host_apt_sources)"
-
-# The mirror serving the main suite, e.g. http://deb.debian.org/debian.
-find_mirror() {
-    if [[ -n "${CLOUDLABS_DEBIAN_MIRROR:-}" ]]; then
-        echo "${CLOUDLABS_DEBIAN_MIRROR%/}"
-        return 0
-    fi
-    local uri
-    uri="$(awk -v s="${SUITE}" '$2 == s { print $1; exit }' <<<"${SOURCES}")"
-    [[ -n "${uri}" ]] || die "no '${SUITE}' entry in the host's apt sources;" \
-        "set CLOUDLABS_DEBIAN_MIRROR to a Debian mirror URL"
-    echo "${uri%/}"
-}
-
-# The image's /etc/apt/sources.list: the main suite from MIRROR, plus the
-# host's updates and security entries for the same release when it has them.
-image_sources_list() {
-    local mirror="$1" uri suite
-    echo "deb ${mirror} ${SUITE} main"
-    for suite in "${SUITE}-updates" "${SUITE}-security"; do
-        uri="$(awk -v s="${suite}" '$2 == s { print $1; exit }' <<<"${SOURCES}")"
-        if [[ -n "${uri}" ]]; then
-            echo "deb ${uri%/} ${suite} main"
-        fi
-    done
-}
-
 ROOTFS_PARENT=""
 cleanup() {
-    if [[ -n "${ROOTFS_PARENT}" && -d "${ROOTFS_PARENT}" ]]; then
-        # debootstrap mounts proc/sys inside the target; never delete through them.
-        local m
-        while read -r m; do
-            umount -l "${m}" 2>/dev/null || true
-        done < <(awk -v p="${ROOTFS_PARENT}/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r)
-        rm -rf --one-file-system "${ROOTFS_PARENT}"
-    fi
+    # debootstrap mounts proc/sys inside the target; never delete through them.
+    remove_build_dir "${ROOTFS_PARENT}"
 }
 trap cleanup EXIT
 
 build_image() {
     local mirror arch rootfs started
     started=${SECONDS}
-    mirror="$(find_mirror)"
+    mirror="$(debian_mirror "${SUITE}")"
     arch="$(dpkg --print-architecture)"
     apt_install debootstrap
     command -v debootstrap >/dev/null 2>&1 || die "debootstrap missing after install"
@@ -145,7 +74,7 @@ build_image() {
     fi
 
     log "trimming the root filesystem"
-    image_sources_list "${mirror}" >"${rootfs}/etc/apt/sources.list"
+    debian_sources_list "${SUITE}" "${mirror}" >"${rootfs}/etc/apt/sources.list"
     rm -rf "${rootfs}/var/cache/apt/archives/"*.deb \
         "${rootfs}/var/cache/apt/"*.bin \
         "${rootfs}/var/lib/apt/lists/"* \

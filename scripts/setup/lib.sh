@@ -5,7 +5,8 @@
 #   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
 # (check with `shellcheck -x`). Provides: log, die, require_root,
-# pkg_installed, apt_update, apt_install, apt_has_candidate.
+# pkg_installed, apt_update, apt_install, apt_has_candidate, host_apt_sources,
+# debian_mirror, debian_sources_list, start_detached, remove_build_dir, in_netns.
 #
 # Everything here writes progress to stderr so that callers can keep stdout
 # for machine-readable results.
@@ -123,4 +124,106 @@ apt_has_candidate() {
     local candidate
     candidate="$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}')"
     [[ -n "${candidate}" && "${candidate}" != "(none)" ]]
+}
+
+# Prints "URI SUITE COMPONENTS..." for every enabled `deb` entry of the host's
+# apt sources, in both the one-line and the deb822 formats.
+host_apt_sources() {
+    local f
+    shopt -s nullglob
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -f "${f}" ]] || continue
+        # deb [options] URI SUITE COMPONENT...
+        sed -e 's/#.*//' -e 's/\[[^]]*\]//' "${f}" |
+            awk '$1 == "deb" && NF >= 4 { $1 = ""; sub(/^ +/, ""); print }'
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        awk '
+            function flush(   i, j, nu, ns) {
+                if (types ~ /(^| )deb( |$)/ && enabled != "no" && uris != "" && suites != "") {
+                    nu = split(uris, u, " "); ns = split(suites, s, " ")
+                    for (i = 1; i <= nu; i++) for (j = 1; j <= ns; j++)
+                        print u[i], s[j], comps
+                }
+                types = uris = suites = comps = enabled = ""
+            }
+            /^[ \t]*#/ { next }
+            /^[ \t]*$/ { flush(); next }
+            {
+                key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "")
+                if (key == "types") types = $0
+                else if (key == "uris") uris = $0
+                else if (key == "suites") suites = $0
+                else if (key == "components") comps = $0
+                else if (key == "enabled") enabled = tolower($0)
+            }
+            END { flush() }
+        ' "${f}"
+    done
+    shopt -u nullglob
+}
+
+# debian_mirror SUITE: the mirror serving SUITE in the host's apt sources
+# (e.g. http://deb.debian.org/debian), or CLOUDLABS_DEBIAN_MIRROR when set.
+debian_mirror() {
+    if [[ -n "${CLOUDLABS_DEBIAN_MIRROR:-}" ]]; then
+        echo "${CLOUDLABS_DEBIAN_MIRROR%/}"
+        return 0
+    fi
+    local uri
+    uri="$(host_apt_sources | awk -v s="$1" '$2 == s { print $1; exit }')"
+    [[ -n "${uri}" ]] || die "no '$1' entry in the host's apt sources;" \
+        "set CLOUDLABS_DEBIAN_MIRROR to a Debian mirror URL"
+    echo "${uri%/}"
+}
+
+# debian_sources_list SUITE MIRROR: one-line apt sources for SUITE from MIRROR,
+# plus the host's SUITE-updates and SUITE-security entries when it has them.
+debian_sources_list() {
+    local suite="$1" mirror="$2" sources uri s
+    sources="$(host_apt_sources)"
+    echo "deb ${mirror} ${suite} main"
+    for s in "${suite}-updates" "${suite}-security"; do
+        uri="$(awk -v s="${s}" '$2 == s { print $1; exit }' <<<"${sources}")"
+        if [[ -n "${uri}" ]]; then
+            echo "deb ${uri%/} ${s} main"
+        fi
+    done
+}
+
+# start_detached LOG COMMAND...: start COMMAND in the background in a new session, stdin from
+# /dev/null, output appended to LOG, and every descriptor above 2 closed: a daemon must never
+# keep a caller's lock (`flock FILE cmd`, `exec 9>FILE`) or output pipe open. Prints its pid
+# (COMMAND's own when it execs, as setsid, ip netns exec and sh -c 'exec ...' do).
+start_detached() {
+    local log="$1" fd
+    shift
+    (
+        for fd in /proc/self/fd/*; do
+            fd="${fd##*/}"
+            if [[ "${fd}" =~ ^[0-9]+$ ]] && ((fd > 2)); then
+                eval "exec ${fd}>&-"
+            fi
+        done
+        exec setsid "$@" </dev/null >>"${log}" 2>&1
+    ) &
+    echo "$!"
+}
+
+# remove_build_dir DIR: unmount whatever is mounted below DIR (a chroot's /proc, /sys, a loop
+# device), deepest first, then delete DIR without ever crossing into another file system.
+remove_build_dir() {
+    local dir="$1" m
+    [[ -n "${dir}" && -d "${dir}" ]] || return 0
+    while read -r m; do
+        umount -l "${m}" 2>/dev/null || true
+    done < <(awk -v p="${dir}/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r)
+    rm -rf --one-file-system "${dir}"
+}
+
+# in_netns PID NETNS: the process PID runs in the network namespace NETNS (ip netns).
+in_netns() {
+    local ns
+    ns="$(stat -L -c %i "/run/netns/$2" 2>/dev/null)" || return 1
+    [[ "$(stat -L -c %i "/proc/$1/ns/net" 2>/dev/null)" == "${ns}" ]]
 }

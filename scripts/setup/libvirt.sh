@@ -3,9 +3,10 @@
 #
 # Installs libvirt's daemon and client, QEMU (system x86, software emulation is enough),
 # qemu-img, an ISO tool (genisoimage, which also gives isoinfo), xmllint and dnsmasq from
-# Debian, then starts virtlogd and libvirtd INSIDE the network namespace
-# ${CLOUDLABS_LIBVIRT_NETNS:-cloudlabs-libvirt}: every bridge, dnsmasq and firewall rule libvirt
-# creates for its networks stays in that namespace, never on this machine's own network.
+# Debian, and what the tests use to reach the guests (ssh, curl, ansible), then starts virtlogd
+# and libvirtd INSIDE the network namespace ${CLOUDLABS_LIBVIRT_NETNS:-cloudlabs-libvirt}: every
+# bridge, dnsmasq and firewall rule libvirt creates for its networks stays in that namespace,
+# never on this machine's own network.
 # Clients reach the daemon through its unix socket: virsh -c qemu:///system ...
 #
 # There is no init system to rely on: the daemons are started directly, each once (a running
@@ -24,7 +25,10 @@ LOG_TAG=libvirt
 NETNS="${CLOUDLABS_LIBVIRT_NETNS:-cloudlabs-libvirt}"
 WAIT_SECONDS="${CLOUDLABS_LIBVIRT_WAIT:-60}"
 URI=qemu:///system
-LOCK_FILE=/run/lock/cloudlabs-libvirt.lock
+# Held while this script runs, never by the daemons it starts (start_detached). Daemons
+# started by earlier versions of this script kept /run/lock/cloudlabs-libvirt.lock locked for
+# as long as they ran, hence another name.
+LOCK_FILE=/run/lock/cloudlabs-libvirt-setup.lock
 LIBVIRTD_LOG=/var/log/cloudlabs-libvirtd.log
 
 require_root
@@ -35,9 +39,10 @@ flock -w 900 9 || die "timed out waiting for ${LOCK_FILE}"
 
 # virtinst (virt-install) is not needed: the stack renders the domain XML itself.
 apt_install libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
-    qemu-system-x86 qemu-utils genisoimage libxml2-utils dnsmasq-base iptables iproute2
+    qemu-system-x86 qemu-utils genisoimage libxml2-utils dnsmasq-base iptables iproute2 \
+    openssh-client curl ansible
 for tool in libvirtd virtlogd virsh virt-xml-validate qemu-img qemu-system-x86_64 \
-    genisoimage isoinfo xmllint dnsmasq iptables ip; do
+    genisoimage isoinfo xmllint dnsmasq iptables ip ssh ssh-keygen curl ansible; do
     command -v "${tool}" >/dev/null 2>&1 || die "${tool} is missing after the install"
 done
 
@@ -69,11 +74,6 @@ if ! ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "${NETNS}"; then
 fi
 ip netns exec "${NETNS}" ip link set lo up
 
-# in_netns PID: the process runs in the namespace.
-in_netns() {
-    [[ "$(stat -L -c %i "/proc/$1/ns/net" 2>/dev/null)" == "$(stat -L -c %i "/run/netns/${NETNS}")" ]]
-}
-
 # start_daemon NAME PIDFILE COMMAND...: keep a daemon running in the namespace, or start one.
 start_daemon() {
     local name="$1" pidfile="$2" pid
@@ -81,7 +81,7 @@ start_daemon() {
     pid="$(cat "${pidfile}" 2>/dev/null || true)"
     # A pid file left from before a reboot may name some other process now.
     if [[ "${pid}" =~ ^[0-9]+$ ]] && [[ "$(cat "/proc/${pid}/comm" 2>/dev/null)" == "${name}" ]]; then
-        in_netns "${pid}" ||
+        in_netns "${pid}" "${NETNS}" ||
             die "${name} (pid ${pid}) runs outside the namespace ${NETNS}; stop it first"
         return 0
     fi
@@ -89,7 +89,9 @@ start_daemon() {
         die "a ${name} without ${pidfile} is running; stop it first"
     fi
     log "starting ${name} in ${NETNS}"
-    ip netns exec "${NETNS}" "$@"
+    # The command daemonizes itself (-d): wait for it to do so.
+    start_detached /dev/null ip netns exec "${NETNS}" "$@" >/dev/null
+    wait "$!"
 }
 
 start_daemon virtlogd /run/virtlogd.pid virtlogd -d

@@ -15,16 +15,20 @@ from pydantic import Field
 
 from calculator.config import DEFAULT_PORTS, ROLES, build_config
 from calculator.config import ConfigError as CalculatorConfigError
+from calculator.expr import MAX_DEPTH_CEILING
 from components.calculator import LIMITS
 from components.calculator_bootstrap import FRONT_END
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.mirror import PackageMirrorSetting
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 from stacks.shared.types import (
+    UNPRIVILEGED_PORT,
     Cidr,
+    DisplayName,
+    HostLabel,
     IPv4,
     Name,
-    NonEmptyText,
+    Number,
     PackageName,
     Port,
     SshPublicKey,
@@ -61,15 +65,15 @@ class BootstrapConfig(LabModel):
 class ServiceVmConfig(LabModel):
     """One of the five VMs."""
 
-    name: Name
-    """The instance's name in Nova."""
+    name: HostLabel
+    """The instance's name in Nova, and the guest's host name."""
     fixed_ip: IPv4 | None = None
     """Its address on its sub-network; omitted = allocated by Neutron."""
     port: Port | None = None
     """The service's port; omitted = the calculator's default for the role (50000-50004)."""
-    image: NonEmptyText | None = None
+    image: DisplayName | None = None
     """Overrides the lab's ``image`` for this VM."""
-    flavor: NonEmptyText | None = None
+    flavor: DisplayName | None = None
     """Overrides the lab's ``flavor`` for this VM."""
 
 
@@ -106,14 +110,38 @@ class ServicesConfig(LabModel):
     @check
     def _ports_not_ssh(self) -> Iterator[Problem]:
         for role in ROLES:
-            if self.port(role) == 22:
+            port = self.port(role)
+            if port == 22:
                 yield Problem((role, "port"), "port 22 is SSH's; pick another", 22)
+            elif port < UNPRIVILEGED_PORT:
+                yield Problem(
+                    (role, "port"),
+                    f"the service runs as an unprivileged user (systemd DynamicUser): it can "
+                    f"listen on {UNPRIVILEGED_PORT} or above only",
+                    port,
+                )
 
 
 Address = tuple[KeyPath, ipaddress.IPv4Address | None, NetworkConfig | None]
 
-Limits = dict[str, int | float]
+Limits = dict[str, Number]
 """The calculator's further settings by its variable name: ``{CALC_MAX_BODY: 65536}``."""
+
+LIMIT_MAX: dict[str, int | float] = {
+    "CALC_EXPRESSION_TIMEOUT": 3600,
+    "CALC_MAX_BODY": 16 * 1024 * 1024,
+    "CALC_MAX_DEPTH": MAX_DEPTH_CEILING,
+    "CALC_MAX_DIGITS": 100_000,
+    "CALC_MAX_OPERATIONS": 100_000,
+    "CALC_MAX_CALLS": 1000,
+    "CALC_MAX_CALLS_PER_CONNECTION": 1000,
+    "CALC_READ_TIMEOUT": 3600,
+    "CALC_IDLE_TIMEOUT": 3600,
+    "CALC_DELAY": 300,
+}
+"""The largest value of each limit: seconds up to an hour (a delay up to the operator timeout's
+300), a body up to 16 MiB, the calculator's own nesting ceiling (deeper has no effect), and
+counts of work an expression or a client may ask for."""
 
 
 def limit_problems(limits: Limits, at: KeyPath = ("limits",)) -> Iterator[Problem]:
@@ -127,6 +155,10 @@ def limit_problems(limits: Limits, at: KeyPath = ("limits",)) -> Iterator[Proble
             build_config(FRONT_END, {}, {name: str(value)})
         except CalculatorConfigError as error:
             yield Problem((*at, name), str(error).split(": ", 1)[-1], value)
+            continue
+        maximum = LIMIT_MAX.get(name)
+        if maximum is not None and value > maximum:
+            yield Problem((*at, name), f"at most {maximum}", value)
 
 
 def limit_values(limits: Limits) -> dict[str, str]:
@@ -147,9 +179,9 @@ class CalculatorLabConfig(LabModel):
     """Where the calculator's users are: who may reach the front end's port."""
     admin_cidr: Cidr
     """Who may SSH to (and ping) the front end, the jump host to the operators."""
-    image: NonEmptyText
+    image: DisplayName
     """Glance image of every VM (python3 >= 3.11 and cloud-init), e.g. Ubuntu 24.04."""
-    flavor: NonEmptyText
+    flavor: DisplayName
     """Nova flavor of every VM."""
     bootstrap: BootstrapConfig = BootstrapConfig()
     limits: Limits = {}

@@ -31,6 +31,7 @@ from components.calculator_bootstrap import (
     load_package,
     nova_size,
 )
+from components.hostexec import ssh_command
 from stacks.shared.calculator import CalculatorLabConfig, ServicesConfig, limit_values
 from stacks.shared.errors import ConfigError, Problem
 from stacks.shared.mirror import cloud_init_mirror
@@ -131,13 +132,13 @@ def export_outputs(calc: Calculator, ssh_user: str) -> None:
     pulumi.export("frontEndIp", calc.services[FRONT_END].address)
     pulumi.export("url", calc.url)
     pulumi.export("curlCommand", calc.curl_command)
-    pulumi.export("sshCommand", fip.apply(lambda ip: f"ssh {ssh_user}@{ip}"))
+    pulumi.export("sshCommand", fip.apply(lambda ip: ssh_command(f"{ssh_user}@{ip}")))
     pulumi.export("operatorIps", operators)
     pulumi.export(
         "operatorSshCommands",
         {
             role: pulumi.Output.all(fip, address).apply(
-                lambda ips: f"ssh -J {ssh_user}@{ips[0]} {ssh_user}@{ips[1]}"
+                lambda ips: ssh_command(f"{ssh_user}@{ips[1]}", jump=f"{ssh_user}@{ips[0]}")
             )
             for role, address in operators.items()
         },

@@ -10,7 +10,7 @@ import pulumi
 
 from components.docker import engine_platform
 from stacks.shared.config import provider_value
-from stacks.shared.types import BuilderVersion, DockerPlatform
+from stacks.shared.types import BuilderVersion, Platform
 from stacks.shared.validation import LabModel
 
 _MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
@@ -19,7 +19,7 @@ _MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "
 class BuildConfig(LabModel):
     """How the engine builds the lab's images."""
 
-    platform: DockerPlatform | None = None
+    platform: Platform | None = None
     """Target platform such as ``linux/amd64``; unset = the engine's own."""
     builder_version: BuilderVersion = "BuilderBuildKit"
     """BuildKit, through the engine's API (built into the engine since Docker 18.09; no buildx

@@ -12,6 +12,7 @@ from typing import Literal
 import pulumi
 from pydantic import Field
 
+from components.calculator_bootstrap import USER_DATA_LIMIT, nova_size
 from components.kubernetes import (
     API_PORT,
     AppSpec,
@@ -19,19 +20,22 @@ from components.kubernetes import (
     ClusterSpec,
     NodeSpec,
     PackageSpec,
+    master_user_data,
+    worker_user_data,
 )
 from components.openstack import RuleSpec
-from stacks.shared.errors import Problem
+from stacks.shared.errors import ConfigError, KeyPath, Problem
 from stacks.shared.types import (
     Cidr,
+    CommandArgument,
     DebVersion,
+    DisplayName,
     HttpsUrl,
     ImageRef,
     IPv4,
     KubernetesVersion,
     Labels,
     NodeName,
-    NonEmptyText,
     Port,
     kubernetes_minor,
 )
@@ -55,9 +59,9 @@ class NodeConfig(LabModel):
 class NodesConfig(LabModel):
     """The master and the workers, all from one image and flavor."""
 
-    image: NonEmptyText = "ubuntu-22.04"
+    image: DisplayName = "ubuntu-22.04"
     """Glance image: an Ubuntu cloud image (22.04 or 24.04)."""
-    flavor: NonEmptyText = "medium"
+    flavor: DisplayName = "medium"
     """Nova flavor; kubeadm needs 2 vCPUs and 2 GB of RAM per node."""
     master: NodeConfig
     workers: list[NodeConfig]
@@ -140,7 +144,7 @@ class AppConfig(LabModel):
     ``<name>-nodeport-service``."""
     image: ImageRef
     """Its container image (public, or pullable by the nodes)."""
-    command: list[NonEmptyText] = []
+    command: list[CommandArgument] = []
     """Command run in the container; empty = the image's own."""
     replicas: int = Field(default=3, ge=1, le=100)
     container_port: Port = 5000
@@ -190,6 +194,49 @@ def control_plane_rules(
         RuleSpec("tcp", API_PORT, remote_cidr=str(admin_cidr), description="API server (kubectl)"),
         RuleSpec("tcp", 2379, 2380, remote_own_group=True, description="etcd"),
     ]
+
+
+PEM_ALLOWANCE = 2048
+"""Bytes allowed for each of the CA's certificate and key when user-data is measured before
+they exist (an RSA-2048 key is about 1.7 KB in PEM, its self-signed certificate about 1.1 KB)."""
+
+
+def _pem(kind: str) -> str:
+    """A stand-in PEM block of :data:`PEM_ALLOWANCE` bytes."""
+    head, tail = f"-----BEGIN {kind}-----\n", f"-----END {kind}-----\n"
+    lines = (PEM_ALLOWANCE - len(head) - len(tail)) // 65
+    return head + ("A" * 64 + "\n") * lines + tail
+
+
+def check_user_data_size(lab: str, boot: BootstrapSpec) -> None:
+    """Stop before any resource when a node's user-data would exceed Nova's limit.
+
+    The join secrets do not exist yet: they are measured at their size (a token of 23
+    characters, a ``sha256:`` hash) and the CA at :data:`PEM_ALLOWANCE` bytes each.
+    """
+    token, ca_hash = "a" * 6 + "." + "a" * 16, "sha256:" + "0" * 64
+    documents: list[tuple[KeyPath, str, str]] = [
+        (
+            ("nodes", "master"),
+            boot.cluster.control_plane.name,
+            master_user_data(boot, token, _pem("CERTIFICATE"), _pem("RSA PRIVATE KEY")),
+        )
+    ]
+    documents += [
+        (("nodes", "workers", i), node.name, worker_user_data(boot, node, token, ca_hash))
+        for i, node in enumerate(boot.cluster.workers)
+    ]
+    problems = [
+        Problem(
+            where,
+            f"the {name} VM's user-data would be {size} bytes once base64-encoded, over Nova's "
+            f"{USER_DATA_LIMIT}; shorten what it carries (app.command, labels)",
+        )
+        for where, name, data in documents
+        if (size := nova_size(data)) > USER_DATA_LIMIT
+    ]
+    if problems:
+        raise ConfigError(lab, problems)
 
 
 def _node_spec(node: NodeConfig) -> NodeSpec:

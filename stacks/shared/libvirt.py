@@ -8,6 +8,7 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
+import pulumi
 from pydantic import Field
 
 from components.hostexec import Host
@@ -25,7 +26,7 @@ from components.renderers.cloudinit import (
 from stacks.shared.errors import Problem, format_path
 from stacks.shared.openstack import usable
 from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import Bridge, Cidr, IPv4, Mac, Name
+from stacks.shared.types import Bridge, Cidr, HostLabel, IPv4, Mac, Name
 from stacks.shared.validation import LabModel, check
 
 Role = Literal["gateway", "storage", "controller", "compute"]
@@ -40,6 +41,11 @@ MIN_MEMORY_MIB: dict[str, int] = {
 RabbitMQ and the OpenStack APIs: the lab's notes report its database crashing with 4 GB."""
 MIN_DISK_GIB = 10
 """The smallest system disk (an Ubuntu cloud image plus packages)."""
+MAX_MEMORY_MIB = 1048576
+"""The most memory of a VM: 1 TiB, what QEMU's default 40-bit guest physical addresses reach."""
+MAX_DISK_GIB = 65536
+"""The largest system disk: 64 TiB (a qcow2 image with its default 64 KiB clusters holds more;
+the host's storage is the real bound)."""
 
 
 class ConnectionConfig(RemoteHostConfig):
@@ -124,7 +130,8 @@ class PublicBridgeConfig(LabModel):
 
 
 class VmConfig(LabModel):
-    name: Name
+    name: HostLabel
+    """The domain's name, the guest's host name and its name in the inventory."""
     role: Role
     ip: IPv4
     """Static address on the management network."""
@@ -135,8 +142,8 @@ class VmConfig(LabModel):
     public_mac: Mac | None = None
     """MAC of the NIC on the public bridge (VMs of role gateway, when it is enabled)."""
     vcpus: int = Field(2, ge=1, le=64)
-    memory_mib: int = Field(2048, ge=64)
-    disk_gib: int = Field(20, ge=1)
+    memory_mib: int = Field(2048, ge=64, le=MAX_MEMORY_MIB)
+    disk_gib: int = Field(20, ge=1, le=MAX_DISK_GIB)
 
 
 def _vm(name: str, role: Role, n: int, vcpus: int, memory_mib: int, disk_gib: int) -> VmConfig:
@@ -198,12 +205,15 @@ def vm_identity_problems(
     names: dict[str, int] = {}
     ips: dict[ipaddress.IPv4Address, int] = {}
     macs: dict[str, str] = {}
+    dhcp = (mgmt.dhcp_start, mgmt.dhcp_end)
     if not vms:
         yield Problem(("vms",), "at least one VM is needed")
     for i, vm in enumerate(vms):
-        if vm.name in names:
-            yield Problem(("vms", i, "name"), f"already the name of vms[{names[vm.name]}]", vm.name)
-        names.setdefault(vm.name, i)
+        # Domain names, host names and inventory names: the same whatever the letter case.
+        key = vm.name.casefold()
+        if key in names:
+            yield Problem(("vms", i, "name"), f"already the name of vms[{names[key]}]", vm.name)
+        names.setdefault(key, i)
         if not usable(mgmt.cidr, vm.ip):
             yield Problem(
                 ("vms", i, "ip"),
@@ -214,9 +224,22 @@ def vm_identity_problems(
             yield Problem(
                 ("vms", i, "ip"), "is the host's address on the management network", str(vm.ip)
             )
+        elif dhcp[0] is not None and dhcp[1] is not None and dhcp[0] <= vm.ip <= dhcp[1]:
+            yield Problem(
+                ("vms", i, "ip"),
+                f"is inside the management network's DHCP range {dhcp[0]}-{dhcp[1]}, which "
+                "libvirt's dnsmasq hands to other guests",
+                str(vm.ip),
+            )
         if vm.ip in ips:
             yield Problem(("vms", i, "ip"), f"already the address of vms[{ips[vm.ip]}]", str(vm.ip))
         ips.setdefault(vm.ip, i)
+        if vm.public_mac is not None and vm.role != "gateway":
+            yield Problem(
+                ("vms", i, "publicMac"),
+                "only a gateway has a NIC on the public bridge; remove it",
+                vm.public_mac,
+            )
         nics = [("mac", vm.mac), ("natMac", vm.nat_mac)]
         if vm.public_mac is not None:
             nics.append(("publicMac", vm.public_mac))
@@ -247,6 +270,30 @@ def vm_size_problems(vms: Sequence[VmConfig]) -> Iterator[Problem]:
                 f"needs at least {MIN_DISK_GIB} GiB (allowUndersized: true to force)",
                 vm.disk_gib,
             )
+
+
+def vm_paths(storage_dir: str, vm: VmConfig) -> tuple[str, str]:
+    """The VM's disk and seed ISO on the KVM host."""
+    return f"{storage_dir}/{vm.name}.qcow2", f"{storage_dir}/{vm.name}-cidata.iso"
+
+
+def base_image_problems(
+    base_image: str, storage_dir: str, vms: Sequence[VmConfig]
+) -> Iterator[Problem]:
+    """The base image is no VM's disk or seed ISO (they would be written over it)."""
+    base = base_image_path(base_image, storage_dir)
+    for i, vm in enumerate(vms):
+        if base in vm_paths(storage_dir, vm):
+            yield Problem(
+                ("baseImage",),
+                f"the base image would be {base}, the file of vms[{i}] ({vm.name})",
+                base_image,
+            )
+
+
+def stack_owner() -> str:
+    """The mark of what this stack creates on the KVM host (``<project>/<stack>``)."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 def kvm_host(uri: str, connection: ConnectionConfig | None) -> Host:

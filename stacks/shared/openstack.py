@@ -14,8 +14,15 @@ from typing import Literal
 from pydantic import Field
 
 from stacks.shared.errors import KeyPath, Problem, format_path
-from stacks.shared.types import Cidr, IPv4, Name, NonEmptyText, PortRange
+from stacks.shared.types import Cidr, Description, DisplayName, HostLabel, IPv4, Name, PortRange
 from stacks.shared.validation import LabModel, check
+
+MAX_DNS_SERVERS = 5
+"""Neutron's default ``max_dns_nameservers`` per subnet."""
+MAX_HOST_ROUTES = 20
+"""Neutron's default ``max_subnet_host_routes``."""
+MAX_POOLS = 64
+"""Allocation pools per subnet (Neutron sets no limit; every pair is compared)."""
 
 
 def usable(net: ipaddress.IPv4Network, ip: ipaddress.IPv4Address) -> bool:
@@ -56,9 +63,9 @@ class NetworkConfig(LabModel):
     cidr: Cidr
     gateway_ip: IPv4 | None = None
     """Defaults to the subnet's first host address."""
-    dns_servers: list[IPv4] = Field(default_factory=list)
-    allocation_pools: list[AllocationPool] = Field(default_factory=list)
-    host_routes: list[HostRoute] = Field(default_factory=list)
+    dns_servers: list[IPv4] = Field(default_factory=list, max_length=MAX_DNS_SERVERS)
+    allocation_pools: list[AllocationPool] = Field(default_factory=list, max_length=MAX_POOLS)
+    host_routes: list[HostRoute] = Field(default_factory=list, max_length=MAX_HOST_ROUTES)
 
     @property
     def gateway(self) -> ipaddress.IPv4Address:
@@ -112,7 +119,7 @@ class RuleConfig(LabModel):
     ports: PortRange | None = None
     """A port or range 'low-high' (tcp/udp only); omitted = every port."""
     remote_cidr: Cidr
-    description: str = ""
+    description: Description = ""
 
     @check
     def _ports_need_protocol(self) -> Iterator[Problem]:
@@ -125,10 +132,11 @@ class RuleConfig(LabModel):
 class ServerConfig(LabModel):
     """A VM on the lab's private network."""
 
-    name: Name
-    image: NonEmptyText
+    name: HostLabel
+    """The instance's name in Nova, and the guest's host name."""
+    image: DisplayName
     """Glance image name, e.g. ``ubuntu4CLV``."""
-    flavor: NonEmptyText
+    flavor: DisplayName
     """Flavor name, e.g. ``small2``. Changing it and running ``up`` resizes the VM."""
     fixed_ip: IPv4 | None = None
     """The VM's address on the private network; omitted = allocated from the pool."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from pydantic import Field
 
-from components.hostexec import RemoteHost
+from components.hostexec import ARGUMENT_MAX, Host, RemoteHost, largest_argument
+from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.types import HostName, Name, Port, Secret, SshPublicKey
 from stacks.shared.validation import LabModel
 
@@ -43,4 +46,20 @@ class RemoteHostConfig(LabModel):
             host_key=self.host_key,
             dial_error_limit=self.dial_error_limit,
             per_dial_timeout=self.per_dial_timeout,
+        )
+
+
+def seed_size_problems(
+    host: Host, script: str, documents: Mapping[str, str], where: KeyPath, guest: str
+) -> Iterator[Problem]:
+    """A NoCloud seed's documents travel to the hypervisor's host inside the command that writes
+    the ISO (``script``, its parameters ``documents``): the limit that applies is Linux's on one
+    argument or environment string, :data:`~components.hostexec.ARGUMENT_MAX`."""
+    size = largest_argument(host, script, documents)
+    if size > ARGUMENT_MAX:
+        how = "the command to the remote host" if host.remote is not None else "a variable"
+        yield Problem(
+            where,
+            f"{guest}'s cloud-init seed would take {size} bytes in {how}, over Linux's "
+            f"{ARGUMENT_MAX} for one argument (MAX_ARG_STRLEN); shorten it",
         )

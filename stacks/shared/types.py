@@ -2,8 +2,22 @@
 
 Each type turns the text a user wrote in ``Pulumi.<stack>.yaml`` into a typed value, or fails
 with a message that says what was expected. The parsing functions are pure and tested directly.
-Sections: names, addresses and keys (every lab); paths and URLs; container images and the
-Docker engine's values; Kubernetes' names and versions; Debian packages.
+Sections: names, addresses and keys (every lab); paths, URLs and programs; container images
+and the Docker engine's values; Kubernetes' names and versions; Debian packages.
+
+The rules every type follows:
+
+- A pattern matches the whole value (:func:`_pattern` compiles it ASCII-only, :func:`_whole`
+  applies it with ``fullmatch``): ``$`` alone would also match before a final newline, and
+  ``\\d`` would take fullwidth or Arabic-Indic digits that ``int()`` then reads as numbers.
+- Text is used as written: a value with a newline, a space or a '-' where its kind has none is
+  refused, never trimmed. Only values parsed into something else (addresses, networks,
+  numbers) and an SSH public key line (read from a ``.pub`` file, which ends with a newline)
+  ignore the white space around them.
+- Names that become host names are RFC 1123 labels; a host to connect to is a DNS name or an
+  IP address; paths have no ``..`` segment; text that is free by nature (a shell command, a
+  cloud's image name) still has no control character where it must stay on one line.
+- Every value has an upper bound: a length for text, a maximum for numbers.
 """
 
 from __future__ import annotations
@@ -12,22 +26,46 @@ import base64
 import binascii
 import ipaddress
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import pulumi
-from pydantic import AfterValidator, BeforeValidator, Field, GetCoreSchemaHandler
+from pydantic import AfterValidator, BeforeValidator, Field, GetCoreSchemaHandler, PlainValidator
 from pydantic_core import core_schema
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62})$")
+
+def _pattern(regex: str) -> re.Pattern[str]:
+    """A pattern for whole values, ASCII only: ``[0-9]``/``\\d`` never match other digits."""
+    return re.compile(regex, re.ASCII)
+
+
+def _whole(pattern: re.Pattern[str], value: Any) -> bool:
+    """True when ``value`` is text that ``pattern`` matches from its first to its last character."""
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def _control(value: str) -> bool:
+    """True when ``value`` holds a control character (newline, tab, NUL, escape, DEL...)."""
+    return any(unicodedata.category(c) == "Cc" for c in value)
+
+
+PATH_MAX = 4095
+"""The longest path accepted (Linux's PATH_MAX, 4096 bytes with the final NUL)."""
+
+
+# --- names, hosts, addresses, keys ----------------------------------------------------------
+
+_NAME_RE = _pattern(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 def parse_name(value: Any) -> str:
-    """A resource or host name: 1-63 letters, digits, '.', '_' or '-', starting alphanumeric."""
+    """A resource or user name: 1-63 letters, digits, '.', '_' or '-', starting alphanumeric."""
     if not isinstance(value, str):
         raise ValueError("expected a name (text)")
     if not value.strip():
         raise ValueError("name must not be empty")
-    if not _NAME_RE.match(value):
+    if not _whole(_NAME_RE, value):
         raise ValueError(
             "expected 1-63 characters of letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -35,16 +73,76 @@ def parse_name(value: Any) -> str:
     return value
 
 
-_HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.:-]{0,252})$")
+_HOST_LABEL_RE = _pattern(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_HOST_PREFIX_RE = _pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,60}")
+
+
+def _host_label(value: Any, pattern: re.Pattern[str], expected: str) -> str:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("name must not be empty")
+    if not _whole(pattern, value):
+        raise ValueError(f"expected {expected} (RFC 1123: no '_', '.' or space)")
+    return str(value)
+
+
+def parse_host_label(value: Any) -> str:
+    """A name that becomes a guest's host name (its DNS name on the lab network, its name in an
+    inventory): an RFC 1123 label, 1-63 letters, digits and '-', alphanumeric at both ends."""
+    return _host_label(
+        value,
+        _HOST_LABEL_RE,
+        "a host name: 1-63 letters, digits and '-', starting and ending with a letter or digit",
+    )
+
+
+def parse_host_label_prefix(value: Any) -> str:
+    """The start of host names that end in a number (``node`` of ``node01``): 1-61 letters,
+    digits and '-', starting with a letter or digit."""
+    return _host_label(
+        value,
+        _HOST_PREFIX_RE,
+        "the start of a host name: 1-61 letters, digits and '-', starting with a letter or digit",
+    )
 
 
 def parse_host_name(value: Any) -> str:
-    """A host to connect to: a DNS name or an IP address (nothing a shell would interpret)."""
-    if not isinstance(value, str) or not _HOST_RE.match(value.strip()):
+    """A host to connect to: an IPv4 or IPv6 address, or a DNS name made of RFC 1123 labels."""
+    expected = "expected a host name or an IP address such as kvm.example.org or 192.0.2.10"
+    if not isinstance(value, str) or "%" in value:
+        raise ValueError(expected)
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    labels = value.split(".")
+    if len(value) > 253 or not all(_whole(_HOST_LABEL_RE, label) for label in labels):
+        raise ValueError(f"{expected}: labels of letters, digits and '-' joined by '.'")
+    if labels[-1].isdigit():
+        raise ValueError(f"{expected}: this is not an IPv4 address")
+    return value
+
+
+def parse_display_name(value: Any) -> str:
+    """A name a cloud shows as it is (a Glance image, a Nova flavor): 1-255 characters on one
+    line, no space at either end."""
+    if not isinstance(value, str):
+        raise ValueError("expected a name (text)")
+    if not value.strip():
+        raise ValueError("name must not be empty")
+    if _control(value) or value != value.strip() or len(value) > 255:
         raise ValueError(
-            "expected a host name or an IP address such as kvm.example.org or 192.0.2.10"
+            "expected 1-255 characters on one line, without control characters or spaces at "
+            "either end"
         )
-    return value.strip()
+    return value
+
+
+def parse_description(value: Any) -> str:
+    """A description on one line, at most 255 characters (Neutron's limit)."""
+    if not isinstance(value, str) or _control(value) or len(value) > 255:
+        raise ValueError("expected at most 255 characters on one line")
+    return value
 
 
 def parse_cidr(value: Any) -> ipaddress.IPv4Network:
@@ -84,6 +182,8 @@ _SSH_KEY_TYPES = {
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 }
+SSH_KEY_MAX = 16384
+"""The longest public key line accepted (OpenSSH's own limit on a key blob is 16 KiB)."""
 
 
 def _ssh_strings(blob: bytes) -> list[bytes]:
@@ -103,14 +203,18 @@ def _ssh_strings(blob: bytes) -> list[bytes]:
 
 
 def parse_ssh_public_key(value: Any) -> str:
-    """An OpenSSH public key line: ``<type> <base64 key> [comment]``, checked structurally."""
+    """An OpenSSH public key line: ``<type> <base64 key> [comment]``, checked structurally.
+
+    White space around the line is dropped (a ``.pub`` file ends with a newline)."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected an OpenSSH public key such as 'ssh-ed25519 AAAA... user@host'")
     text = value.strip()
-    if "\n" in text:
+    if "\n" in text or "\r" in text:
         raise ValueError("expected exactly one public key on one line")
     if "PRIVATE KEY" in text:
         raise ValueError("this is a private key; give the public key (the .pub file)")
+    if _control(text) or len(text) > SSH_KEY_MAX:
+        raise ValueError(f"expected one line of at most {SSH_KEY_MAX} printable characters")
     parts = text.split()
     if len(parts) < 2:
         raise ValueError("expected '<type> <base64 key> [comment]'")
@@ -131,6 +235,22 @@ def parse_ssh_public_key(value: Any) -> str:
     return text
 
 
+_NUMBER_RE = _pattern(r"-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def parse_number(value: Any) -> int | float:
+    """A whole or decimal number (``65536``, ``2.5``), or its text in ASCII digits."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if _whole(_NUMBER_RE, value):
+        text = str(value)
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    raise ValueError("expected a number such as 65536 or 2.5")
+
+
+_PORT_RANGE_RE = _pattern(r" *[0-9]{1,5} *(- *[0-9]{1,5} *)?")
+
+
 def parse_port_range(value: Any) -> tuple[int, int]:
     """A TCP/UDP port or range: ``22``, ``"22"`` or ``"30000-32767"``."""
     if isinstance(value, bool):
@@ -143,7 +263,7 @@ def parse_port_range(value: Any) -> tuple[int, int]:
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
         low, high = value
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*(-\s*\d+\s*)?", value):
+    elif _whole(_PORT_RANGE_RE, value):
         pieces = [int(p) for p in value.split("-")]
         low, high = pieces[0], pieces[-1]
     else:
@@ -154,6 +274,10 @@ def parse_port_range(value: Any) -> tuple[int, int]:
     if low > high:
         raise ValueError("the range's low port is above its high port")
     return (low, high)
+
+
+SECRET_MAX = 65536
+"""The longest secret accepted (a PEM private key of RSA-16384 is about 12 KiB)."""
 
 
 class Secret:
@@ -196,6 +320,8 @@ class Secret:
             return value
         if not isinstance(value, str) or not value.strip():
             raise ValueError("expected the secret's text (set it with --secret)")
+        if len(value) > SECRET_MAX or "\0" in value:
+            raise ValueError(f"expected at most {SECRET_MAX} characters of text")
         return cls(value)
 
     @classmethod
@@ -207,139 +333,216 @@ class Secret:
 
 
 Name = Annotated[str, BeforeValidator(parse_name)]
+HostLabel = Annotated[str, BeforeValidator(parse_host_label)]
+HostLabelPrefix = Annotated[str, BeforeValidator(parse_host_label_prefix)]
 HostName = Annotated[str, BeforeValidator(parse_host_name)]
+DisplayName = Annotated[str, BeforeValidator(parse_display_name)]
+Description = Annotated[str, BeforeValidator(parse_description)]
 Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(parse_cidr)]
 IPv4 = Annotated[ipaddress.IPv4Address, BeforeValidator(parse_ipv4)]
 SshPublicKey = Annotated[str, AfterValidator(parse_ssh_public_key)]
+Number = Annotated[int | float, PlainValidator(parse_number)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+UNPRIVILEGED_PORT = 1024
+"""The lowest port a service running as an ordinary user may listen on (Linux's default
+``net.ipv4.ip_unprivileged_port_start``)."""
 PortRange = Annotated[tuple[int, int], BeforeValidator(parse_port_range)]
-NonEmptyText = Annotated[str, Field(min_length=1)]
 
 
-# --- paths, URLs, NICs -------------------------------------------------------------------
+# --- paths, URLs, programs, NICs --------------------------------------------------------------
 
-_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_BRIDGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+_MAC_RE = _pattern(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+_BRIDGE_RE = _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")
+_URL_CHARS = r"[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]"
+"""What RFC 3986 allows in a URL, without the quote (and never a space or control character)."""
+_URL_RE = _pattern(rf"https?://[A-Za-z0-9.-]+(?::[0-9]{{1,5}})?(?:[/?#]{_URL_CHARS}*)?")
+_EXECUTABLE_RE = _pattern(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,254}")
+_LIBVIRT_URI_RE = _pattern(rf"[a-z][a-z0-9+.-]*://{_URL_CHARS}*")
+URL_MAX = 2048
 
 
 def parse_mac(value: Any) -> str:
-    """A unicast MAC address ``52:54:00:xx:xx:xx`` (normalised to lower case)."""
-    if not isinstance(value, str) or not _MAC_RE.match(value.strip().lower()):
+    """A unicast MAC address ``52:54:00:xx:xx:xx`` (normalised to lower case), not all zeros."""
+    if not isinstance(value, str) or not _whole(_MAC_RE, value.lower()):
         raise ValueError("expected a MAC address such as 52:54:00:00:00:02")
-    mac = value.strip().lower()
+    mac = value.lower()
     if int(mac[:2], 16) & 1:
         raise ValueError("a NIC needs a unicast MAC (the first byte must be even)")
+    if mac == "00:00:00:00:00:00":
+        raise ValueError("00:00:00:00:00:00 is no NIC's address")
     return mac
 
 
 def parse_bridge(value: Any) -> str:
-    """A Linux interface name: 1-15 letters, digits, '.', '_' or '-'."""
-    if not isinstance(value, str) or not _BRIDGE_RE.match(value):
-        raise ValueError("expected a bridge name of 1-15 letters, digits, '.', '_' or '-'")
-    return value
+    """A Linux interface name (a bridge, a host-only adapter): 1-15 letters, digits, '.', '_'
+    or '-' (the kernel's IFNAMSIZ)."""
+    if not _whole(_BRIDGE_RE, value):
+        raise ValueError(
+            "expected an interface name (such as br0 or vboxnet0) of 1-15 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit"
+        )
+    return str(value)
+
+
+def _path_problem(value: str) -> str | None:
+    """What makes ``value`` unusable as a path on a host, or None."""
+    if _control(value):
+        return "a path must be one line, without control characters"
+    if len(value) > PATH_MAX:
+        return f"a path must be at most {PATH_MAX} characters"
+    if ".." in value.split("/"):
+        return "a path must not have '..' segments (give the directory itself)"
+    return None
 
 
 def parse_abs_path(value: Any) -> str:
-    """An absolute path on the KVM host."""
-    if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
+    """An absolute path on the KVM host, without '..' segments."""
+    if not isinstance(value, str) or not value.startswith("/"):
         raise ValueError("expected an absolute path such as /var/lib/libvirt/images/cloudlabs")
+    problem = _path_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value.rstrip("/") or "/"
 
 
+def parse_url(value: Any) -> str:
+    """An http(s) URL: a host, then RFC 3986 characters (no space, quote or control character)."""
+    if not _whole(_URL_RE, value) or len(value) > URL_MAX:
+        raise ValueError(f"expected an http:// or https:// URL of at most {URL_MAX} characters")
+    return str(value)
+
+
 def parse_image_source(value: Any) -> str:
-    """An absolute path on the KVM host or an http(s) URL."""
-    if isinstance(value, str) and re.match(r"^https?://[^\s/]+/\S+$", value):
-        return value
-    try:
+    """An absolute path on the KVM host or an http(s) URL of a file."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        if _whole(_URL_RE, value) and len(value) <= URL_MAX and urlsplit(value).path.strip("/"):
+            return value
+    elif isinstance(value, str) and value.startswith("/"):
         return parse_abs_path(value)
-    except ValueError:
-        raise ValueError(
-            "expected an absolute path on the KVM host or an http(s) URL of a cloud image"
-        ) from None
+    raise ValueError("expected an absolute path on the KVM host or an http(s) URL of a cloud image")
+
+
+def parse_host_path(value: Any) -> str:
+    """A path on the VirtualBox host: absolute, or ``~/...`` (that user's home); no '..'."""
+    if not isinstance(value, str) or not (value.startswith("/") or value.startswith("~/")):
+        raise ValueError("expected an absolute path, or one starting with ~/ (the home directory)")
+    problem = _path_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.rstrip("/") or "/"
+
+
+def parse_executable(value: Any) -> str:
+    """One program, without arguments: a command found on PATH (``VBoxManage``) or its absolute
+    path (``/usr/bin/VBoxManage``; directories may have spaces, the program's name has none)."""
+    if isinstance(value, str):
+        if _whole(_EXECUTABLE_RE, value):
+            return value
+        program = value.rpartition("/")[2]
+        absolute = value.startswith("/") and _path_problem(value) is None
+        if absolute and _whole(_EXECUTABLE_RE, program):
+            return value
+    raise ValueError(
+        "expected one program: a command on PATH such as VBoxManage, or its absolute path such "
+        "as /usr/bin/VBoxManage (no arguments, no '..')"
+    )
+
+
+def parse_libvirt_uri(value: Any) -> str:
+    """A libvirt connection URI (``qemu:///system``, ``qemu+ssh://root@kvm/system``)."""
+    if not _whole(_LIBVIRT_URI_RE, value) or len(value) > URL_MAX:
+        raise ValueError("expected a libvirt URI such as qemu:///system")
+    return str(value)
+
+
+_OS_TYPE_RE = _pattern(r"[A-Za-z0-9_]{1,64}")
+
+
+def parse_os_type(value: Any) -> str:
+    """A VirtualBox OS type id (``Ubuntu_64``; ``VBoxManage list ostypes``)."""
+    if not _whole(_OS_TYPE_RE, value):
+        raise ValueError("expected a VirtualBox OS type such as Ubuntu_64 (letters, digits, '_')")
+    return str(value)
 
 
 Mac = Annotated[str, BeforeValidator(parse_mac)]
 Bridge = Annotated[str, BeforeValidator(parse_bridge)]
 AbsPath = Annotated[str, BeforeValidator(parse_abs_path)]
 ImageSource = Annotated[str, BeforeValidator(parse_image_source)]
-
-
-def parse_host_path(value: str) -> str:
-    """A path on the VirtualBox host: absolute, or ``~/...`` (that user's home)."""
-    if "\n" in value or "\0" in value:
-        raise ValueError("a path must be one line")
-    if not (value.startswith("/") or value.startswith("~/")):
-        raise ValueError("expected an absolute path, or one starting with ~/ (the home directory)")
-    return value.rstrip("/") or "/"
-
-
-def parse_url(value: str) -> str:
-    """An http(s) URL without spaces or quotes."""
-    if not re.fullmatch(r"https?://[^\s'\"]+", value):
-        raise ValueError("expected an http:// or https:// URL")
-    return value
-
-
-HostPath = Annotated[str, AfterValidator(parse_host_path)]
-Url = Annotated[str, AfterValidator(parse_url)]
-OsType = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
+HostPath = Annotated[str, BeforeValidator(parse_host_path)]
+Url = Annotated[str, BeforeValidator(parse_url)]
+Executable = Annotated[str, BeforeValidator(parse_executable)]
+LibvirtUri = Annotated[str, BeforeValidator(parse_libvirt_uri)]
+OsType = Annotated[str, BeforeValidator(parse_os_type)]
 
 
 # --- container images, the Docker engine ---------------------------------------------------
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-_DOMAIN_RE = re.compile(rf"^{_HOST}(?::[0-9]+)?$")
-_PATH_RE = re.compile(
-    rf"^{_COMPONENT}(?:/{_COMPONENT})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+_DOMAIN_RE = _pattern(rf"{_HOST}(?::[0-9]{{1,5}})?")
+_PATH_RE = _pattern(
+    rf"{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
 )
-_CONTAINER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_DURATION_RE = re.compile(r"^[0-9]+(?:ms|s|m|h)$")
-_USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
+_CONTAINER_RE = _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_DURATION_RE = _pattern(r"([0-9]{1,20})(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+DURATION_MAX_NS = 2**63 - 1
+"""The longest duration the engine takes: a signed 64-bit count of nanoseconds (about 292 years)."""
+_USER_RE = _pattern(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?")
+ID_MAX = 2**32 - 2
+"""The largest uid or gid (Linux's are 32-bit; 2**32-1 is the 'no id' value)."""
+_PLATFORM_RE = _pattern(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
+SHELL_COMMAND_MAX = 16384
 
 
 def parse_image_ref(value: Any) -> str:
     """An image reference: ``[registry[:port]/]repository[:tag][@sha256:digest]``."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected an image reference such as 'python:3.12-slim'")
-    text = value.strip()
-    path = text
-    first, _, rest = text.partition("/")
+    path = value
+    first, _, rest = value.partition("/")
     # As the engine reads it: the first component is a registry when it looks like a host.
     if rest and ("." in first or ":" in first or first == "localhost"):
-        path = rest if _DOMAIN_RE.match(first) else ""
-    if len(text) > 255 or not _PATH_RE.match(path):
+        path = rest if _whole(_DOMAIN_RE, first) else ""
+    if len(value) > 255 or not _whole(_PATH_RE, path):
         raise ValueError(
             "expected an image reference '[registry/]repository[:tag]' "
             "(repository in lowercase letters, digits, '.', '_', '-', '/')"
         )
-    return text
+    return value
 
 
 def parse_container_name(value: Any) -> str:
     """A container or network name: letters, digits, '_', '.', '-', starting alphanumeric."""
-    if not isinstance(value, str) or not _CONTAINER_RE.match(value):
+    if not _whole(_CONTAINER_RE, value):
         raise ValueError(
             "expected 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit"
         )
-    return value
+    return str(value)
 
 
 def parse_duration(value: Any) -> str:
     """A Docker duration: a whole number with a unit, ``500ms``, ``10s``, ``1m``, ``1h``."""
-    if not isinstance(value, str) or not _DURATION_RE.match(value.strip()):
+    match = _DURATION_RE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
         raise ValueError("expected a duration such as '10s', '500ms' or '1m'")
-    return value.strip()
+    if int(match[1]) * _DURATION_UNITS[match[2]] > DURATION_MAX_NS:
+        raise ValueError(f"at most {DURATION_MAX_NS // _DURATION_UNITS['h']}h (the engine's limit)")
+    return str(value)
 
 
 def parse_non_root_user(value: Any) -> str:
     """``uid[:gid]`` or ``name[:group]``, anything but root."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _USER_RE.match(value.strip()):
+    if not _whole(_USER_RE, value):
         raise ValueError("expected 'uid:gid' (such as '10001:10001') or a user name")
-    text = value.strip()
+    text = str(value)
+    numbers = [int(part) for part in text.split(":") if part.isdigit()]
+    if any(n > ID_MAX for n in numbers):
+        raise ValueError(f"a uid or gid is at most {ID_MAX}")
     user = text.split(":")[0]
     # The engine reads a numeric user as a uid: "00" is root too.
     if user == "root" or (user.isdigit() and int(user) == 0):
@@ -347,14 +550,24 @@ def parse_non_root_user(value: Any) -> str:
     return text
 
 
-_PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+def parse_platform(value: Any) -> str:
+    """A target platform ``os/arch[/variant]`` (``linux/amd64``, ``linux/arm64/v8``)."""
+    if not _whole(_PLATFORM_RE, value):
+        raise ValueError("expected a platform such as linux/amd64 or linux/arm64/v8")
+    return str(value)
 
 
-def parse_docker_platform(value: Any) -> str:
-    """A build platform, ``os/arch[/variant]``: ``linux/amd64``, ``linux/arm64``."""
-    if not isinstance(value, str) or not _PLATFORM_RE.match(value.strip()):
-        raise ValueError("expected a platform 'os/arch' such as 'linux/amd64' or 'linux/arm64'")
-    return value.strip()
+def parse_shell_command(value: Any) -> str:
+    """A shell command (run by ``sh -c``): free text, one line or several, not an option."""
+    if not isinstance(value, str):
+        raise ValueError("expected a shell command (text)")
+    if not value.strip():
+        raise ValueError("a shell command must not be empty")
+    if value.startswith("-"):
+        raise ValueError("a shell command cannot start with '-' (sh -c would read an option)")
+    if "\0" in value or len(value) > SHELL_COMMAND_MAX:
+        raise ValueError(f"expected at most {SHELL_COMMAND_MAX} characters of text")
+    return value
 
 
 def parse_builder_version(value: Any) -> str:
@@ -370,11 +583,12 @@ def parse_builder_version(value: Any) -> str:
 
 
 ImageRef = Annotated[str, BeforeValidator(parse_image_ref)]
-DockerPlatform = Annotated[str, BeforeValidator(parse_docker_platform)]
 BuilderVersion = Annotated[str, BeforeValidator(parse_builder_version)]
 ContainerName = Annotated[str, BeforeValidator(parse_container_name)]
 Duration = Annotated[str, BeforeValidator(parse_duration)]
 NonRootUser = Annotated[str, BeforeValidator(parse_non_root_user)]
+Platform = Annotated[str, BeforeValidator(parse_platform)]
+ShellCommand = Annotated[str, BeforeValidator(parse_shell_command)]
 RestartPolicy = Literal["no", "on-failure", "always", "unless-stopped"]
 
 
@@ -382,35 +596,36 @@ RestartPolicy = Literal["no", "on-failure", "always", "unless-stopped"]
 
 MIN_KUBERNETES_MINOR = 28
 """Oldest Kubernetes minor release the labs install (pkgs.k8s.io, kubeadm config v1beta3/4)."""
-_VERSION_RE = re.compile(r"^1\.(\d+)\.(\d+)$")
-_DNS_LABEL_RE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
-_LABEL_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_DNS_SUBDOMAIN_RE = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")
-_DEB_VERSION_RE = re.compile(r"^[0-9][A-Za-z0-9.+~:-]*$")
-_URL_RE = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._~:/%+@=-]*)?$")
+_VERSION_RE = _pattern(r"1\.([0-9]{1,3})\.([0-9]{1,3})")
+_DNS_LABEL_RE = _pattern(r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?")
+_LABEL_NAME_RE = _pattern(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_DNS_SUBDOMAIN_RE = _pattern(r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?")
+_DEB_VERSION_RE = _pattern(r"[0-9][A-Za-z0-9.+~:-]{0,127}")
+_HTTPS_URL_RE = _pattern(r"https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~:/%+@=-]*)?")
+ARGUMENT_MAX = 4096
 
 
 def parse_kubernetes_version(value: Any) -> str:
     """A Kubernetes release ``1.<minor>.<patch>`` (``1.31.4``), 1.28 or newer."""
     if not isinstance(value, str):
         raise ValueError("expected a Kubernetes release such as '1.31.4' (major.minor.patch)")
-    match = _VERSION_RE.match(value.strip())
+    match = _VERSION_RE.fullmatch(value)
     if match is None:
-        hint = " without the leading 'v'" if value.strip().startswith("v") else ""
+        hint = " without the leading 'v'" if value.startswith("v") else ""
         raise ValueError(f"expected a Kubernetes release such as '1.31.4'{hint}")
     if int(match[1]) < MIN_KUBERNETES_MINOR:
         raise ValueError(f"Kubernetes 1.{MIN_KUBERNETES_MINOR} or newer is needed")
-    return value.strip()
+    return value
 
 
 def parse_dns_label(value: Any) -> str:
     """A Kubernetes node name: lowercase letters, digits and '-', at most 63 characters."""
-    if not isinstance(value, str) or not _DNS_LABEL_RE.match(value):
+    if not _whole(_DNS_LABEL_RE, value):
         raise ValueError(
             "expected a node name of lowercase letters, digits and '-' (at most 63), "
             "starting and ending with a letter or digit"
         )
-    return value
+    return str(value)
 
 
 def parse_label_key(value: Any) -> str:
@@ -418,7 +633,7 @@ def parse_label_key(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a label key such as 'PoP' or 'example.org/site'")
     prefix, _, name = value.rpartition("/")
-    if not _LABEL_NAME_RE.match(name) or (prefix and not _DNS_SUBDOMAIN_RE.match(prefix)):
+    if not _whole(_LABEL_NAME_RE, name) or (prefix and not _whole(_DNS_SUBDOMAIN_RE, prefix)):
         raise ValueError(
             "expected a label key: letters, digits, '-', '_' or '.' (at most 63), "
             "optionally after a DNS prefix and '/'"
@@ -428,31 +643,38 @@ def parse_label_key(value: Any) -> str:
 
 def parse_label_value(value: Any) -> str:
     """A Kubernetes label value: empty, or up to 63 letters, digits, '-', '_' or '.'."""
-    if not isinstance(value, str) or not (value == "" or _LABEL_NAME_RE.match(value)):
+    if not (value == "" or _whole(_LABEL_NAME_RE, value)):
         raise ValueError(
             "expected a label value: letters, digits, '-', '_' or '.' (at most 63), "
             "starting and ending with a letter or digit"
         )
-    return value
+    return str(value)
 
 
 def parse_deb_version(value: Any) -> str:
     """A Debian package version (``1.7.25-1``, ``1.31.4-1.1``)."""
-    if not isinstance(value, str) or not _DEB_VERSION_RE.match(value.strip()):
+    if not _whole(_DEB_VERSION_RE, value):
         raise ValueError("expected a Debian package version such as 1.7.25-1 (text, in quotes)")
-    return value.strip()
+    return str(value)
 
 
 def parse_https_url(value: Any) -> str:
     """An https URL without spaces or quotes."""
-    if not isinstance(value, str) or not _URL_RE.match(value.strip()):
+    if not _whole(_HTTPS_URL_RE, value) or len(value) > URL_MAX:
         raise ValueError("expected an https:// URL")
-    return value.strip()
+    return str(value)
+
+
+def parse_command_argument(value: Any) -> str:
+    """One argument of a container's command: free text (exec form, no shell reads it)."""
+    if not isinstance(value, str) or not value or "\0" in value or len(value) > ARGUMENT_MAX:
+        raise ValueError(f"expected an argument of 1-{ARGUMENT_MAX} characters")
+    return value
 
 
 def kubernetes_minor(version: str) -> int:
     """The minor release of a validated Kubernetes version (``1.31.4``: 31)."""
-    match = _VERSION_RE.match(version)
+    match = _VERSION_RE.fullmatch(version)
     if match is None:
         raise ValueError(f"not a Kubernetes release: {version!r}")
     return int(match[1])
@@ -464,30 +686,32 @@ LabelKey = Annotated[str, BeforeValidator(parse_label_key)]
 LabelValue = Annotated[str, BeforeValidator(parse_label_value)]
 DebVersion = Annotated[str, BeforeValidator(parse_deb_version)]
 HttpsUrl = Annotated[str, BeforeValidator(parse_https_url)]
+CommandArgument = Annotated[str, BeforeValidator(parse_command_argument)]
 Labels = dict[LabelKey, LabelValue]
 
 
 # --- Debian packages -------------------------------------------------------------------------
 
-_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+~:-]+)?$")
+_PACKAGE_RE = _pattern(r"[a-z0-9][a-z0-9+.-]{1,127}(=[A-Za-z0-9.+~:-]{1,128})?")
+_MIRROR_RE = _pattern(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/+-]*)?")
 
 
-def parse_package(value: str) -> str:
+def parse_package(value: Any) -> str:
     """A Debian package name, optionally pinned: ``python3`` or ``python3=3.11.2-1``."""
-    if not _PACKAGE_RE.match(value):
+    if not _whole(_PACKAGE_RE, value):
         raise ValueError(
             "expected a Debian package name, optionally pinned: 'python3' or 'python3=3.11.2-1'"
         )
-    return value
+    return str(value)
 
 
-def parse_mirror(value: str) -> str:
+def parse_mirror(value: Any) -> str:
     """An http(s) URL of an apt mirror."""
-    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~%/+-]*)?", value):
+    if not _whole(_MIRROR_RE, value) or len(value) > URL_MAX:
         raise ValueError(
             "expected an http:// or https:// mirror URL such as http://deb.debian.org/debian"
         )
-    return value
+    return str(value)
 
 
 _ARMORED_KEY_RE = re.compile(
@@ -506,6 +730,6 @@ def parse_armored_key(value: Any) -> str:
     return text + "\n"
 
 
-PackageName = Annotated[str, AfterValidator(parse_package)]
-MirrorUrl = Annotated[str, AfterValidator(parse_mirror)]
+PackageName = Annotated[str, BeforeValidator(parse_package)]
+MirrorUrl = Annotated[str, BeforeValidator(parse_mirror)]
 ArmoredKey = Annotated[str, BeforeValidator(parse_armored_key)]

@@ -7,7 +7,7 @@ machine)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,6 +17,8 @@ from pydantic import Field
 from components.hostexec import Host
 from components.renderers.cloudinit import Login, Seed
 from components.virtualbox import (
+    SEED_SCRIPT,
+    AdapterMacs,
     Disk,
     DiskArgs,
     InternalNic,
@@ -25,13 +27,25 @@ from components.virtualbox import (
     PortForward,
     SeedIso,
     SeedIsoArgs,
+    seed_environment,
     virtualbox_host,
 )
 from components.virtualbox.host import HostCheck, HostCheckArgs
+from components.virtualbox.machine import colon_mac
 from components.virtualbox.ready import ReadyKey, ReadyKeyArgs, ReadyLogin
-from stacks.shared.errors import KeyPath, Problem, format_path
-from stacks.shared.remote import RemoteHostConfig
-from stacks.shared.types import Cidr, HostPath, IPv4, Name, NonEmptyText, OsType, SshPublicKey, Url
+from stacks.shared.errors import ConfigError, KeyPath, Problem, format_path
+from stacks.shared.remote import RemoteHostConfig, seed_size_problems
+from stacks.shared.types import (
+    Bridge,
+    Cidr,
+    Executable,
+    HostPath,
+    IPv4,
+    Name,
+    OsType,
+    SshPublicKey,
+    Url,
+)
 from stacks.shared.validation import LabModel, check
 
 
@@ -43,7 +57,7 @@ class ImageConfig(LabModel):
     ``noble-server-cloudimg-amd64.vmdk``."""
     url: Url | None = None
     """Downloaded to ``path`` when that file is missing."""
-    virtual_size_mb: int = Field(10240, ge=1)
+    virtual_size_mb: int = Field(10240, ge=1, le=4096 * 1024)
     """The image's virtual disk size in MB (``qemu-img info`` or ``VBoxManage showmediuminfo``
     shows it): a VM's disk, a clone of the image, cannot be smaller. The default is that of
     Ubuntu 24.04's ``noble-server-cloudimg-amd64.vmdk``, 10 GiB."""
@@ -58,7 +72,8 @@ class VboxLabConfig(LabModel):
     image: ImageConfig
     work_dir: HostPath
     """Where disks, seed ISOs and VM settings go on the VirtualBox host."""
-    vbox_manage: NonEmptyText = "VBoxManage"
+    vbox_manage: Executable = "VBoxManage"
+    """The VBoxManage program: a command on PATH or its absolute path."""
     remote_host: RemoteHostConfig | None = None
     os_type: OsType = "Ubuntu_64"
 
@@ -106,7 +121,7 @@ class LabNetworkConfig(LabModel):
     name: Name = "CloudBasicNet"
     """The internal network's name (mode intnet)."""
     mode: Literal["intnet", "hostonly"] = "intnet"
-    host_only_adapter: Name | None = None
+    host_only_adapter: Bridge | None = None
     """The host-only interface (``vboxnet0``) for mode hostonly; its host address must not be
     master's, and VirtualBox's own DHCP server on it must be off (master serves DHCP)."""
     cidr: Cidr = ipaddress.IPv4Network("192.168.56.0/24")
@@ -213,6 +228,67 @@ def forward_problems(forwards: Iterable[tuple[KeyPath, Any]]) -> Iterator[Proble
             taken[port] = path
 
 
+def vm_name_problems(
+    names: Sequence[tuple[KeyPath, str]],
+    config: VboxLabConfig,
+    taken: Mapping[str, str] | None = None,
+) -> Iterator[Problem]:
+    """The lab's VM names (with where each comes from): each its own, whatever the letter case
+    (a VM's disk is ``<workDir>/disks/<name>.vdi``, on file systems that may ignore case, and its
+    name is a host name), none of the disks ``taken`` (name: whose); the MAC addresses derived
+    from them distinct; no VM's disk is the cloud image."""
+    seen: dict[str, KeyPath] = {}
+    macs: dict[str, KeyPath] = {}
+    image = config.image.path
+    for path, name in names:
+        first = seen.setdefault(name.casefold(), path)
+        whose = (taken or {}).get(name.casefold())
+        if whose is not None:
+            yield Problem(path, f"{name}.vdi is {whose}'s file", name)
+        elif first != path:
+            yield Problem(path, f"needs a name of its own: {format_path(first)} has it", name)
+            continue
+        adapters = AdapterMacs.of(name)
+        for mac in (adapters.nat, adapters.internal):
+            owner = macs.setdefault(mac, path)
+            if owner != path:
+                yield Problem(
+                    path,
+                    f"its adapters' MAC address {colon_mac(mac)} (derived from the name) is "
+                    f"also {format_path(owner)}'s: pick another name",
+                    name,
+                )
+        if image == f"{config.work_dir}/disks/{name}.vdi":
+            yield Problem(("image", "path"), f"is the disk of VM {name!r}", image)
+
+
+READY_KEY_SIZE = "ssh-ed25519 " + "A" * 68 + " cloudlabs-ready"
+"""As long as the ready key's public half (``ssh-keygen -t ed25519 -C cloudlabs-ready``),
+which is known only once it exists: seeds are measured with it before anything is created."""
+
+
+def check_seeds(
+    lab: str, config: VboxLabConfig, seeds: Iterable[tuple[str, Callable[[Login], Seed]]]
+) -> None:
+    """Stop before any resource when a VM's seed (``(name, seed)``, rendered for the lab's login
+    with the ready key) does not fit in the command that writes its ISO."""
+    host = config.host()
+    login = config.login(READY_KEY_SIZE)
+    problems = [
+        problem
+        for name, seed in seeds
+        for problem in seed_size_problems(
+            host,
+            SEED_SCRIPT,
+            seed_environment(f"{config.work_dir}/seeds", name, seed(login)),
+            ("sshPublicKey",),
+            name,
+        )
+    ]
+    if problems:
+        raise ConfigError(lab, problems)
+
+
 def lab_machine(
     config: VboxLabConfig,
     lab: LabHost,
@@ -267,4 +343,4 @@ def lab_machine(
 
 def ssh_command(host: Host, user: str, port: int) -> str:
     """How to log in to a guest through its SSH forward on the VirtualBox host."""
-    return f"{host.ssh_prefix()} -p {port} {user}@127.0.0.1"
+    return host.ssh_to(user, "127.0.0.1", port)

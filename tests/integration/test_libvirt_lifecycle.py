@@ -13,10 +13,6 @@ network and a domain the stack did not create are untouched).
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,30 +21,24 @@ from typing import Any
 
 import pytest
 
+from tests.guests import (
+    STORAGE,
+    attempt,
+    execute,
+    in_netns,
+    new_tag,
+    remove_leftovers,
+    remove_tagged,
+    require_libvirtd,
+    sh,
+    virsh,
+)
 from tests.harness import Resource, StackRun, load_stack_file, run_program
 from tests.validators import require
 
 pytestmark = pytest.mark.integration
 
-NETNS = "cloudlabs-libvirt"
-URI = "qemu:///system"
 COMMAND = "command:local:Command"
-SETUP_HINT = "run: bash scripts/setup/libvirt.sh"
-
-
-def sh(*args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=180)
-    if check:
-        assert result.returncode == 0, f"{args[:4]}: {result.stdout}{result.stderr}"
-    return result.stdout
-
-
-def virsh(*args: str, check: bool = True) -> str:
-    return sh("virsh", "-q", "-c", URI, *args, check=check)
-
-
-def in_netns(*args: str, check: bool = True) -> str:
-    return sh("ip", "netns", "exec", NETNS, *args, check=check)
 
 
 @dataclass
@@ -67,38 +57,6 @@ class Lab:
         return f"{self.tag}-{vm}"
 
 
-def ordered(run: StackRun) -> list[Resource]:
-    """The stack's commands, each after the ones it depends on (as the engine would run them)."""
-    pending = run.of_type(COMMAND)
-    done: list[Resource] = []
-    while pending:
-        ready = [c for c in pending if not any(run.depends_on(c, o) for o in pending if o is not c)]
-        assert ready, f"dependency cycle among {pending}"
-        done += ready
-        pending = [c for c in pending if c not in ready]
-    return done
-
-
-def attempt(command: Resource, action: str, **changes: str) -> subprocess.CompletedProcess[str]:
-    """Run the command's ``create`` or ``delete`` in the namespace, with its environment
-    (``changes`` replacing some of its variables)."""
-    env = {**os.environ, **command.inputs["environment"], **changes}
-    return subprocess.run(
-        ["ip", "netns", "exec", NETNS, "/bin/sh", "-c", command.inputs[action]],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
-def execute(command: Resource, action: str, **changes: str) -> str:
-    """:func:`attempt`, which must succeed; its stdout."""
-    result = attempt(command, action, **changes)
-    assert result.returncode == 0, f"{command} {action}: {result.stdout}{result.stderr}"
-    return result.stdout
-
-
 def refused(command: Resource, **changes: str) -> None:
     """``create`` stops at something of the same name that the stack did not create."""
     result = attempt(command, "create", **changes)
@@ -113,33 +71,14 @@ def all_networks() -> list[str]:
     return virsh("net-list", "--all", "--name").split()
 
 
-def cleanup(tag: str, storage: Path, bridge: str) -> None:
-    for name in all_domains():
-        if name.startswith(tag):
-            virsh("destroy", name, check=False)
-            virsh("undefine", name, check=False)
-    for name in all_networks():
-        if name.startswith(tag):
-            virsh("net-destroy", name, check=False)
-            virsh("net-undefine", name, check=False)
-    in_netns("ip", "link", "del", bridge, check=False)
-    shutil.rmtree(storage, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
-    for tool in ("virsh", "qemu-img", "isoinfo", "ip", "xmllint", "virt-xml-validate"):
-        require(tool)
-    assert NETNS in sh("ip", "netns", "list"), f"no network namespace {NETNS}: {SETUP_HINT}"
-    version = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True)
-    assert version.returncode == 0, f"libvirtd does not answer: {version.stderr} ({SETUP_HINT})"
-    pid = Path("/run/libvirtd.pid").read_text().strip()
-    assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{NETNS}").st_ino, (
-        f"libvirtd runs outside {NETNS}"
-    )
+    require("qemu-img")
+    require_libvirtd()
 
-    tag = "cl" + uuid.uuid4().hex[:6]
-    storage = Path(f"/var/lib/libvirt/images/{tag}")
+    remove_leftovers()
+    tag = new_tag("cl")
+    storage = STORAGE / tag
     public = f"{tag}p0"
     try:
         storage.mkdir(parents=True)
@@ -204,9 +143,10 @@ def lab() -> Iterator[Lab]:
             }
         )
         run = run_program(config, stack="itest")
-        yield Lab(tag, storage, base, public, foreign_net, foreign_dom, config, run, ordered(run))
+        commands = run.in_dependency_order(COMMAND)
+        yield Lab(tag, storage, base, public, foreign_net, foreign_dom, config, run, commands)
     finally:
-        cleanup(tag, storage, public)
+        remove_tagged(tag, storage)
 
 
 def state(lab: Lab) -> dict[str, Any]:

@@ -753,8 +753,9 @@ def test_a_disk_smaller_than_its_image_is_refused_with_its_size(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("work", "env"),
     [
-        # VirtualBox prints locations absolute and normalised (no . or .. parts).
-        ("~/vbox/./nat/../lab", {}),
+        # VirtualBox prints locations absolute and normalised (no . parts; a '..' the config
+        # refuses).
+        ("~/vbox/./nat/./lab", {}),
         # VBoxManage.exe ends its lines with CR LF.
         ("~/vbox", {"FAKE_VBOX_HOST_OS": "Windows"}),
     ],

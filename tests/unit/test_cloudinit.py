@@ -116,6 +116,14 @@ def test_apt_mirror_and_binary_files() -> None:
     assert list(entry) == ["path", "content", "permissions", "owner"]
 
 
+def test_apt_mirror_with_its_key_for_every_suite() -> None:
+    key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQ\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    text = render_user_data(AptMirror("http://10.0.0.1:8090/debian", key=key, security=True))
+    assert_cloud_config_valid(text)
+    entry = {"arches": ["default"], "uri": "http://10.0.0.1:8090/debian"}
+    assert yaml.safe_load(text)["apt"] == {"primary": [{**entry, "key": key}], "security": [entry]}
+
+
 def test_host_keys_can_be_left_to_cloud_init() -> None:
     assert yaml.safe_load(render_user_data(Hostname("h", preserve_hostname=None))) == {
         "hostname": "h"

@@ -118,7 +118,7 @@ CASES: list[tuple[str, list[Change], list[tuple[str, str]]]] = [
     ("empty-server-name", [change("server", "name", value="")], [("server.name", "empty")]),
     ("bad-server-name", [change("server", "name", value="my vm!")], [("server.name", "letters")]),
     ("empty-network-name", [change("network", "name", value="  ")], [("network.name", "empty")]),
-    ("empty-image", [change("server", "image", value="")], [("server.image", "at least 1")]),
+    ("empty-image", [change("server", "image", value="")], [("server.image", "must not be empty")]),
     ("missing-flavor", [change("server", "flavor", delete=True)], [("server.flavor", "missing")]),
     (
         "ssh-key-garbage",

@@ -86,7 +86,7 @@ CASES: list[tuple[str, list[Change], list[tuple[str, str]]]] = [
     (
         "healthcheck-retries",
         [change("healthcheck", value={"retries": 0})],
-        [("healthcheck.retries", "at least")],
+        [("healthcheck.retries", "greater than or equal to 1")],
     ),
     (
         "builder-unknown",

@@ -91,7 +91,7 @@ CASES: list[tuple[str, list[Change], list[tuple[str, str]]]] = [
     (
         "empty-prepare",
         [change("snapshot", value={"prepare": ""})],
-        [("snapshot.prepare", "at least 1")],
+        [("snapshot.prepare", "must not be empty")],
     ),
     ("restart-bad", [change("restart", value="never")], [("restart", "unless-stopped")]),
     ("unknown-key", [change("ct4", value={"name": "ct4"})], [("ct4", "unknown key")]),

@@ -352,7 +352,7 @@ def test_outputs_say_how_to_reach_the_cluster(run: StackRun) -> None:
     assert out["nodePortUrls"] == {w: f"http://{fips[w]}:30080/" for w in ("worker1", "worker2")}
     master = fips["master"]
     command = out["kubeconfigCommand"]
-    assert command.startswith(f"ssh ubuntu@{master} sudo cat /etc/kubernetes/admin.conf > ")
+    assert command.startswith(f"ssh ubuntu@{master} 'sudo cat /etc/kubernetes/admin.conf' > ")
     assert f"--server https://{master}:6443 --tls-server-name kubernetes" in command
     assert out["masterPrivateIp"] == "192.168.50.10"
 

@@ -52,3 +52,26 @@ def test_validators_catch_what_they_should(tmp_path: Path) -> None:
     assert_shell_snippet_clean('echo "$HOME"\n')
     with pytest.raises(AssertionError, match="SC2086"):
         assert_shell_snippet_clean("x=$1\necho $x\n")
+
+
+def test_guest_image_is_keyed_by_its_recipe(tmp_path: Path) -> None:
+    """The cloud image's path holds the hash of its script: a changed recipe is a new image."""
+    import hashlib
+
+    script = ROOT / "scripts/setup/guest-image.sh"
+    env = {"PATH": "/usr/bin:/bin", "CLOUDLABS_GUEST_IMAGE_DIR": str(tmp_path / "images")}
+
+    def path_of(copy: Path) -> str:
+        out = subprocess.run(
+            ["bash", str(copy), "--path"], capture_output=True, text=True, env=env, check=True
+        )
+        return out.stdout.splitlines()[-1]
+
+    digest = hashlib.sha256(script.read_bytes()).hexdigest()[:12]
+    assert path_of(script) == f"{tmp_path}/images/debian-bookworm-cloud-{digest}.qcow2"
+    changed = tmp_path / "setup" / "guest-image.sh"
+    changed.parent.mkdir()
+    shutil.copy(ROOT / "scripts/setup/lib.sh", changed.parent / "lib.sh")
+    changed.write_text(script.read_text() + "# another recipe\n")
+    assert path_of(changed) != path_of(script)
+    assert not (tmp_path / "images").exists(), "--path must not build anything"

@@ -185,7 +185,7 @@ def test_remote_cluster_outputs_reach_the_forwards_through_the_host() -> None:
     remote = {"host": "vbox.example.org", "user": "lab", "port": 2200, "hostKey": HOST_KEY}
     config[K + "remoteHost"] = remote
     out = run_program(config, stack="vbox-cluster").outputs
-    assert out["curl"] == "ssh -p 2200 lab@vbox.example.org curl -X POST http://localhost:8080"
+    assert out["curl"] == "ssh -p 2200 lab@vbox.example.org 'curl -X POST http://localhost:8080'"
     assert out["sshCommands"]["node01"] == (
         "ssh -J lab@vbox.example.org:2200 -p 4022 ubuntu@127.0.0.1"
     )
@@ -369,9 +369,18 @@ def rejected_stack(stack: str, *changes: Change) -> ConfigError:
         ),
         (
             "vbox-cluster",
-            [change("nodes", "count", value=199)],
+            [
+                change("nodes", "count", value=10),
+                change("network", "dhcpRange", "end", value="192.168.56.10"),
+            ],
             "nodes.count",
-            "holds 198 addresses",
+            "holds 9 addresses",
+        ),
+        (
+            "vbox-cluster",
+            [change("nodes", "count", value=100)],
+            "nodes.count",
+            "less than or equal to 99",
         ),
         (
             "vbox-cluster",

@@ -1,0 +1,241 @@
+"""libvirt-host with real guests: the stack's five VMs boot from the cloud image and are usable.
+
+The stack runs under mocks with the cloud image of ``scripts/setup/guest-image.sh`` as
+``baseImage``, software emulation (``domainType: qemu``), small VMs (``allowUndersized``) and
+networks of its own; the commands it declares run in dependency order inside the namespace
+``cloudlabs-libvirt``, against its libvirtd, as on a KVM host. The five domains boot in
+parallel. Then, from inside the namespace: each VM answers the stack's own ssh command with its
+name, has its management address on the NIC with the fixed MAC, passwordless sudo, a DHCP lease
+from the NAT network on its first NIC, and reaches the package mirror at its gateways; Ansible
+pings every host of the stack's inventory output. Then the deletes: nothing of the stack is left.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.guests import (
+    NETNS,
+    STORAGE,
+    Guest,
+    Mirror,
+    SshKey,
+    boot,
+    cloud_image,
+    execute,
+    guest_links,
+    in_netns,
+    mirror,
+    new_tag,
+    remove_leftovers,
+    remove_tagged,
+    require_libvirtd,
+    require_qemu,
+    run,
+    virsh,
+)
+from tests.harness import Resource, StackRun, load_stack_file, run_program
+from tests.validators import require
+
+pytestmark = [pytest.mark.integration, pytest.mark.guest]
+
+COMMAND = "command:local:Command"
+K = "cloud-labs:"
+NAT_CIDR = ipaddress.IPv4Network("192.168.151.0/24")
+DHCP = ("192.168.151.100", "192.168.151.199")
+
+
+@dataclass
+class Stack:
+    tag: str
+    storage: Path
+    image: Path
+    image_stamp: tuple[int, int]
+    key: SshKey
+    home: Path
+    """HOME for Ansible (its temporary files)."""
+    mirror: Mirror
+    config: dict[str, Any]
+    run: StackRun
+    commands: list[Resource]
+
+    @property
+    def vms(self) -> list[dict[str, Any]]:
+        return list(self.config[K + "vms"])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    require_libvirtd()
+    require_qemu()
+    require("ansible")
+    image = cloud_image()
+    served = mirror()
+    remove_leftovers()
+    tag = new_tag("gv")
+    storage = STORAGE / tag
+    key = SshKey.create(tmp_path_factory.mktemp("ssh"))
+    try:
+        storage.mkdir(parents=True)
+        config = load_stack_file("libvirt-host")
+        config.update(
+            {
+                K + "domainType": "qemu",
+                K + "storageDir": str(storage),
+                K + "baseImage": str(image),
+                K + "sshPublicKey": key.public,
+                K + "allowUndersized": True,
+                K + "hostPreparation": {"enabled": True, "persist": False},
+                K + "natNetwork": {
+                    "name": f"{tag}-nat",
+                    "bridge": f"{tag}n0",
+                    "cidr": str(NAT_CIDR),
+                    "address": "192.168.151.1",
+                    "dhcpStart": DHCP[0],
+                    "dhcpEnd": DHCP[1],
+                    "adoptExisting": False,
+                },
+                K + "managementNetwork": {
+                    "name": f"{tag}-mgmt",
+                    "bridge": f"{tag}m0",
+                    "cidr": "10.0.0.0/24",
+                    "address": "10.0.0.1",
+                },
+                K + "vms": [
+                    {
+                        **vm,
+                        "name": f"{tag}-{vm['name']}",
+                        "memoryMib": 768,
+                        "vcpus": 1,
+                        "diskGib": 3,
+                    }
+                    for vm in config[K + "vms"]
+                ],
+            }
+        )
+        program = run_program(config, stack="guests")
+        st = image.stat()
+        yield Stack(
+            tag=tag,
+            storage=storage,
+            image=image,
+            image_stamp=(st.st_size, st.st_mtime_ns),
+            key=key,
+            home=tmp_path_factory.mktemp("home"),
+            mirror=served,
+            config=config,
+            run=program,
+            commands=program.in_dependency_order(COMMAND),
+        )
+    finally:
+        remove_tagged(tag, storage)
+
+
+def nic(guest: Guest, mac: str) -> dict[str, Any]:
+    """The guest's interface with ``mac``."""
+    found = [link for link in guest_links(guest) if link.get("address") == mac]
+    assert len(found) == 1, f"{guest.name}: no single NIC with MAC {mac}"
+    return found[0]
+
+
+def ipv4(link: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in link.get("addr_info", []) if a.get("family") == "inet"]
+
+
+def test_five_vms_boot_and_are_usable(stack: Stack) -> None:
+    logs = stack.storage / "consoles"
+    logs.mkdir()
+
+    # --- create: the stack's commands, in order; each domain is watched once it runs ---------
+    guests: dict[str, Guest] = {}
+    by_name = {vm["name"]: vm for vm in stack.vms}
+    for command in stack.commands:
+        execute(command, "create")
+        domain = command.inputs["environment"].get("DOMAIN_NAME")
+        if command.name.endswith("-domain") and domain in by_name:
+            guests[domain] = Guest.of_domain(domain, by_name[domain]["ip"], stack.key, logs)
+    assert sorted(guests) == sorted(by_name), "a VM of the stack was not started"
+    try:
+        boot(list(guests.values()))
+        check_guests(stack, guests)
+    finally:
+        for guest in guests.values():
+            guest.console.close()
+
+    # --- delete: nothing of the stack remains ------------------------------------------------
+    for command in reversed(stack.commands):
+        execute(command, "delete")
+    assert [d for d in virsh("list", "--all", "--name").split() if d.startswith(stack.tag)] == []
+    assert [
+        n for n in virsh("net-list", "--all", "--name").split() if n.startswith(stack.tag)
+    ] == []
+    left = sorted(p.name for p in stack.storage.iterdir())
+    assert left == ["consoles"], left
+    for bridge in (f"{stack.tag}n0", f"{stack.tag}m0"):
+        assert in_netns("ip", "link", "show", bridge, check=False) == ""
+    st = stack.image.stat()
+    assert (st.st_size, st.st_mtime_ns) == stack.image_stamp, "the cloud image was changed"
+
+
+def check_guests(stack: Stack, guests: dict[str, Guest]) -> None:
+    outputs = stack.run.outputs
+    leases = virsh("net-dhcp-leases", f"{stack.tag}-nat")
+    for vm in stack.vms:
+        name, guest = vm["name"], guests[vm["name"]]
+
+        # The stack's own ssh command, with the test's key, from inside the namespace.
+        command = shlex.split(outputs["sshCommands"][name])
+        assert command[0] == "ssh" and command[-1] == f"ubuntu@{vm['ip']}", command
+        answer = run(
+            ["ip", "netns", "exec", NETNS, command[0], "-i", str(stack.key.path),
+             "-o", "BatchMode=yes", *command[1:], "hostname"],
+        )  # fmt: skip
+        assert answer.stdout.strip() == name
+
+        # The management NIC: the fixed MAC, the static address, nothing else.
+        mgmt = ipv4(nic(guest, vm["mac"]))
+        assert [(a["local"], a["prefixlen"]) for a in mgmt] == [(vm["ip"], 24)], (name, mgmt)
+
+        # The first NIC (NAT network): its address from the network's DHCP server.
+        nat = ipv4(nic(guest, vm["natMac"]))
+        assert len(nat) == 1 and nat[0].get("dynamic") is True, (name, nat)
+        address = ipaddress.IPv4Address(nat[0]["local"])
+        low, high = (ipaddress.IPv4Address(a) for a in DHCP)
+        assert low <= address <= high, (name, address)
+        lease = [line for line in leases.splitlines() if vm["natMac"] in line]
+        assert lease and f"{address}/24" in lease[0], (name, leases)
+        route = guest.ssh("ip -4 route show default").stdout
+        assert "via 192.168.151.1" in route, (name, route)
+
+        guest.ssh("sudo -n true")
+
+        # The package mirror at both gateways (the NAT network's and the management network's).
+        for gateway in ("192.168.151.1", "10.0.0.1"):
+            url = f"{stack.mirror.url(gateway)}/dists/{stack.mirror.suite}/Release"
+            fetched = guest.ssh(f"curl -fsS --max-time 20 {shlex.quote(url)}").stdout
+            assert f"Suite: {stack.mirror.suite}" in fetched, (name, gateway)
+
+    # Ansible with the stack's inventory and its ssh settings, as a student runs it.
+    inventory = stack.storage / "inventory.ini"
+    inventory.write_text(outputs["inventory"])
+    try:
+        pong = run(
+            ["ip", "netns", "exec", NETNS, "ansible", "-i", str(inventory), "all",
+             "-m", "ping", "-o", "--private-key", str(stack.key.path)],
+            timeout=600,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(stack.home),
+                 "LANG": "C.UTF-8", "ANSIBLE_PYTHON_INTERPRETER": "auto_silent"},
+        )  # fmt: skip
+    finally:
+        inventory.unlink()
+    hosts = {m.group(1) for m in re.finditer(r"^(\S+) \| SUCCESS", pong.stdout, re.M)}
+    assert hosts == set(guests), pong.stdout
+    assert pong.stdout.count('"ping": "pong"') == len(guests), pong.stdout
