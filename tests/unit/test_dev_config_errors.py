@@ -101,7 +101,7 @@ CASES: list[tuple[str, list[Change], list[tuple[str, str]]]] = [
     (
         "platform-malformed",
         [change("build", value={"platform": "amd64"})],
-        [("build.platform", "os/arch")],
+        [("build.platform", "expected a platform such as linux/amd64")],
     ),
     ("unknown-key", [change("hostPort", value=50000)], [("hostPort", "unknown key")]),
     (
