@@ -20,6 +20,7 @@ from components.openstack import (
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
+from stacks.shared.openstack_access import external_network
 from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network, rule_specs
 from stacks.shared.types import Cidr, Name, SshPublicKey
 from stacks.shared.validation import LabModel, check
@@ -50,10 +51,11 @@ class OpenStackVmConfig(LabModel):
 
 
 def build(config: OpenStackVmConfig) -> None:
+    external = external_network(config.external_network)
     net = config.network
     keypair = lab_keypair("vm", config)
     network = private_network("vm-net", net)
-    router = gateway_router("vm-router", config.router_name, config.external_network, network)
+    router = gateway_router("vm-router", config.router_name, external, network)
     base_rules = [
         RuleConfig(protocol="icmp", remote_cidr=config.access_cidr, description="ping"),
         RuleConfig(

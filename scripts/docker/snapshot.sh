@@ -13,6 +13,9 @@
 #   IMAGE                   repository:tag of the snapshot (required)
 #   CONTAINER               create: name or id of the container to commit (required)
 #   PREPARE                 create, optional: shell command run inside the container first
+#   APT_MIRROR, APT_MIRROR_KEY, APT_MIRROR_TRUSTED
+#                           create, optional: the package mirror, passed to PREPARE's
+#                           environment (docker/apt-update.sh reads them)
 #   PULUMI_COMMAND_STDOUT   delete, optional: the image id create printed (set by
 #                           pulumi-command; without it, the image IMAGE points at is removed)
 set -euo pipefail
@@ -36,8 +39,14 @@ create() {
     fi
 
     if [[ -n "${PREPARE:-}" ]]; then
+        local name env=()
+        for name in APT_MIRROR APT_MIRROR_KEY APT_MIRROR_TRUSTED; do
+            if [[ -n "${!name:-}" ]]; then
+                env+=(--env "${name}=${!name}")
+            fi
+        done
         echo "running in ${CONTAINER} before the snapshot: ${PREPARE}" >&2
-        docker exec "${CONTAINER}" /bin/sh -c "${PREPARE}" >&2
+        docker exec "${env[@]}" "${CONTAINER}" /bin/sh -c "${PREPARE}" >&2
     fi
 
     echo "committing ${CONTAINER} as ${IMAGE}" >&2
