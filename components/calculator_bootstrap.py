@@ -113,7 +113,7 @@ class BootstrapSpec:
     """Distribution packages to install, ``name`` or ``name=version``."""
     package_update: bool = True
     """Refresh the package index before installing (``apt-get update``)."""
-    apt_mirror: str | None = None
+    apt_mirror: AptMirror | None = None
     """The primary apt mirror (Debian/Ubuntu images); None keeps the image's own."""
 
     def __post_init__(self) -> None:
@@ -201,7 +201,7 @@ def render_env(spec: BootstrapSpec, package: CalculatorPackage) -> str:
 def user_data_parts(spec: BootstrapSpec, package: CalculatorPackage) -> list[Part | None]:
     """The cloud-config of one role, as the builder's parts (see :func:`render_user_data`)."""
     return [
-        AptMirror(spec.apt_mirror) if spec.apt_mirror else None,
+        spec.apt_mirror,
         Packages(spec.packages, update=spec.package_update),
         Files(
             [

@@ -2,7 +2,10 @@
 a snapshot of a container committed to an image, and the restore of a container from one.
 
 The image is built by the engine from a Dockerfile (``docker.Image`` with ``skip_push``: it stays
-on the local engine, no registry involved); ``scripts/docker/image.sh delete`` removes it on
+on the local engine, no registry involved) with BuildKit, through the engine's API: BuildKit runs
+its steps without containers and keeps its cache outside the image store, so a build leaves no
+intermediate container or image behind (pulumi-docker's classic-builder request does not ask
+the engine to remove them). ``scripts/docker/image.sh delete`` removes the image on
 ``destroy``, which the provider does not do. Containers carry fixed names, so each one is deleted
 before it is replaced: a replacement never collides with its predecessor's name or published
 port ("port is already allocated"). The snapshot runs ``scripts/docker/snapshot.sh`` through
@@ -12,8 +15,12 @@ snapshot image for the container, which is re-created from it.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import pulumi
 import pulumi_docker as docker
@@ -23,6 +30,39 @@ from components.hostexec import Host, run_script
 
 ENGINE = Host()
 """The Docker engine's host: this machine (the CLI talks to the engine)."""
+
+
+BUILDKIT = "BuilderBuildKit"
+"""The builder every image is built with (pulumi-docker's name for BuildKit)."""
+
+_ENGINE_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+$")
+
+
+@cache
+def engine_platform(docker_host: str | None = None) -> str | None:
+    """The engine's own platform (``linux/amd64``), as ``docker version`` reports it; None when
+    no engine answers (none running, no docker CLI, an unreachable ``docker_host``).
+
+    ``docker_host`` is the engine's address as the provider has it (``DOCKER_HOST``); None =
+    the CLI's own default."""
+    env = dict(os.environ)
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host
+    try:
+        answer = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    platform = answer.stdout.strip()
+    if answer.returncode != 0 or not _ENGINE_PLATFORM.match(platform):
+        return None
+    return platform
 
 
 def local_address(host_ip: str) -> str:
@@ -89,12 +129,11 @@ class ImageArgs:
     """The build context directory (relative to the project's root, where Pulumi runs)."""
     dockerfile: str
     """The Dockerfile, relative to the project's root like the docker CLI's ``-f``."""
+    platform: str
+    """Target platform (``linux/amd64``), given explicitly: the provider warns on every
+    preview and update when it has to pick one itself."""
     build_args: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Build arguments (``ARG`` values such as ``BASE_IMAGE``)."""
-    platform: str | None = None
-    """Target platform (``linux/amd64``); None = the engine's own."""
-    builder_version: str = "BuilderV1"
-    """``BuilderV1`` (the classic builder) or ``BuilderBuildKit``."""
 
 
 class Image(pulumi.ComponentResource):
@@ -119,7 +158,7 @@ class Image(pulumi.ComponentResource):
                 dockerfile=args.dockerfile,
                 args=dict(args.build_args),
                 platform=args.platform,
-                builder_version=args.builder_version,
+                builder_version=BUILDKIT,
             ),
             opts=child_options(self, opts),
         )
@@ -273,6 +312,9 @@ class SnapshotArgs:
     prepare: str | None = None
     """Shell command run inside the container before the commit (what the snapshot must
     hold, e.g. a package installed by hand); None = commit as is."""
+    prepare_env: Mapping[str, str] = field(default_factory=dict)
+    """Its environment: the package mirror (``APT_MIRROR``, ``APT_MIRROR_KEY``,
+    ``APT_MIRROR_TRUSTED``, the names ``scripts/docker/snapshot.sh`` passes on)."""
     description: str = ""
     """The commit message."""
     live: bool = False
@@ -301,7 +343,13 @@ class Snapshot(pulumi.ComponentResource):
         }
         if args.prepare:
             environment["PREPARE"] = args.prepare
-        triggers: list[pulumi.Input[str]] = [args.container_id, args.image_name, args.prepare or ""]
+            environment.update(args.prepare_env)
+        triggers: list[pulumi.Input[str]] = [
+            args.container_id,
+            args.image_name,
+            args.prepare or "",
+            *(f"{k}={v}" for k, v in sorted(args.prepare_env.items())),
+        ]
         if args.definition is not None:
             environment |= {
                 "DEFINITION": args.definition,

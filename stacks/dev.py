@@ -25,7 +25,7 @@ from components.calculator_bootstrap import FRONT_END
 from components.docker import HealthcheckSpec, Image, ImageArgs, Network, NetworkArgs
 from stacks.shared.calculator import Limits, limit_problems, limit_values
 from stacks.shared.catalogue import Lab
-from stacks.shared.docker import BuildConfig
+from stacks.shared.docker import BuildConfig, build_platform
 from stacks.shared.errors import Problem
 from stacks.shared.types import (
     ContainerName,
@@ -182,8 +182,7 @@ def build(config: DevConfig) -> None:
             context=CONTEXT,
             dockerfile=DOCKERFILE,
             build_args={"BASE_IMAGE": config.base_image},
-            platform=config.build.platform,
-            builder_version=config.build.builder_version,
+            platform=build_platform(config.build),
         ),
     )
     calc = Calculator("dev", calculator_args(config, image, network))

@@ -4,7 +4,8 @@
 (2223 -> 22); a snapshot of ``ct2`` is committed to an image (``docker commit``, after the
 preparation command installed something in ``ct2``) and ``ct3`` runs from that snapshot; the
 "nano" recipe image is built from a Dockerfile. Every image is built FROM the configured base
-image, so a machine without a registry can use a local one.
+image, so a machine without a registry can use a local one, and installs its packages from the
+configured package mirror (``aptMirror``), so a machine without Internet can use a local one.
 """
 
 from __future__ import annotations
@@ -25,8 +26,15 @@ from components.docker import (
 )
 from components.hostexec import ssh_command
 from stacks.shared.catalogue import Lab
-from stacks.shared.docker import BuildConfig, DockerMachine, export_operations, operated_container
+from stacks.shared.docker import (
+    BuildConfig,
+    DockerMachine,
+    build_platform,
+    export_operations,
+    operated_container,
+)
 from stacks.shared.errors import Problem
+from stacks.shared.mirror import PackageMirrorSetting, mirror_variables
 from stacks.shared.types import (
     HostLabel,
     ImageRef,
@@ -39,7 +47,15 @@ from stacks.shared.types import (
 from stacks.shared.validation import LabModel, check
 
 RECIPES = "docker"
-"""The Dockerfile recipes (``docker/<recipe>/Dockerfile``), relative to the project's root."""
+"""The recipes' build context, relative to the project's root: each recipe is
+``docker/<recipe>/Dockerfile``; ``docker/apt-update.sh`` is what they install packages with."""
+PREPARE = (
+    "cloudlabs-apt-update && DEBIAN_FRONTEND=noninteractive "
+    "apt-get install -y --no-install-recommends nano"
+)
+"""The snapshot's default preparation: nano installed by hand in ct2, from the package mirror
+(``cloudlabs-apt-update``, which the ssh recipe installs, fails when the index cannot be
+fetched)."""
 LAB_LABEL = "org.cloudlabs.lab"
 
 
@@ -71,11 +87,9 @@ class SshContainerConfig(DockerMachine):
 class SnapshotConfig(LabModel):
     image: ImageRef = "cloudlabs/ct2-snapshot:latest"
     """The snapshot's ``repository:tag``."""
-    prepare: ShellCommand | None = (
-        "apt-get update && DEBIAN_FRONTEND=noninteractive "
-        "apt-get install -y --no-install-recommends nano"
-    )
-    """Shell command run in ct2 before the commit (the lab installs nano by hand there)."""
+    prepare: ShellCommand | None = PREPARE
+    """Shell command run in ct2 before the commit (the lab installs nano by hand there); it gets
+    the package mirror as ``APT_MIRROR``, ``APT_MIRROR_KEY``, ``APT_MIRROR_TRUSTED``."""
 
 
 class DockerBasicsConfig(LabModel):
@@ -83,6 +97,9 @@ class DockerBasicsConfig(LabModel):
 
     base_image: ImageRef = "ubuntu:24.04"
     """The image every recipe is built FROM (build argument BASE_IMAGE)."""
+    apt_mirror: PackageMirrorSetting = None
+    """The package mirror of the base image's distribution the recipes and the snapshot's
+    preparation install from; omitted = the base image's own sources."""
     build: BuildConfig = BuildConfig()
     images: ImagesConfig = ImagesConfig()
     ct1: ContainerConfig = ContainerConfig(name="ct1")
@@ -119,25 +136,25 @@ class DockerBasicsConfig(LabModel):
             seen.setdefault(tagged(ref), where)
 
 
-def _image(name: str, tag: str, recipe: str, config: DockerBasicsConfig) -> Image:
+def _image(name: str, tag: str, recipe: str, config: DockerBasicsConfig, platform: str) -> Image:
     return Image(
         name,
         ImageArgs(
             image_name=tag,
-            context=f"{RECIPES}/{recipe}",
+            context=RECIPES,
             dockerfile=f"{RECIPES}/{recipe}/Dockerfile",
-            build_args={"BASE_IMAGE": config.base_image},
-            platform=config.build.platform,
-            builder_version=config.build.builder_version,
+            build_args={"BASE_IMAGE": config.base_image, **mirror_variables(config.apt_mirror)},
+            platform=platform,
         ),
     )
 
 
 def build(config: DockerBasicsConfig) -> None:
     labels = {LAB_LABEL: "docker-basics"}
-    plain = _image("basics-plain", config.images.plain, "plain", config)
-    ssh = _image("basics-ssh", config.images.ssh, "ssh", config)
-    nano = _image("basics-nano", config.images.nano, "nano", config)
+    platform = build_platform(config.build)
+    plain = _image("basics-plain", config.images.plain, "plain", config, platform)
+    ssh = _image("basics-ssh", config.images.ssh, "ssh", config, platform)
+    nano = _image("basics-nano", config.images.nano, "nano", config, platform)
 
     ct1 = operated_container(
         "ct1",
@@ -177,6 +194,7 @@ def build(config: DockerBasicsConfig) -> None:
             container_id=ct2.container.container_id,
             image_name=config.snapshot.image,
             prepare=config.snapshot.prepare,
+            prepare_env=mirror_variables(config.apt_mirror),
         ),
     )
     ct3 = operated_container(

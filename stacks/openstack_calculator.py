@@ -16,6 +16,7 @@ from stacks.shared.calculator_build import build_calculator, check_user_data_siz
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig
+from stacks.shared.openstack_access import external_network
 from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network
 from stacks.shared.types import Name
 from stacks.shared.validation import check
@@ -39,9 +40,10 @@ class OpenStackCalculatorConfig(CalculatorLabConfig):
 
 def build(config: OpenStackCalculatorConfig) -> None:
     check_user_data_size("openstack-calculator", config, config.services)
+    external = external_network(config.external_network)
     keypair = lab_keypair("calc", config)
     network = private_network("calc-net", config.network)
-    router = gateway_router("calc-router", config.router_name, config.external_network, network)
+    router = gateway_router("calc-router", config.router_name, external, network)
     # Every VM boots once the router is there: cloud-init reaches the package mirror through it,
     # and the front end's floating IP goes through it.
     where = Placement(network.network_id, network.subnet_id, after=(router,))

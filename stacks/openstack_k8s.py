@@ -44,6 +44,7 @@ from stacks.shared.kubernetes import (
 )
 from stacks.shared.names import renamed
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
+from stacks.shared.openstack_access import external_network
 from stacks.shared.openstack_build import (
     cli_environment,
     gateway_router,
@@ -154,10 +155,11 @@ def kubeconfig_command(user: str, ip: str) -> str:
 def build(config: OpenStackK8sConfig) -> None:
     boot = bootstrap_spec(config.nodes, config.kubernetes, config.app, config.ssh_user)
     check_user_data_size("openstack-k8s", boot)
+    external = external_network(config.external_network)
     net = config.network
     keypair = lab_keypair("k8s", config)
     network = private_network("k8s-net", net)
-    router = gateway_router("k8s-router", config.router_name, config.external_network, network)
+    router = gateway_router("k8s-router", config.router_name, external, network)
     rules = node_rules(
         config.admin_cidr, config.node_port_cidr, config.kubernetes.calico_encapsulation
     )

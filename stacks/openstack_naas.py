@@ -39,6 +39,7 @@ from stacks.shared.calculator_build import build_calculator, check_user_data_siz
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, overlap_problems
+from stacks.shared.openstack_access import external_network
 from stacks.shared.openstack_build import lab_keypair, private_network
 from stacks.shared.types import IPv4, Name
 from stacks.shared.validation import LabModel, check
@@ -131,6 +132,7 @@ class OpenStackNaasConfig(CalculatorLabConfig):
 
 def build(config: OpenStackNaasConfig) -> None:
     check_user_data_size("openstack-naas", config, config.services)
+    external = external_network(config.external_network)
     operator_cidr = str(config.operator_network.cidr)
     inter_front = str(config.routers.inter.address)
     public_front = str(config.routers.public.address)
@@ -145,7 +147,7 @@ def build(config: OpenStackNaasConfig) -> None:
         "naas-access",
         RouterArgs(
             router_name=config.routers.access.name,
-            external_network=config.external_network,
+            external_network_id=external.id,
             # No fixed IP: the interface takes sub-network 1's gateway address (.254).
             interfaces=[RouterInterfaceSpec(subnet_id=front_net.subnet_id)],
         ),
@@ -154,7 +156,7 @@ def build(config: OpenStackNaasConfig) -> None:
         "naas-public",
         RouterArgs(
             router_name=config.routers.public.name,
-            external_network=config.external_network,
+            external_network_id=external.id,
             interfaces=[
                 RouterInterfaceSpec(
                     subnet_id=front_net.subnet_id,

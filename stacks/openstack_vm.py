@@ -22,6 +22,7 @@ from components.openstack.server import snapshot_image_name
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
+from stacks.shared.openstack_access import external_network
 from stacks.shared.openstack_build import (
     cli_environment,
     gateway_router,
@@ -59,10 +60,11 @@ class OpenStackVmConfig(LabModel):
 
 
 def build(config: OpenStackVmConfig) -> None:
+    external = external_network(config.external_network)
     net = config.network
     keypair = lab_keypair("vm", config)
     network = private_network("vm-net", net)
-    router = gateway_router("vm-router", config.router_name, config.external_network, network)
+    router = gateway_router("vm-router", config.router_name, external, network)
     base_rules = [
         RuleConfig(protocol="icmp", remote_cidr=config.access_cidr, description="ping"),
         RuleConfig(

@@ -25,7 +25,7 @@ from stacks.shared.catalogue import LABS, Lab
 from stacks.shared.errors import ConfigError, KeyPath, format_path
 from stacks.shared.types import Secret
 from stacks.shared.validation import LabModel, validate_config
-from tests.harness import PROJECT, change, changed, load_stack_file
+from tests.harness import ARMORED_KEY, PROJECT, change, changed, load_stack_file
 
 K = f"{PROJECT}:"
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFYK9Jv4TR4Dl95nNJ+uqp/wuzy8aHCte3sF1XpqnC6M"
@@ -55,6 +55,7 @@ ALL_LIMITS = {name: getattr(CALCULATOR_DEFAULTS, ENV_DOC[name]) for name in LIMI
 SNAPSHOTS = [{"name": "fresh", "description": "first boot", "live": False}]
 RESTORE = {"snapshot": "fresh", "generation": 1}
 """A machine's snapshots and restore, every key set (``live`` false: not every platform has it)."""
+MIRROR_WITH_KEY = {"url": "http://archive.ubuntu.com/ubuntu", "key": ARMORED_KEY}
 
 _EXTRAS: dict[str, list[Any]] = {
     "dev": [
@@ -66,6 +67,10 @@ _EXTRAS: dict[str, list[Any]] = {
         change("build", "platform", value="linux/amd64"),
         change("ct1", "snapshots", value=SNAPSHOTS),
         change("ct1", "restore", value=RESTORE),
+        change(
+            "aptMirror",
+            value={"url": "http://172.17.0.1:8090/debian", "key": ARMORED_KEY, "trusted": False},
+        ),
     ],
     "vbox-nat": [
         change("remoteHost", value=REMOTE),
@@ -111,6 +116,7 @@ _EXTRAS: dict[str, list[Any]] = {
         change("services", "sum", "flavor", value="tiny"),
         change("network", "hostRoutes", value=_route("192.168.110")),
         change("limits", value=ALL_LIMITS),
+        change("bootstrap", "aptMirror", value=MIRROR_WITH_KEY),
     ],
     "openstack-naas": [
         change("services", "sum", "image", value="debian-12"),
@@ -120,6 +126,7 @@ _EXTRAS: dict[str, list[Any]] = {
         change("limits", value={"CALC_MAX_BODY": 131072}),
         change("frontNetwork", "hostRoutes", value=_route("192.168.1")),
         change("operatorNetwork", "hostRoutes", value=_route("192.168.2")),
+        change("bootstrap", "aptMirror", value=MIRROR_WITH_KEY),
     ],
     "openstack-k8s": [
         change("kubernetes", "aptRepository", value="https://pkgs.k8s.io/core:/stable:/v1.31/deb/"),

@@ -2,8 +2,10 @@
 
 The integration tests run a stack through the real program under mocks
 (:mod:`tests.harness`), then hand the recorded resources to :class:`EngineApply`, which creates
-them with the docker CLI: images (``docker build`` with the recorded context, Dockerfile, build
-arguments, platform and builder), networks, containers (name, image, environment, command,
+them on the engine: images with the very build request the Docker provider sends
+(:func:`tests.docker_engine.provider_build`: the recorded context, Dockerfile, build arguments,
+platform and builder, through the engine's API), the rest with the docker CLI: networks,
+containers (name, image, environment, command,
 network and aliases, published ports, user, read-only root, tmpfs, restart policy, health check,
 hostname, labels) and pulumi-command ``local:Command`` resources (their ``create`` script with
 their environment; ``delete`` at clean-up, with ``PULUMI_COMMAND_STDOUT`` as pulumi-command
@@ -12,7 +14,9 @@ the real ones as they become known. Every input the stack declares must be under
 an unknown input fails the test rather than being silently dropped.
 
 :meth:`EngineApply.cleanup` removes everything that was created, in reverse order, even after
-a failure; it is idempotent.
+a failure; it is idempotent. :meth:`EngineApply.left_behind` lists whatever is on the engine
+that was not there when the :class:`EngineApply` was made: any container, image (intermediate
+ones too), network or volume, whoever's name it carries.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.docker_engine import EngineState, engine_state, provider_build
 from tests.harness import ROOT, Resource, StackRun
 
 IMAGE = "docker:index/image:Image"
@@ -64,6 +69,11 @@ def docker(*args: str, timeout: float = 600, env: Mapping[str, str] | None = Non
     return result.stdout
 
 
+def _docker_status(*args: str) -> int:
+    """The docker CLI's exit status (its output is dropped)."""
+    return subprocess.run(["docker", *args], capture_output=True).returncode
+
+
 def _short(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
@@ -87,6 +97,14 @@ class EngineApply:
     left_by_deletes: list[str] = field(default_factory=list)
     """Images still present after the containers and the command resources' deletes ran
     (what ``pulumi destroy`` would have left behind)."""
+    before: EngineState = field(default_factory=engine_state)
+    """The engine as it was before anything was applied."""
+    left_after_destroy: list[str] = field(default_factory=list)
+    """What :meth:`cleanup`'s destroy left on the engine that was not there before."""
+
+    def left_behind(self) -> list[str]:
+        """Whatever is on the engine now that was not there before, one line each."""
+        return engine_state().added_since(self.before)
 
     # --- order -------------------------------------------------------------------------
     def _leaves(self) -> list[Resource]:
@@ -142,17 +160,8 @@ class EngineApply:
         known = {"context", "dockerfile", "args", "platform", "builderVersion"}
         assert set(build) <= known, f"{res.urn}: build options {set(build) - known} not applied"
         name = inputs["imageName"]
-        args = ["build", "--quiet", "--tag", name, "--label", f"{TEST_LABEL}={self.run_label}"]
-        dockerfile = build.get("dockerfile") or f"{build['context']}/Dockerfile"
-        args += ["--file", str(ROOT / dockerfile)]
-        for key, value in sorted((build.get("args") or {}).items()):
-            args += ["--build-arg", f"{key}={value}"]
-        if build.get("platform"):
-            args += ["--platform", build["platform"]]
-        buildkit = "1" if build.get("builderVersion") == "BuilderBuildKit" else "0"
         self.images.append(name)
-        args.append(str(ROOT / build["context"]))
-        image_id = docker(*args, env={"DOCKER_BUILDKIT": buildkit}).strip().splitlines()[-1]
+        image_id = provider_build(ROOT, name, build)
         self.log.append(f"built {name} ({image_id})")
         self.real[res.state["repoDigest"]] = image_id
 
@@ -404,7 +413,9 @@ class EngineApply:
             raise DockerError(f"{res.urn}: delete exited {result.returncode}: {result.stderr}")
 
     def cleanup(self) -> list[str]:
-        """Remove everything created (containers, command products, networks, images).
+        """Do what ``pulumi destroy`` does (remove the containers, run the commands' deletes,
+        remove the networks), note in :attr:`left_after_destroy` what that left on the engine,
+        then remove that too, so that the engine is as it was.
 
         Returns the problems met (an empty list when everything went away)."""
         problems: list[str] = []
@@ -432,23 +443,31 @@ class EngineApply:
             if gone.returncode != 0 and "not found" not in gone.stderr:
                 problems.append(f"network {name}: {gone.stderr.strip()}")
         self.networks.clear()
+        self.left_after_destroy = self.left_behind()
         for name in reversed(self.images):
             gone = subprocess.run(["docker", "image", "rm", name], capture_output=True, text=True)
             if gone.returncode != 0 and "No such image" not in gone.stderr:
                 problems.append(f"image {name}: {gone.stderr.strip()}")
         self.images.clear()
+        self._remove_everything_new()
+        still = self.left_behind()
+        if still:
+            problems.append(f"still on the engine after the clean-up: {still}")
         return problems
 
-
-def leftovers(run_label: str, image_names: list[str]) -> list[str]:
-    """What is still on the engine from a test run: containers and networks carrying its
-    label, images carrying its label or one of ``image_names``."""
-    found: list[str] = []
-    label = f"label={TEST_LABEL}={run_label}"
-    found += docker("ps", "--all", "--quiet", "--filter", label).split()
-    found += docker("network", "ls", "--quiet", "--filter", label).split()
-    found += docker("image", "ls", "--quiet", "--filter", label).split()
-    for name in image_names:
-        if docker("image", "ls", "--quiet", name).strip():
-            found.append(name)
-    return found
+    def _remove_everything_new(self) -> None:
+        """Remove whatever appeared on the engine since :attr:`before` (the tests hold the
+        engine's lock: it is theirs), containers first, then images, networks, volumes."""
+        now = engine_state()
+        for kind, remove in (
+            ("containers", ["rm", "--force", "--volumes"]),
+            ("images", ["image", "rm", "--force"]),
+            ("networks", ["network", "rm"]),
+            ("volumes", ["volume", "rm", "--force"]),
+        ):
+            new = [key for key in getattr(now, kind) if key not in getattr(self.before, kind)]
+            # An image's children first: repeat while something still goes.
+            for _ in range(len(new) or 1):
+                if not new:
+                    break
+                new = [key for key in new if _docker_status(*remove, key) != 0]

@@ -35,6 +35,14 @@ from stacks.shared.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "cloud-labs"
+MOCK_AUTH_URL = "https://keystone.mock.invalid:5000/v3"
+ENVIRONMENT: dict[str, str | None] = {"OS_AUTH_URL": MOCK_AUTH_URL}
+"""The environment of every run (None = unset): the OpenStack credentials of the mocked
+project (an RC file's ``OS_AUTH_URL``; the mocks contact nothing)."""
+ARMORED_KEY = (
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZmock\n=AbCd\n-----END PGP PUBLIC KEY BLOCK-----\n"
+)
+"""An OpenPGP public key's shape (armour), for config values; not a real key."""
 _PEM_KINDS = ("PUBLIC KEY", "RSA PRIVATE KEY", "CERTIFICATE")
 
 
@@ -64,6 +72,9 @@ class StackRun:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    failing_calls: dict[str, str] = field(default_factory=dict)
+    """Invokes the mocks fail (token -> the provider's error), as a provider that cannot
+    reach its cloud or finds nothing would."""
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -240,6 +251,8 @@ class RecordingMocks(Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         self.run.calls.append((args.token, dict(args.args)))
+        if args.token in self.run.failing_calls:
+            return {}, [("", self.run.failing_calls[args.token])]
         if args.token == "openstack:networking/getNetwork:getNetwork":
             name = args.args.get("name", "net")
             return {"id": f"{name}-network-id", "name": name, "external": True}, []
@@ -313,27 +326,40 @@ def load_stack_file(stack: str) -> dict[str, Any]:
 
 
 @contextmanager
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """``values`` set in ``os.environ`` (None: unset) for the duration, then restored."""
+
+    def put(variables: Mapping[str, str | None]) -> None:
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        put(values)
+        yield
+    finally:
+        put(saved)
+
+
+@contextmanager
 def stack_config(config: Mapping[str, Any], secrets: Sequence[str] = ()) -> Iterator[None]:
     """``config`` handed to the program as Pulumi's language host does: the ``PULUMI_CONFIG``
     and ``PULUMI_CONFIG_SECRET_KEYS`` environment, which its program launcher loads into the
     SDK (``set_all_config``). ``secrets`` are the keys set with ``--secret``."""
     encoded = to_pulumi_config(config)
     secret_keys = [key if ":" in key else f"{PROJECT}:{key}" for key in secrets]
-    names = ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ["PULUMI_CONFIG"] = json.dumps(encoded)
-    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(secret_keys)
-    runtime_config.set_all_config(
-        runtime_config.get_config_env(), runtime_config.get_config_secret_keys_env()
-    )
-    try:
+    variables = {
+        "PULUMI_CONFIG": json.dumps(encoded),
+        "PULUMI_CONFIG_SECRET_KEYS": json.dumps(secret_keys),
+    }
+    with environment(variables):
+        runtime_config.set_all_config(
+            runtime_config.get_config_env(), runtime_config.get_config_secret_keys_env()
+        )
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def run_function(
@@ -343,10 +369,12 @@ def run_function(
     stack: str = "test",
     run: StackRun | None = None,
     secrets: Sequence[str] = (),
+    environ: Mapping[str, str | None] | None = None,
 ) -> StackRun:
     """Run ``fn`` as a Pulumi program under mocks with ``config``; return what it declared.
 
-    ``secrets`` are the config keys set with ``--secret``. Exceptions raised by the program
+    ``secrets`` are the config keys set with ``--secret``; ``environ`` changes the program's
+    environment (None: unset) on top of :data:`ENVIRONMENT`. Exceptions raised by the program
     (config errors) propagate after the engine settles; pass ``run`` to inspect what was
     declared before the error.
     """
@@ -367,7 +395,7 @@ def run_function(
                 run.secret_outputs.add(key)
 
     try:
-        with stack_config(config or {}, secrets):
+        with environment({**ENVIRONMENT, **(environ or {})}), stack_config(config or {}, secrets):
             loop.run_until_complete(pulumi.runtime.stack.run_pulumi_func(fn))
             loop.run_until_complete(settle_outputs())
     finally:
@@ -381,14 +409,15 @@ def run_program(
     stack: str = "test",
     run: StackRun | None = None,
     secrets: Sequence[str] = (),
+    environ: Mapping[str, str | None] | None = None,
 ) -> StackRun:
     """Run the real ``__main__.py`` under mocks with ``config`` (as in ``Pulumi.<stack>.yaml``);
-    ``secrets`` are the keys set with ``--secret``."""
+    ``secrets`` are the keys set with ``--secret``, ``environ`` as for :func:`run_function`."""
 
     def program() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
-    return run_function(program, config, stack=stack, run=run, secrets=secrets)
+    return run_function(program, config, stack=stack, run=run, secrets=secrets, environ=environ)
 
 
 def run_stack_file(stack: str) -> StackRun:

@@ -23,6 +23,7 @@ from components.calculator_bootstrap import (
     url_variable,
 )
 from components.declarations import BACKEND, FRONTEND
+from components.renderers.cloudinit import AptMirror
 
 if TYPE_CHECKING:
     from components.docker import HealthcheckSpec
@@ -161,7 +162,7 @@ class Bootstrap:
     packages: Sequence[str] = ("python3",)
     """Distribution packages to install, ``name`` or ``name=version``."""
     package_update: bool = True
-    apt_mirror: str | None = None
+    apt_mirror: AptMirror | None = None
     """The primary apt mirror of the image's distribution; None = the image's own."""
 
 

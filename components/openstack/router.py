@@ -26,8 +26,9 @@ class RouterInterfaceSpec:
 class RouterArgs:
     router_name: str
     """Name of the router in Neutron."""
-    external_network: str | None = None
-    """Name of the provider's public network for the external gateway; None = no gateway."""
+    external_network_id: pulumi.Input[str] | None = None
+    """The id of the provider's public network, for the external gateway; None = no
+    gateway. (The lab looks it up by name first: a failed lookup is a config problem.)"""
     interfaces: Sequence[RouterInterfaceSpec] = ()
     """Subnets attached to the router, in order."""
     routes: Sequence[RouteSpec] = ()
@@ -53,19 +54,11 @@ class Router(pulumi.ComponentResource):
     ) -> None:
         super().__init__("cloudlabs:openstack:Router", name, None, opts)
         child = child_options(self, opts)
-        external_id: pulumi.Input[str] | None = None
-        if args.external_network is not None:
-            external = openstack.networking.get_network_output(
-                name=args.external_network,
-                external=True,
-                opts=pulumi.InvokeOutputOptions(parent=self),
-            )
-            external_id = external.id
         router = openstack.networking.Router(
             f"{name}-router",
             name=args.router_name,
             admin_state_up=True,
-            external_network_id=external_id,
+            external_network_id=args.external_network_id,
             opts=child,
         )
         interfaces: list[openstack.networking.RouterInterface] = []

@@ -19,6 +19,9 @@
 #   DEFINITION              create, optional: the declared snapshot's definition (a digest)
 #   DESCRIPTION             create, optional: the commit message
 #   LIVE                    create, optional: 1 = commit without pausing the container
+#   APT_MIRROR, APT_MIRROR_KEY, APT_MIRROR_TRUSTED
+#                           create, optional: the package mirror, passed to PREPARE's
+#                           environment (docker/apt-update.sh reads them)
 #   PULUMI_COMMAND_STDOUT   delete, optional: the image id create printed (set by
 #                           pulumi-command; without it, the image IMAGE points at is removed)
 set -euo pipefail
@@ -63,8 +66,14 @@ create() {
     fi
 
     if [[ -n "${PREPARE:-}" ]]; then
+        local name env=()
+        for name in APT_MIRROR APT_MIRROR_KEY APT_MIRROR_TRUSTED; do
+            if [[ -n "${!name:-}" ]]; then
+                env+=(--env "${name}=${!name}")
+            fi
+        done
         echo "running in ${CONTAINER} before the snapshot: ${PREPARE}" >&2
-        docker exec "${CONTAINER}" /bin/sh -c "${PREPARE}" >&2
+        docker exec "${env[@]}" "${CONTAINER}" /bin/sh -c "${PREPARE}" >&2
     fi
 
     echo "committing ${CONTAINER} as ${IMAGE}" >&2

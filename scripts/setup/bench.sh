@@ -14,8 +14,7 @@ LOG_TAG=bench
 
 start="$(date +%s)"
 require_root
-mapfile -t packages < <(grep -v '^[[:space:]]*#' "${SCRIPT_DIR}/../../bench/packages.txt" |
-    grep -v '^[[:space:]]*$')
+mapfile -t packages < <(package_list "${SCRIPT_DIR}/../../bench/packages.txt")
 apt_install "${packages[@]}"
 for tool in hpcc mpirun fio sysbench lscpu systemd-detect-virt; do
     command -v "${tool}" >/dev/null 2>&1 || die "${tool} missing after installing ${packages[*]}"

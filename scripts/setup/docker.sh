@@ -153,10 +153,19 @@ start_dockerd() {
     mkdir -p "$(dirname "${DOCKERD_LOG}")"
     printf '\n==== %s: starting dockerd %s\n' "$(date -Is)" "${args[*]}" >>"${DOCKERD_LOG}"
     log "starting dockerd ${args[*]} (log: ${DOCKERD_LOG})"
-    # New session, no terminal, every inherited descriptor closed (including
-    # the lock on fd 9): dockerd must outlive this script and must not keep a
-    # caller's output pipe open.
-    setsid dockerd "${args[@]}" </dev/null >>"${DOCKERD_LOG}" 2>&1 9>&- &
+    # New session, no terminal, every descriptor but the standard three closed:
+    # dockerd must outlive this script and must keep neither a caller's output
+    # pipe nor a lock open (this script's on fd 9, or the one a caller took with
+    # `flock FILE scripts/setup/docker.sh`, which would then never be released).
+    (
+        for fd in "/proc/${BASHPID}/fd/"*; do
+            fd="${fd##*/}"
+            if [[ "${fd}" =~ ^[0-9]+$ ]] && ((fd > 2)); then
+                exec {fd}>&-
+            fi
+        done
+        exec setsid dockerd "${args[@]}" </dev/null >>"${DOCKERD_LOG}" 2>&1
+    ) &
     pid=$!
     echo "${pid}"
 }

@@ -80,9 +80,11 @@ PACKAGES=(
     apt-transport-https ca-certificates curl gpg
     # docker-basics recipes and snapshot
     openssh-server nano
-    # benchmarks in guests: HPL and STREAM (hpcc), disk (fio), CPU and memory (sysbench)
-    hpcc fio sysbench
 )
+# benchmarks in guests: the suite's packages (HPL and STREAM with hpcc, Open MPI and OpenBLAS;
+# fio; sysbench), as scripts/setup/bench.sh installs them on the host
+mapfile -t BENCH_PACKAGES < <(package_list "${SCRIPT_DIR}/../../bench/packages.txt")
+PACKAGES+=("${BENCH_PACKAGES[@]}")
 read -r -a EXTRA <<<"${CLOUDLABS_GUEST_MIRROR_EXTRA:-}"
 PACKAGES+=("${EXTRA[@]}")
 RECIPE="$(

@@ -119,6 +119,12 @@ apt_install() {
     fi
 }
 
+# package_list FILE: the package names of a list file, one a line (comments and blank
+# lines skipped), as bench/packages.txt is written.
+package_list() {
+    grep -v '^[[:space:]]*#' "$1" | grep -v '^[[:space:]]*$'
+}
+
 # Exit status 0 when Debian's package lists know PKG (has an install candidate).
 apt_has_candidate() {
     local candidate

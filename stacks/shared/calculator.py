@@ -19,6 +19,7 @@ from calculator.expr import MAX_DEPTH_CEILING
 from components.calculator import LIMITS
 from components.calculator_bootstrap import FRONT_END
 from stacks.shared.errors import KeyPath, Problem
+from stacks.shared.mirror import PackageMirrorSetting
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 from stacks.shared.types import (
     UNPRIVILEGED_PORT,
@@ -26,7 +27,6 @@ from stacks.shared.types import (
     DisplayName,
     HostLabel,
     IPv4,
-    MirrorUrl,
     Name,
     Number,
     PackageName,
@@ -39,8 +39,9 @@ from stacks.shared.validation import LabModel, check
 class BootstrapConfig(LabModel):
     """How cloud-init installs the calculator's runtime on each VM."""
 
-    apt_mirror: MirrorUrl | None = None
-    """The primary apt mirror of the image's distribution; omitted = the image's own."""
+    apt_mirror: PackageMirrorSetting = None
+    """The primary apt mirror of the image's distribution (its URL, or ``url`` with the
+    ``key`` it is signed with); omitted = the image's own."""
     packages: list[PackageName] = Field(default_factory=lambda: ["python3"])
     """Distribution packages to install, ``name`` or ``name=version`` (python3 >= 3.11)."""
     package_update: bool = True
@@ -49,6 +50,16 @@ class BootstrapConfig(LabModel):
     """The address every service listens on."""
     timeout: Annotated[float, Field(gt=0, le=300)] | None = None
     """Seconds the front end waits for one operator call; omitted = the calculator's default."""
+
+    @check
+    def _mirror_checked(self) -> Iterator[Problem]:
+        if self.apt_mirror is not None and self.apt_mirror.trusted:
+            yield Problem(
+                ("aptMirror", "trusted"),
+                "cloud-init checks a primary mirror's signatures (with the distribution's keys "
+                "or aptMirror.key); give the mirror's key instead",
+                True,
+            )
 
 
 class ServiceVmConfig(LabModel):

@@ -34,6 +34,7 @@ from components.calculator_bootstrap import (
 from components.hostexec import ssh_command
 from stacks.shared.calculator import CalculatorLabConfig, ServicesConfig, limit_values
 from stacks.shared.errors import ConfigError, Problem
+from stacks.shared.mirror import cloud_init_mirror
 
 CALCULATOR_PROJECT = Path(__file__).resolve().parents[2] / "calculator"
 """The calculator application's project directory in this tree (its pyproject.toml)."""
@@ -61,7 +62,7 @@ def bootstrap(config: CalculatorLabConfig) -> Bootstrap:
         package=calculator_package(),
         packages=tuple(boot.packages),
         package_update=boot.package_update,
-        apt_mirror=boot.apt_mirror,
+        apt_mirror=cloud_init_mirror(boot.apt_mirror),
     )
 
 

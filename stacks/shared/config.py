@@ -124,3 +124,8 @@ class StackConfig:
             for path, secret in found:
                 secret.bind(source.apply(_at(path)))
         return plain
+
+
+def provider_value(provider: str, key: str) -> str | None:
+    """A provider's config value (``docker:host``, ``openstack:authUrl``), None when unset."""
+    return pulumi.Config(provider).get(key)

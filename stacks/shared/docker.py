@@ -1,12 +1,13 @@
-"""Config models shared by the Docker labs (``dev``, ``docker-basics``) and the builder of a
-container with its snapshots and restore; their scalar types (image references, container
-names, durations, users) are in :mod:`stacks.shared.types`."""
+"""Config models shared by the Docker labs (``dev``, ``docker-basics``), what they decide from
+them, and the builder of a container with its snapshots and restore; their scalar types (image
+references, container names, durations, users, platforms) are in :mod:`stacks.shared.types`."""
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import pulumi
 
@@ -18,11 +19,15 @@ from components.docker import (
     RestoreArgs,
     Snapshot,
     SnapshotArgs,
+    engine_platform,
 )
+from stacks.shared.config import provider_value
 from stacks.shared.errors import Problem
 from stacks.shared.operations import MachinePlatform, Snapshotted
-from stacks.shared.types import HostLabel, Platform, parse_image_ref
+from stacks.shared.types import BuilderVersion, HostLabel, Platform, parse_image_ref
 from stacks.shared.validation import LabModel, check
+
+_MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 class BuildConfig(LabModel):
@@ -30,9 +35,32 @@ class BuildConfig(LabModel):
 
     platform: Platform | None = None
     """Target platform such as ``linux/amd64``; unset = the engine's own."""
-    builder_version: Literal["BuilderV1", "BuilderBuildKit"] = "BuilderV1"
-    """The classic builder (default: it needs nothing beyond the engine, while BuildKit needs
-    the buildx component on recent Docker releases) or BuildKit."""
+    builder_version: BuilderVersion = "BuilderBuildKit"
+    """BuildKit, through the engine's API (built into the engine since Docker 18.09; no buildx
+    needed): its builds leave no container or image behind."""
+
+
+def local_platform() -> str:
+    """This machine's platform, as the engine would name it (``linux/amd64``)."""
+    machine = platform.machine().lower()
+    return f"linux/{_MACHINES.get(machine, machine)}"
+
+
+def build_platform(build: BuildConfig) -> str:
+    """The platform the lab's images are built for: ``build.platform``, else the engine's own
+    (``docker version``, at the address the provider uses: ``docker:host``, ``DOCKER_HOST``).
+    When no engine answers, this machine's platform, with a warning naming the key."""
+    if build.platform:
+        return build.platform
+    found = engine_platform(provider_value("docker", "host"))
+    if found:
+        return found
+    fallback = local_platform()
+    pulumi.log.warn(
+        f"the Docker engine does not answer `docker version`: images are built for {fallback} "
+        "(this machine's platform); set build.platform to choose another"
+    )
+    return fallback
 
 
 class DockerMachine(Snapshotted):

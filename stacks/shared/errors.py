@@ -5,7 +5,9 @@ Hierarchy::
     CloudLabsError
     ├── LabSelectionError      the `lab` config key is missing or names no known lab
     ├── LabNotAvailableError   the lab is known but cannot be built (yet) by this version
-    └── ConfigError            the lab's config has one or more problems (all listed at once)
+    ├── ConfigError            the lab's config has one or more problems (all listed at once)
+    └── OpenStackAccessError   no OpenStack credentials configured, or the project does not
+                               answer a lookup (the external network)
 
 Each message is meant to be read by the person who wrote the stack's config: it names the
 config key (as written in ``Pulumi.<stack>.yaml``), what was expected and what arrived.
@@ -52,6 +54,10 @@ class LabSelectionError(CloudLabsError):
 
 class LabNotAvailableError(CloudLabsError):
     """The selected lab exists in the catalogue but cannot be built by this version."""
+
+
+class OpenStackAccessError(CloudLabsError):
+    """OpenStack credentials are not configured, or a lookup in the project failed."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from components.openstack import (
     RuleSpec,
 )
 from stacks.shared.openstack import NetworkConfig, RuleConfig
+from stacks.shared.openstack_access import ExternalNetwork
 
 
 class WithKeypair(Protocol):
@@ -58,14 +59,15 @@ def private_network(
 
 
 def gateway_router(
-    name: str, router_name: str, external_network: str, network: PrivateNetwork
+    name: str, router_name: str, external: ExternalNetwork, network: PrivateNetwork
 ) -> Router:
-    """A router with its gateway on ``external_network`` and the subnet's gateway interface."""
+    """A router with its gateway on the ``external`` network and the subnet's gateway
+    interface."""
     return Router(
         name,
         RouterArgs(
             router_name=router_name,
-            external_network=external_network,
+            external_network_id=external.id,
             interfaces=[RouterInterfaceSpec(subnet_id=network.subnet_id)],
         ),
     )

@@ -570,7 +570,20 @@ def parse_shell_command(value: Any) -> str:
     return value
 
 
+def parse_builder_version(value: Any) -> str:
+    """pulumi-docker's builder: BuildKit only (the classic builder leaves containers behind)."""
+    if value == "BuilderV1":
+        raise ValueError(
+            "the classic builder leaves an intermediate container per build step on the engine "
+            "(the Docker provider does not ask it to remove them); use BuilderBuildKit"
+        )
+    if value != "BuilderBuildKit":
+        raise ValueError("expected BuilderBuildKit")
+    return "BuilderBuildKit"
+
+
 ImageRef = Annotated[str, BeforeValidator(parse_image_ref)]
+BuilderVersion = Annotated[str, BeforeValidator(parse_builder_version)]
 ContainerName = Annotated[str, BeforeValidator(parse_container_name)]
 Duration = Annotated[str, BeforeValidator(parse_duration)]
 NonRootUser = Annotated[str, BeforeValidator(parse_non_root_user)]
@@ -701,5 +714,22 @@ def parse_mirror(value: Any) -> str:
     return str(value)
 
 
+_ARMORED_KEY_RE = re.compile(
+    r"-----BEGIN PGP PUBLIC KEY BLOCK-----\n.+\n-----END PGP PUBLIC KEY BLOCK-----", re.S
+)
+
+
+def parse_armored_key(value: Any) -> str:
+    """An OpenPGP public key in ASCII armour (a ``.asc`` file), ending with a newline."""
+    text = value.strip().replace("\r\n", "\n") if isinstance(value, str) else ""
+    if not _ARMORED_KEY_RE.fullmatch(text):
+        raise ValueError(
+            "expected an armoured OpenPGP public key (-----BEGIN PGP PUBLIC KEY BLOCK----- ... "
+            "-----END PGP PUBLIC KEY BLOCK-----), such as the text of the mirror's .asc file"
+        )
+    return text + "\n"
+
+
 PackageName = Annotated[str, BeforeValidator(parse_package)]
 MirrorUrl = Annotated[str, BeforeValidator(parse_mirror)]
+ArmoredKey = Annotated[str, BeforeValidator(parse_armored_key)]

@@ -2,7 +2,9 @@
 
 The shipped ``Pulumi.dev.yaml`` runs through the real program under mocks, with the base image
 set to the local ``cloudlabs/base:bookworm`` and names made unique for this run; the recorded
-image, network and containers are then created on the engine (tests/docker_apply.py).
+image (with the Docker provider's own build request), network and containers are then created
+on the engine (tests/docker_apply.py), and after the clean-up the engine must hold exactly what
+it held before: no container, image (intermediate ones included), network or volume more.
 Prerequisites, installed by scripts/test.sh: ``scripts/setup/docker.sh`` (the engine) and
 ``scripts/setup/base-image.sh`` (the base image). A missing engine or image is a failure.
 """
@@ -24,7 +26,7 @@ import pytest
 
 from calculator.config import OPERATOR_ROLES as OPERATORS
 from tests.check_run import run_check_sh
-from tests.docker_apply import EngineApply, docker, leftovers
+from tests.docker_apply import EngineApply, docker
 from tests.harness import StackRun, load_stack_file, run_program
 
 pytestmark = pytest.mark.integration
@@ -202,4 +204,6 @@ def test_clean_up_leaves_nothing(lab: Lab) -> None:
     problems = lab.engine.cleanup()
     assert not problems, problems
     assert built and lab.engine.left_by_deletes == [], "destroy would leave these images"
-    assert leftovers(lab.engine.run_label, [image]) == []
+    assert lab.engine.left_after_destroy == [], "destroy left these on the engine"
+    assert lab.engine.left_behind() == []
+    assert subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode

@@ -1,12 +1,16 @@
 """docker-basics on the real Docker engine: SSH on ct2, a snapshot holding what ct2 installed,
 ct3 from it, the nano recipe.
 
-The shipped ``Pulumi.docker-basics.yaml`` runs through the real program under mocks, with the
-base image set to the local ``cloudlabs/base:bookworm``, names made unique for this run and a
-throw-away SSH key; the recorded images, containers and the snapshot command (its create and
-delete scripts, with their environment) are then applied to the engine (tests/docker_apply.py).
-The ssh recipe and the snapshot's preparation install Debian packages: the containers need the
-Debian mirror, as the base image's own set-up does.
+The shipped ``Pulumi.docker-basics.yaml`` runs through the real program under mocks, set up as
+the README's offline path: no registry (the base image is the local ``cloudlabs/base:bookworm``)
+and no Debian mirror but the local one (``aptMirror``: the mirror of
+``scripts/setup/guest-mirror.sh`` with its key; the base image's own package sources are made to
+answer nowhere, so nothing else can serve a package). Names are unique for this run, the SSH key
+a throw-away one. The recorded images, containers and the snapshot command (its create and
+delete scripts, with their environment) are then applied to the engine (tests/docker_apply.py;
+images with the Docker provider's own build request). After the clean-up the engine must hold
+exactly what it held before: no container, image (intermediate ones included), network or
+volume more.
 """
 
 from __future__ import annotations
@@ -24,14 +28,23 @@ from typing import Any
 import pytest
 
 from tests.check_run import run_check_sh
-from tests.docker_apply import COMMAND, TEST_LABEL, EngineApply, docker, leftovers
-from tests.harness import StackRun, load_stack_file, run_program
+from tests.docker_apply import COMMAND, TEST_LABEL, EngineApply, docker
+from tests.docker_engine import (
+    EngineError,
+    LocalMirror,
+    local_mirror,
+    offline_base_image,
+    provider_build,
+)
+from tests.harness import ROOT, StackRun, load_stack_file, run_program
 
 pytestmark = pytest.mark.integration
 
-BASE_IMAGE = "cloudlabs/base:bookworm"
+LOCAL_BASE = "cloudlabs/base:bookworm"
 K = "cloud-labs:"
 SNAPSHOT = "ct2-snapshot-commit"
+IMAGE = "docker:index/image:Image"
+ALL_SOURCES = "cat /etc/apt/sources.list; cat /etc/apt/sources.list.d/* 2>/dev/null || true"
 
 
 def port_for_ct2() -> int:
@@ -54,6 +67,9 @@ class Lab:
     engine: EngineApply
     port: int
     key: Path
+    mirror: LocalMirror
+    base_image: str
+    """The base image the recipes were built from: no package source of its own answers."""
 
     def name(self, ct: str) -> str:
         name: str = self.config[K + ct]["name"]
@@ -97,10 +113,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "cloudlabs-test", "-f", str(key)],
         check=True,
     )
+    mirror = local_mirror()
+    base_image = f"{repo}-offline-base:test"
+    offline_base_image(LOCAL_BASE, base_image, tmp_path_factory.mktemp("offline-base"))
     config = load_stack_file("docker-basics")
     config.update(
         {
-            K + "baseImage": BASE_IMAGE,
+            K + "baseImage": base_image,
+            K + "aptMirror": mirror.config(),
             K + "images": {
                 "plain": f"{repo}-plain:test",
                 "ssh": f"{repo}-ssh:test",
@@ -117,14 +137,64 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             K + "ct3": {"name": f"{prefix}-ct3"},
         }
     )
-    run = run_program(config, stack="docker-basics")
-    engine = EngineApply(run, run_label=prefix)
     try:
-        engine.apply()
-        yield Lab(config, run, engine, port, key)
+        run = run_program(config, stack="docker-basics")
+        engine = EngineApply(run, run_label=prefix)
+        try:
+            engine.apply()
+            yield Lab(config, run, engine, port, key, mirror, base_image)
+        finally:
+            problems = engine.cleanup()
+            assert not problems, problems
     finally:
-        problems = engine.cleanup()
-        assert not problems, problems
+        subprocess.run(["docker", "image", "rm", base_image], capture_output=True)
+
+
+def test_the_base_images_own_sources_answer_nowhere(lab: Lab) -> None:
+    # What makes this the offline path: a package the mirror did not serve cannot be had.
+    sources = docker("run", "--rm", lab.base_image, "sh", "-c", ALL_SOURCES)
+    assert "127.0.0.1:9" in sources and "deb.debian.org" not in sources, sources
+    for which in ("ssh", "nano"):
+        listed = docker(
+            "run", "--rm", lab.image(which), "sh", "-c", "cat /etc/apt/sources.list.d/*"
+        )
+        assert f"deb [signed-by=/etc/apt/keyrings/cloudlabs-mirror.asc] {lab.mirror.url} " in listed
+
+
+def test_without_the_mirror_a_recipe_stops_at_the_package_index(lab: Lab) -> None:
+    # apt-get update only warns when a source cannot be reached; the recipes stop there, with
+    # apt's reason, instead of failing later on "no installation candidate".
+    build = {
+        "context": "docker",
+        "dockerfile": "docker/nano/Dockerfile",
+        "args": {"BASE_IMAGE": lab.base_image},
+        "platform": lab.run.one(IMAGE, "basics-nano-image").inputs["build"]["platform"],
+        "builderVersion": "BuilderBuildKit",
+    }
+    with pytest.raises(EngineError) as failed:
+        provider_build(ROOT, f"{lab.image('nano')}-nomirror", build)
+    text = str(failed.value)
+    assert "cloudlabs-apt-update: apt-get update failed" in text, text[-2000:]
+    assert "127.0.0.1:9" in text, "apt's reason is not shown"
+
+
+def test_a_mirror_taken_unchecked_serves_too(lab: Lab) -> None:
+    build = {
+        "context": "docker",
+        "dockerfile": "docker/nano/Dockerfile",
+        "args": {
+            "BASE_IMAGE": lab.base_image,
+            "APT_MIRROR": lab.mirror.url,
+            "APT_MIRROR_TRUSTED": "true",
+        },
+        "builderVersion": "BuilderBuildKit",
+    }
+    tag = f"{lab.image('nano')}-trusted"
+    try:
+        provider_build(ROOT, tag, build)
+        assert "GNU nano" in docker("run", "--rm", tag, "nano", "--version")
+    finally:
+        subprocess.run(["docker", "image", "rm", tag], capture_output=True)
 
 
 def test_ct1_is_a_plain_long_running_container_on_the_bridge(lab: Lab) -> None:
@@ -299,6 +369,10 @@ def test_clean_up_leaves_nothing(lab: Lab) -> None:
     assert not problems, problems
     assert built and lab.engine.left_by_deletes == [], "destroy would leave these images"
     names = [lab.image(w) for w in ("plain", "ssh", "nano", "snapshot")]
-    assert leftovers(lab.engine.run_label, names) == []
+    assert lab.engine.left_after_destroy == [], "destroy left these on the engine"
+    assert lab.engine.left_behind() == []
+    for name in names:
+        gone = subprocess.run(["docker", "image", "inspect", name], capture_output=True)
+        assert gone.returncode != 0, f"{name} is still there"
     for ct in ("ct1", "ct2", "ct3"):
         assert docker("ps", "--all", "--quiet", "--filter", f"name=^{lab.name(ct)}$").strip() == ""

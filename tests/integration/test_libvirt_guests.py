@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.check_run import run_check_sh
 from tests.guests import (
     NETNS,
     STORAGE,
@@ -150,7 +151,7 @@ def ipv4(link: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in link.get("addr_info", []) if a.get("family") == "inet"]
 
 
-def test_five_vms_boot_and_are_usable(stack: Stack) -> None:
+def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:
     logs = stack.storage / "consoles"
     logs.mkdir()
 
@@ -166,6 +167,7 @@ def test_five_vms_boot_and_are_usable(stack: Stack) -> None:
     try:
         boot(list(guests.values()))
         check_guests(stack, guests)
+        check_sh_on_the_guests(stack, tmp_path / "checks")
     finally:
         for guest in guests.values():
             guest.console.close()
@@ -239,3 +241,39 @@ def check_guests(stack: Stack, guests: dict[str, Guest]) -> None:
     hosts = {m.group(1) for m in re.finditer(r"^(\S+) \| SUCCESS", pong.stdout, re.M)}
     assert hosts == set(guests), pong.stdout
     assert pong.stdout.count('"ping": "pong"') == len(guests), pong.stdout
+
+
+def check_sh_on_the_guests(stack: Stack, directory: Path) -> None:
+    """``scripts/check.sh`` with the stack's outputs and config, run inside the namespace with
+    the test's key: every check of the lab passes on the booted VMs; with the gateway VM
+    paused, exactly its own checks and the others' echo to it fail."""
+    directory.mkdir()
+    args = (
+        "--identity", str(stack.key.path), "--ssh-option", "BatchMode=yes",
+        "--ssh-option", "ConnectTimeout=10",
+    )  # fmt: skip
+    netns = ("ip", "netns", "exec", NETNS)
+    outputs = stack.run.outputs
+    checked = run_check_sh(
+        "libvirt-host", stack.config, outputs, directory, *args, "--wait", "120", prefix=netns
+    )
+    assert checked.status == 0, checked.summary()
+    names = [c["name"] for c in checked.report["checks"]]
+    # Per VM: its name over ssh, its management address, its default route, its NAT gateway;
+    # and every VM but the gateway reaches the gateway VM.
+    assert len(names) == 5 * len(stack.vms) - 1, names
+    gateway = next(vm for vm in stack.vms if vm["role"] == "gateway")
+    assert f"ssh to {gateway['name']}: host name" in names
+    assert f"{gateway['name']}: default route via 192.168.151.1" in names
+
+    virsh("suspend", gateway["name"])
+    try:
+        down = run_check_sh(
+            "libvirt-host", stack.config, outputs, directory, *args, "--wait", "0", prefix=netns
+        )
+    finally:
+        virsh("resume", gateway["name"])
+    assert down.status == 1, down.summary()
+    expected = [name for name in names if gateway["name"] in name]
+    assert len(expected) == 4 + len(stack.vms) - 1, expected
+    assert down.failed == expected, down.summary()

@@ -40,6 +40,9 @@ PATH_TEXT = frozenset({"space", "non-ASCII digits"})
 FREE_TEXT: dict[str, frozenset[str]] = {
     # A shell command run by `sh -c` in ct2: several lines, spaces, any text (not an option).
     "docker-basics:snapshot.prepare": ALL - {"leading dash"},
+    # An armoured OpenPGP public key: lines of base64 between its '-----' lines.
+    "*:aptMirror.key": ALL - {"leading dash", "non-ASCII digits"},
+    "*:bootstrap.aptMirror.key": ALL - {"leading dash", "non-ASCII digits"},
     # A PEM private key: lines of base64 between '-----' lines, kept secret.
     "*:remoteHost.privateKey": ALL,
     "*:connection.privateKey": ALL,

@@ -8,7 +8,9 @@ from pathlib import Path
 from calculator.config import OPERATOR_ROLES as OPERATORS
 from calculator.config import ROLES
 from components.calculator import CalculatorSettings, OnDocker, docker_environment
+from components.docker import engine_platform
 from stacks.dev import DevConfig
+from stacks.shared.docker import local_platform
 from tests.harness import (
     ROOT,
     Resource,
@@ -61,8 +63,8 @@ def test_image_is_built_locally_from_the_calculator_dockerfile(
     assert build["context"] == "calculator"
     assert build["dockerfile"] == "calculator/Dockerfile"
     assert build["args"] == {"BASE_IMAGE": shipped[K + "baseImage"]}
-    assert build["builderVersion"] == "BuilderV1"
-    assert "platform" not in build
+    assert build["builderVersion"] == "BuilderBuildKit"
+    assert build["platform"] == (engine_platform() or local_platform())
 
 
 def test_the_dockerfile_takes_the_base_image_as_a_build_argument() -> None:

@@ -91,7 +91,17 @@ CASES: list[tuple[str, list[Change], list[tuple[str, str]]]] = [
     (
         "builder-unknown",
         [change("build", value={"builderVersion": "kaniko"})],
-        [("build.builderVersion", "BuilderV1")],
+        [("build.builderVersion", "BuilderBuildKit")],
+    ),
+    (
+        "builder-classic",
+        [change("build", value={"builderVersion": "BuilderV1"})],
+        [("build.builderVersion", "leaves an intermediate container")],
+    ),
+    (
+        "platform-malformed",
+        [change("build", value={"platform": "amd64"})],
+        [("build.platform", "expected a platform such as linux/amd64")],
     ),
     ("unknown-key", [change("hostPort", value=50000)], [("hostPort", "unknown key")]),
     (

@@ -8,6 +8,7 @@ import pytest
 
 from stacks.shared.types import parse_image_ref
 from tests.harness import (
+    ARMORED_KEY,
     ROOT,
     Resource,
     ScriptRun,
@@ -41,7 +42,7 @@ def test_every_recipe_is_built_from_the_configured_base_image(run: StackRun, shi
         build = res.inputs["build"]
         assert res.inputs["imageName"] == shipped[K + "images"][recipe]
         assert res.inputs["skipPush"] is True, res
-        assert build["context"] == f"docker/{recipe}"
+        assert build["context"] == "docker"
         assert build["dockerfile"] == f"docker/{recipe}/Dockerfile"
         assert build["args"] == {"BASE_IMAGE": "ubuntu:24.04"}, res
     local = {**shipped, K + "baseImage": "cloudlabs/base:bookworm"}
@@ -55,6 +56,39 @@ def test_recipes_take_the_base_image_as_a_build_argument(recipe: str) -> None:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
     assert re.fullmatch(r"ARG BASE_IMAGE=ubuntu:24\.04", lines[0]), lines[0]
     assert lines[1] == "FROM ${BASE_IMAGE}"
+
+
+def test_the_package_mirror_reaches_the_recipes_and_the_snapshot(shipped: dict) -> None:
+    # The shipped stack sets none: the base image's own sources, nothing passed.
+    run = run_program(shipped, stack="docker-basics")
+    commit = run.one(COMMAND, "ct2-snapshot-commit")
+    assert not any(k.startswith("APT_") for k in commit.inputs["environment"])
+    mirror = {"url": "http://172.17.0.1:8090/debian", "key": ARMORED_KEY}
+    for value, expected in (
+        ("http://deb.debian.org/debian", {"APT_MIRROR": "http://deb.debian.org/debian"}),
+        (mirror, {"APT_MIRROR": mirror["url"], "APT_MIRROR_KEY": ARMORED_KEY}),
+        (
+            {"url": "http://192.0.2.7/debian", "trusted": True},
+            {"APT_MIRROR": "http://192.0.2.7/debian", "APT_MIRROR_TRUSTED": "true"},
+        ),
+    ):
+        run = run_program({**shipped, K + "aptMirror": value}, stack="docker-basics")
+        for res in run.of_type(IMAGE):
+            assert res.inputs["build"]["args"] == {"BASE_IMAGE": "ubuntu:24.04", **expected}
+        env = run.one(COMMAND, "ct2-snapshot-commit").inputs["environment"]
+        assert {k: v for k, v in env.items() if k.startswith("APT_")} == expected
+
+
+@pytest.mark.parametrize("recipe", ["ssh", "nano"])
+def test_recipes_install_from_the_mirror_and_fail_when_the_index_cannot_be_fetched(
+    recipe: str,
+) -> None:
+    text = (ROOT / "docker" / recipe / "Dockerfile").read_text()
+    for arg in ("APT_MIRROR=", "APT_MIRROR_KEY=", "APT_MIRROR_TRUSTED=false"):
+        assert f"ARG {arg}" in text, f"{recipe}: no ARG {arg}"
+    assert "COPY apt-update.sh /usr/local/sbin/cloudlabs-apt-update" in text
+    assert "RUN cloudlabs-apt-update \\\n" in text
+    assert "apt-get update" not in text, "a bare apt-get update goes on when it fails"
 
 
 def test_the_recipes_install_what_they_promise() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import Change, assert_rejected, change, changed, load_stack_file
+from tests.harness import ARMORED_KEY, Change, assert_rejected, change, changed, load_stack_file
 
 SHIPPED = load_stack_file("docker-basics")
 K = "cloud-labs:"
@@ -52,6 +52,36 @@ CASES: list[tuple[str, list[Change], list[tuple[str, str]]]] = [
         "implicit-latest-duplicate",
         [change("images", value={**IMAGES, "ssh": "cloudlabs/basics-plain"})],
         [("images.ssh", "already the image of images.plain")],
+    ),
+    (
+        "mirror-not-a-url",
+        [change("aptMirror", value="deb.debian.org/debian")],
+        [("aptMirror", "http:// or https://")],
+    ),
+    (
+        "mirror-url-in-the-mapping",
+        [change("aptMirror", value={"url": "ftp://mirror.example/debian"})],
+        [("aptMirror.url", "http:// or https://")],
+    ),
+    (
+        "mirror-key-not-armoured",
+        [change("aptMirror", value={"url": "http://192.0.2.1/debian", "key": "ABCDEF0123"})],
+        [("aptMirror.key", "armoured OpenPGP public key")],
+    ),
+    (
+        "mirror-key-and-trusted",
+        [
+            change(
+                "aptMirror",
+                value={"url": "http://192.0.2.1/debian", "key": ARMORED_KEY, "trusted": True},
+            )
+        ],
+        [("aptMirror.trusted", "either checked with its key or trusted")],
+    ),
+    (
+        "mirror-unknown-key",
+        [change("aptMirror", value={"url": "http://192.0.2.1/debian", "suite": "bookworm"})],
+        [("aptMirror.suite", "unknown key")],
     ),
     (
         "bad-base-image",

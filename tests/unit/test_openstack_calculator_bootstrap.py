@@ -33,7 +33,8 @@ from components.calculator_bootstrap import (
     render_user_data,
     service_url,
 )
-from tests.harness import ROOT
+from components.renderers.cloudinit import AptMirror
+from tests.harness import ARMORED_KEY, ROOT
 from tests.validators import assert_cloud_config_valid, require
 
 CALCULATOR = ROOT / "calculator"
@@ -74,7 +75,10 @@ def test_every_role_is_valid_cloud_config_under_novas_limit(
     role: str, package: CalculatorPackage
 ) -> None:
     user_data = render_user_data(
-        spec(role, apt_mirror="http://deb.debian.org/debian", timeout=5.0), package
+        spec(
+            role, apt_mirror=AptMirror("http://deb.debian.org/debian", key=ARMORED_KEY), timeout=5.0
+        ),
+        package,
     )
     assert_cloud_config_valid(user_data, f"{role}-user-data")
     assert nova_size(user_data) <= USER_DATA_LIMIT, f"{role}: {nova_size(user_data)} bytes"
@@ -227,7 +231,7 @@ def test_packages_and_mirror_come_from_the_spec(package: CalculatorPackage) -> N
                 "sum",
                 packages=("python3=3.11.2-1+b1", "ca-certificates"),
                 package_update=False,
-                apt_mirror="http://mirror.example.org/debian",
+                apt_mirror=AptMirror("http://mirror.example.org/debian"),
             ),
             package,
         )

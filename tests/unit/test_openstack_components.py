@@ -163,7 +163,7 @@ def test_a_components_dependencies_reach_every_child() -> None:
     # A component's own depends_on does not reach its children (pulumi/pulumi#8721): each
     # component repeats it on them (components.children).
     def program() -> None:
-        router = Router("r", RouterArgs(router_name="r", external_network="public"))
+        router = Router("r", RouterArgs(router_name="r", external_network_id="public-id"))
         Server(
             "vm",
             ServerArgs(
@@ -199,7 +199,7 @@ def descendants(run: StackRun, urn: str) -> list[Resource]:
 
 
 def _floating_ip_program(former: tuple[str, ...] = ()) -> None:
-    router = Router("r", RouterArgs(router_name="r", external_network="public"))
+    router = Router("r", RouterArgs(router_name="r", external_network_id="public-id"))
     owner = pulumi.ComponentResource("cloudlabs:test:Owner", "owner")
     instance = openstack_instance(owner)
     FloatingIp(

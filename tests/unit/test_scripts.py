@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def shell_scripts() -> list[Path]:
-    found = [*sorted(ROOT.glob("scripts/**/*.sh")), ROOT / ".ci" / "run"]
+    found = [*sorted(ROOT.glob("scripts/**/*.sh")), *sorted(ROOT.glob("docker/**/*.sh"))]
+    found.append(ROOT / ".ci" / "run")
     return [p for p in found if ".venv" not in p.parts]
 
 

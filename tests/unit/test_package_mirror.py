@@ -1,0 +1,88 @@
+"""``aptMirror``: one config type for the labs that install distribution packages, the URL
+alone or ``url`` with a ``key`` (or ``trusted``), in the calculator labs' cloud-init and in
+docker-basics' recipes and snapshot."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from stacks.shared.mirror import PackageMirror, PackageMirrorSetting, mirror_variables
+from stacks.shared.types import parse_armored_key
+from stacks.shared.validation import LabModel, validate_config
+from tests.harness import (
+    ARMORED_KEY,
+    assert_rejected,
+    change,
+    changed,
+    load_stack_file,
+    run_program,
+)
+
+K = "cloud-labs:"
+INSTANCE = "openstack:compute/instance:Instance"
+CALCULATOR_LABS = ("openstack-calculator", "openstack-naas")
+
+
+class Holder(LabModel):
+    """A model with one ``aptMirror`` key, as the labs have."""
+
+    apt_mirror: PackageMirrorSetting = None
+
+
+def test_the_url_alone_and_the_mapping_are_one_type() -> None:
+    short = validate_config("t", Holder, {"aptMirror": "http://deb.debian.org/debian"})
+    assert short.apt_mirror == PackageMirror(url="http://deb.debian.org/debian")
+    full = validate_config(
+        "t", Holder, {"aptMirror": {"url": "http://m/debian", "key": ARMORED_KEY}}
+    )
+    assert full.apt_mirror is not None and full.apt_mirror.key == ARMORED_KEY
+    assert validate_config("t", Holder, {}).apt_mirror is None
+
+
+def test_the_key_is_kept_as_armoured_text_with_a_final_newline() -> None:
+    assert parse_armored_key(ARMORED_KEY.replace("\n", "\r\n") + "\r\n") == ARMORED_KEY
+    with pytest.raises(ValueError, match="armoured"):
+        parse_armored_key(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nx\n-----END PGP PRIVATE KEY BLOCK-----"
+        )
+
+
+def test_the_docker_variables_carry_only_what_is_set() -> None:
+    assert mirror_variables(None) == {}
+    assert mirror_variables(PackageMirror(url="http://m/debian")) == {
+        "APT_MIRROR": "http://m/debian"
+    }
+    assert mirror_variables(PackageMirror(url="http://m/debian", trusted=True)) == {
+        "APT_MIRROR": "http://m/debian",
+        "APT_MIRROR_TRUSTED": "true",
+    }
+
+
+@pytest.mark.parametrize("stack", CALCULATOR_LABS)
+def test_the_calculator_labs_shipped_url_keeps_working(stack: str) -> None:
+    shipped = load_stack_file(stack)
+    assert isinstance(shipped[K + "bootstrap"]["aptMirror"], str)
+    for instance in run_program(shipped, stack=stack).of_type(INSTANCE):
+        apt = yaml.safe_load(instance.inputs["userData"])["apt"]
+        assert apt == {
+            "primary": [{"arches": ["default"], "uri": shipped[K + "bootstrap"]["aptMirror"]}]
+        }
+
+
+@pytest.mark.parametrize("stack", CALCULATOR_LABS)
+def test_a_signed_mirror_gives_cloud_init_its_key(stack: str) -> None:
+    mirror = {"url": "http://10.0.0.1:8090/debian", "key": ARMORED_KEY}
+    config = changed(load_stack_file(stack), change("bootstrap", "aptMirror", value=mirror))
+    instances = run_program(config, stack=stack).of_type(INSTANCE)
+    assert len(instances) == 5
+    for instance in instances:
+        primary = yaml.safe_load(instance.inputs["userData"])["apt"]["primary"]
+        assert primary == [{"arches": ["default"], "uri": mirror["url"], "key": ARMORED_KEY}]
+
+
+@pytest.mark.parametrize("stack", CALCULATOR_LABS)
+def test_cloud_init_cannot_take_an_unchecked_mirror(stack: str) -> None:
+    mirror = {"url": "http://10.0.0.1:8090/debian", "trusted": True}
+    config = changed(load_stack_file(stack), change("bootstrap", "aptMirror", value=mirror))
+    assert_rejected(config, stack, [("bootstrap.aptMirror.trusted", "give the mirror's key")])
