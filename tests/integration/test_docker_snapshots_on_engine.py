@@ -11,13 +11,14 @@ leaves nothing.
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.docker_apply import DockerError, EngineApply, docker, leftovers
+from tests.docker_apply import DockerError, EngineApply, docker
 from tests.harness import Resource, StackRun, load_stack_file, run_program
 
 pytestmark = pytest.mark.integration
@@ -127,9 +128,12 @@ def test_destroy_leaves_nothing(ct1: tuple[Ct1, EngineApply]) -> None:
     lab, engine = ct1
     problems = engine.cleanup()
     assert not problems, problems
-    names = [
+    assert engine.left_after_destroy == [], "destroy left these on the engine"
+    assert engine.left_behind() == []
+    for name in (
         f"cloudlabs-snapshot/{lab.name}:with-file",
         f"cloudlabs-restore/{lab.name}:latest",
         lab.config[K + "images"]["plain"],
-    ]
-    assert leftovers(engine.run_label, names) == []
+    ):
+        gone = subprocess.run(["docker", "image", "inspect", name], capture_output=True)
+        assert gone.returncode != 0, f"{name} is still there"
