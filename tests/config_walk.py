@@ -72,6 +72,7 @@ _EXTRAS: dict[str, list[Any]] = {
         change("remoteHost", value=REMOTE),
         change("network", "hostOnlyAdapter", value="vboxnet0"),
         change("benchmark", "enabled", value=True),
+        change("aptMirror", value=MIRROR_WITH_KEY),
     ],
     "libvirt-host": [
         change("connection", value={**REMOTE, "host": "kvm.example.org", "sudo": True}),
@@ -116,6 +117,7 @@ _EXTRAS: dict[str, list[Any]] = {
         change("kubernetes", "aptRepository", value="https://pkgs.k8s.io/core:/stable:/v1.31/deb/"),
         change("nodes", "master", "labels", value={"role": "control-plane"}),
         change("network", "hostRoutes", value=_route("192.168.50")),
+        change("aptMirror", value=MIRROR_WITH_KEY),
     ],
 }
 
