@@ -42,6 +42,7 @@ from stacks.shared.kubernetes import (
     control_plane_rules,
     node_rules,
 )
+from stacks.shared.mirror import PackageMirrorSetting, cloud_init_mirror, cloud_init_problems
 from stacks.shared.names import renamed
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 from stacks.shared.openstack_access import external_network
@@ -80,6 +81,13 @@ class OpenStackK8sConfig(LabModel):
     nodes: NodesConfig
     kubernetes: KubernetesConfig
     app: AppConfig
+    apt_mirror: PackageMirrorSetting = None
+    """The primary apt mirror of the image's distribution the nodes install their packages from
+    (its URL, or ``url`` with the ``key`` it is signed with); omitted = the image's own."""
+
+    @check
+    def _mirror_checked(self) -> Iterator[Problem]:
+        yield from cloud_init_problems(self.apt_mirror, ("aptMirror",))
 
     @check
     def _workers(self) -> Iterator[Problem]:
@@ -153,7 +161,13 @@ def kubeconfig_command(user: str, ip: str) -> str:
 
 
 def build(config: OpenStackK8sConfig) -> None:
-    boot = bootstrap_spec(config.nodes, config.kubernetes, config.app, config.ssh_user)
+    boot = bootstrap_spec(
+        config.nodes,
+        config.kubernetes,
+        config.app,
+        config.ssh_user,
+        cloud_init_mirror(config.apt_mirror),
+    )
     check_user_data_size("openstack-k8s", boot)
     external = external_network(config.external_network)
     net = config.network

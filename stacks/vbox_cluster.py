@@ -31,6 +31,7 @@ from components.virtualbox.guests import (
 )
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
+from stacks.shared.mirror import PackageMirrorSetting, cloud_init_mirror, cloud_init_problems
 from stacks.shared.names import renamed
 from stacks.shared.operations import export_restored
 from stacks.shared.types import UNPRIVILEGED_PORT, HostLabel, HostLabelPrefix, HostPath, Port
@@ -110,6 +111,13 @@ class VboxClusterConfig(VboxLabConfig):
     network: LabNetworkConfig = LabNetworkConfig()
     redis: RedisConfig = RedisConfig()
     benchmark: BenchmarkConfig = BenchmarkConfig()
+    apt_mirror: PackageMirrorSetting = None
+    """The primary apt mirror of the image's distribution every VM installs its packages from
+    (its URL, or ``url`` with the ``key`` it is signed with); omitted = the image's own."""
+
+    @check
+    def _mirror_checked(self) -> Iterator[Problem]:
+        yield from cloud_init_problems(self.apt_mirror, ("aptMirror",))
 
     @check
     def _node_count(self) -> Iterator[Problem]:
@@ -206,6 +214,7 @@ def cluster(config: VboxClusterConfig, login: Login | None = None) -> Cluster:
         app_port=config.nodes.app_port,
         redis=Redis(redis.node, redis.port) if redis.enabled else None,
         benchmark=config.benchmark.enabled,
+        apt_mirror=cloud_init_mirror(config.apt_mirror),
     )
 
 

@@ -84,6 +84,7 @@ _EXTRAS: dict[str, list[Any]] = {
         change("benchmark", "enabled", value=True),
         change("master", "snapshots", value=SNAPSHOTS),
         change("master", "restore", value=RESTORE),
+        change("aptMirror", value=MIRROR_WITH_KEY),
     ],
     "libvirt-host": [
         change("connection", value={**REMOTE, "host": "kvm.example.org", "sudo": True}),
@@ -134,6 +135,7 @@ _EXTRAS: dict[str, list[Any]] = {
         change("network", "hostRoutes", value=_route("192.168.50")),
         change("nodes", "master", "snapshots", value=SNAPSHOTS),
         change("nodes", "master", "restore", value={**RESTORE, "mode": "rebuild"}),
+        change("aptMirror", value=MIRROR_WITH_KEY),
     ],
 }
 

@@ -17,6 +17,7 @@ from typing import Literal
 from components.kubernetes.kubeadm import ClusterSpec, NodeSpec, init_objects, join_objects, render
 from components.kubernetes.manifests import AppSpec, render_manifests
 from components.renderers.cloudinit import (
+    AptMirror,
     Commands,
     File,
     Files,
@@ -65,6 +66,8 @@ class BootstrapSpec:
     """The image's login user; it gets the admin kubeconfig in ``~/.kube/config``."""
     ready_timeout_seconds: int
     """How long the master waits for every node (and a worker for the API server)."""
+    apt_mirror: AptMirror | None = None
+    """The primary apt mirror of the image's distribution; None: the image's own."""
 
 
 def render_env(values: Mapping[str, str]) -> str:
@@ -107,7 +110,7 @@ def worker_env(boot: BootstrapSpec, node: NodeSpec) -> dict[str, str]:
     return _common_env(boot, "worker", node)
 
 
-def _document(node: NodeSpec, files: list[File]) -> str:
+def _document(boot: BootstrapSpec, node: NodeSpec, files: list[File]) -> str:
     kernel = [
         File("/etc/modules-load.d/kubernetes.conf", "".join(f"{m}\n" for m in KERNEL_MODULES)),
         File(
@@ -118,6 +121,7 @@ def _document(node: NodeSpec, files: list[File]) -> str:
     script = File(BOOTSTRAP_PATH, BOOTSTRAP_SCRIPT.read_text(), "0755")
     return render_user_data(
         Hostname(node.name),
+        boot.apt_mirror,
         Packages(["apt-transport-https", "ca-certificates", "curl", "gpg"]),
         Files([*kernel, *files, script]),
         Commands([[BOOTSTRAP_PATH]]),
@@ -128,6 +132,7 @@ def master_user_data(boot: BootstrapSpec, token: str, ca_cert_pem: str, ca_key_p
     """The master's user-data: kubeadm init config, the CA, Calico, the application."""
     node = boot.cluster.control_plane
     return _document(
+        boot,
         node,
         [
             File(f"{CONFIG_DIR}/kubernetes.env", render_env(master_env(boot))),
@@ -142,6 +147,7 @@ def master_user_data(boot: BootstrapSpec, token: str, ca_cert_pem: str, ca_key_p
 def worker_user_data(boot: BootstrapSpec, node: NodeSpec, token: str, ca_hash: str) -> str:
     """A worker's user-data: its kubeadm join config (master's private address, token, CA pin)."""
     return _document(
+        boot,
         node,
         [
             File(f"{CONFIG_DIR}/kubernetes.env", render_env(worker_env(boot, node))),

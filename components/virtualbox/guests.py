@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.renderers.cloudinit import (
+    AptMirror,
     Commands,
     File,
     Files,
@@ -88,6 +89,8 @@ class Cluster:
     redis: Redis | None = None
     """None: the counter counts per process."""
     benchmark: bool = False
+    apt_mirror: AptMirror | None = None
+    """The primary apt mirror every VM installs its packages from; None: the image's own."""
 
     @property
     def redis_address(self) -> ipaddress.IPv4Address | None:
@@ -118,11 +121,13 @@ def _user_data(
     packages: Sequence[str],
     runcmd: Sequence[str],
     manage_etc_hosts: bool,
+    apt_mirror: AptMirror | None = None,
 ) -> str:
     return render_user_data(
         Hostname(hostname, manage_etc_hosts=manage_etc_hosts),
         login,
         Files(files, key_order=FILE_KEYS),
+        apt_mirror,
         Packages(packages),
         Commands(runcmd),
     )
@@ -147,7 +152,8 @@ def _benchmark(cluster: Cluster) -> tuple[list[File], list[str]]:
 def template_seed(cluster: Cluster, name: str) -> Seed:
     """The template: the login and the benchmark, no network-config (DHCP on the NAT adapter)."""
     files, packages = _benchmark(cluster)
-    return guest_seed(name, _user_data(cluster.login, name, files, packages, (), True))
+    user_data = _user_data(cluster.login, name, files, packages, (), True, cluster.apt_mirror)
+    return guest_seed(name, user_data)
 
 
 def hosts_file(cluster: Cluster, hostname: str) -> str:
@@ -235,7 +241,7 @@ def master_seed(cluster: Cluster) -> Seed:
         "systemctl restart nfs-kernel-server dnsmasq nginx",
     ]
     packages += ["dnsmasq", "nfs-kernel-server", "nginx"]
-    user_data = _user_data(cluster.login, name, files, packages, runcmd, False)
+    user_data = _user_data(cluster.login, name, files, packages, runcmd, False, cluster.apt_mirror)
     return guest_seed(name, user_data, network_config(cluster, cluster.master))
 
 
@@ -274,5 +280,7 @@ def node_seed(cluster: Cluster, node: Guest) -> Seed:
             "systemctl restart redis-server",
         ]
     runcmd += ["systemctl daemon-reload", "systemctl enable --now counter.service"]
-    user_data = _user_data(cluster.login, node.name, files, packages, runcmd, False)
+    user_data = _user_data(
+        cluster.login, node.name, files, packages, runcmd, False, cluster.apt_mirror
+    )
     return guest_seed(node.name, user_data, network_config(cluster, node))

@@ -19,7 +19,7 @@ from calculator.expr import MAX_DEPTH_CEILING
 from components.calculator import LIMITS
 from components.calculator_bootstrap import FRONT_END
 from stacks.shared.errors import KeyPath, Problem
-from stacks.shared.mirror import PackageMirrorSetting
+from stacks.shared.mirror import PackageMirrorSetting, cloud_init_problems
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 from stacks.shared.types import (
     UNPRIVILEGED_PORT,
@@ -53,13 +53,7 @@ class BootstrapConfig(LabModel):
 
     @check
     def _mirror_checked(self) -> Iterator[Problem]:
-        if self.apt_mirror is not None and self.apt_mirror.trusted:
-            yield Problem(
-                ("aptMirror", "trusted"),
-                "cloud-init checks a primary mirror's signatures (with the distribution's keys "
-                "or aptMirror.key); give the mirror's key instead",
-                True,
-            )
+        yield from cloud_init_problems(self.apt_mirror, ("aptMirror",))
 
 
 class ServiceVmConfig(LabModel):

@@ -24,6 +24,7 @@ from components.kubernetes import (
     worker_user_data,
 )
 from components.openstack import RuleSpec
+from components.renderers.cloudinit import AptMirror
 from stacks.shared.errors import ConfigError, KeyPath, Problem
 from stacks.shared.operations import CloudMachine
 from stacks.shared.types import (
@@ -245,7 +246,11 @@ def _node_spec(node: NodeConfig) -> NodeSpec:
 
 
 def bootstrap_spec(
-    nodes: NodesConfig, k8s: KubernetesConfig, app: AppConfig, ssh_user: str
+    nodes: NodesConfig,
+    k8s: KubernetesConfig,
+    app: AppConfig,
+    ssh_user: str,
+    apt_mirror: AptMirror | None = None,
 ) -> BootstrapSpec:
     """What the nodes' user-data is rendered from."""
     return BootstrapSpec(
@@ -276,4 +281,5 @@ def bootstrap_spec(
         ),
         ssh_user=ssh_user,
         ready_timeout_seconds=k8s.ready_timeout_minutes * 60,
+        apt_mirror=apt_mirror,
     )

@@ -14,7 +14,8 @@ or a mapping, for a mirror signed with a key of its own (or not signed at all)::
         ...
       # or, instead of a key: trusted: true
 
-The calculator labs' guests get it through cloud-init (``bootstrap.aptMirror``); the Docker
+The guests of the calculator labs (``bootstrap.aptMirror``), vbox-cluster and openstack-k8s
+(``aptMirror``) get it through cloud-init (:func:`cloud_init_mirror`); the Docker
 recipes as build arguments and docker-basics' snapshot preparation as environment variables
 (``APT_MIRROR``, ``APT_MIRROR_KEY``, ``APT_MIRROR_TRUSTED``: :func:`mirror_variables`).
 """
@@ -27,7 +28,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 
 from components.renderers.cloudinit import AptMirror
-from stacks.shared.errors import Problem
+from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.types import ArmoredKey, MirrorUrl, parse_mirror
 from stacks.shared.validation import LabModel, check
 
@@ -83,3 +84,15 @@ def cloud_init_mirror(mirror: PackageMirror | None) -> AptMirror | None:
     if mirror is None:
         return None
     return AptMirror(mirror.url, key=mirror.key)
+
+
+def cloud_init_problems(mirror: PackageMirror | None, path: KeyPath) -> Iterator[Problem]:
+    """A mirror cloud-init can take (at config key ``path``): cloud-init checks a primary
+    mirror's signatures, so ``trusted`` is refused."""
+    if mirror is not None and mirror.trusted:
+        yield Problem(
+            (*path, "trusted"),
+            "cloud-init checks a primary mirror's signatures (with the distribution's keys "
+            f"or {'.'.join(map(str, path))}.key); give the mirror's key instead",
+            True,
+        )

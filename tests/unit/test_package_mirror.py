@@ -1,6 +1,6 @@
 """``aptMirror``: one config type for the labs that install distribution packages, the URL
 alone or ``url`` with a ``key`` (or ``trusted``), in the calculator labs' cloud-init and in
-docker-basics' recipes and snapshot."""
+docker-basics' recipes and snapshot, in vbox-cluster's and openstack-k8s' cloud-init."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from tests.harness import (
     change,
     changed,
     load_stack_file,
+    revealed,
     run_program,
 )
 
 K = "cloud-labs:"
 INSTANCE = "openstack:compute/instance:Instance"
+CMD = "command:local:Command"
 CALCULATOR_LABS = ("openstack-calculator", "openstack-naas")
 
 
@@ -86,3 +88,53 @@ def test_cloud_init_cannot_take_an_unchecked_mirror(stack: str) -> None:
     mirror = {"url": "http://10.0.0.1:8090/debian", "trusted": True}
     config = changed(load_stack_file(stack), change("bootstrap", "aptMirror", value=mirror))
     assert_rejected(config, stack, [("bootstrap.aptMirror.trusted", "give the mirror's key")])
+
+
+def _vbox_cluster_user_data(config: dict[str, object]) -> dict[str, str]:
+    """Every VM's user-data in vbox-cluster (the seed ISOs' environment), by VM."""
+    run = run_program(config, stack="vbox-cluster")
+    seeds = [r for r in run.of_type(CMD) if r.name.endswith("-seed-iso")]
+    assert len(seeds) == 5, [r.name for r in seeds]
+    return {r.name: r.inputs["environment"]["SEED_USER_DATA"] for r in seeds}
+
+
+def _openstack_k8s_user_data(config: dict[str, object]) -> dict[str, str]:
+    """Every node's user-data in openstack-k8s (a secret: revealed)."""
+    instances = run_program(config, stack="openstack-k8s").of_type(INSTANCE)
+    assert len(instances) == 3, instances
+    return {i.name: str(revealed(i.inputs["userData"])[0]) for i in instances}
+
+
+GUEST_USER_DATA = {
+    "vbox-cluster": _vbox_cluster_user_data,
+    "openstack-k8s": _openstack_k8s_user_data,
+}
+"""The labs whose guests install packages through cloud-init with a top-level ``aptMirror``."""
+
+
+@pytest.mark.parametrize("stack", sorted(GUEST_USER_DATA))
+def test_the_guests_apt_names_the_mirror_and_its_key(stack: str) -> None:
+    mirror = {"url": "http://10.0.0.1:8090/ubuntu", "key": ARMORED_KEY}
+    config = changed(load_stack_file(stack), change("aptMirror", value=mirror))
+    for name, text in GUEST_USER_DATA[stack](config).items():
+        doc = yaml.safe_load(text)
+        assert doc["apt"] == {
+            "primary": [{"arches": ["default"], "uri": mirror["url"], "key": ARMORED_KEY}]
+        }, name
+    short = changed(load_stack_file(stack), change("aptMirror", value="http://10.0.0.1/ubuntu"))
+    for name, text in GUEST_USER_DATA[stack](short).items():
+        primary = yaml.safe_load(text)["apt"]["primary"]
+        assert primary == [{"arches": ["default"], "uri": "http://10.0.0.1/ubuntu"}], name
+
+
+@pytest.mark.parametrize("stack", sorted(GUEST_USER_DATA))
+def test_without_a_mirror_the_guests_keep_the_images_sources(stack: str) -> None:
+    for name, text in GUEST_USER_DATA[stack](load_stack_file(stack)).items():
+        assert "apt" not in yaml.safe_load(text), name
+
+
+@pytest.mark.parametrize("stack", sorted(GUEST_USER_DATA))
+def test_the_guests_cannot_take_an_unchecked_mirror(stack: str) -> None:
+    mirror = {"url": "http://10.0.0.1:8090/ubuntu", "trusted": True}
+    config = changed(load_stack_file(stack), change("aptMirror", value=mirror))
+    assert_rejected(config, stack, [("aptMirror.trusted", "give the mirror's key")])
