@@ -19,7 +19,7 @@ import os
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import pulumi
@@ -27,6 +27,7 @@ import pulumi_docker as docker
 
 from components.children import child_options
 from components.hostexec import Host, run_script
+from components.operations import RestoreSpec, SnapshotSpec
 
 ENGINE = Host()
 """The Docker engine's host: this machine (the CLI talks to the engine)."""
@@ -429,3 +430,77 @@ class Restore(pulumi.ComponentResource):
         self.restored = tag.stdout.apply(lambda _: f"{args.snapshot}@{args.generation}")
         self.label = str(args.generation)
         self.register_outputs({"image_id": self.image_id, "restored": self.restored})
+
+
+def snapshot_image(container: str, snapshot: str) -> str:
+    """The image of a container's snapshot: ``cloudlabs-snapshot/<container>:<snapshot>``."""
+    return f"cloudlabs-snapshot/{container}:{snapshot}"
+
+
+def restore_image(container: str) -> str:
+    """The tag a restored container runs from."""
+    return f"cloudlabs-restore/{container}:latest"
+
+
+@dataclass(frozen=True)
+class OperatedContainer:
+    """A container with its declared snapshots and restore."""
+
+    container: Container
+    snapshots: dict[str, Snapshot]
+    """Each declared snapshot, by name."""
+    restore: Restore | None
+    """The restore, when one is declared."""
+
+    def snapshot_ids(self) -> pulumi.Output[dict[str, str]]:
+        """Each snapshot's image id, by name (an output of the stack)."""
+        return pulumi.Output.all(**{k: s.image_id for k, s in self.snapshots.items()})
+
+
+def operated_container(
+    name: str,
+    args: ContainerArgs,
+    snapshots: Sequence[SnapshotSpec] = (),
+    restore: RestoreSpec | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> OperatedContainer:
+    """The container ``args`` describes, with its declared snapshots and restore.
+
+    A restore (``<name>-restore``) makes it run the snapshot's image, labelled with the
+    generation: a larger one re-creates it. Each snapshot commits it once
+    (``<name>-snapshot-<snapshot>``). ``opts`` are the container's; the snapshots and the
+    restore share its parent only (not its aliases).
+    """
+    siblings = pulumi.ResourceOptions(parent=opts.parent) if opts is not None else None
+    restorer = None
+    if restore is not None:
+        restorer = Restore(
+            f"{name}-restore",
+            RestoreArgs(
+                container_name=args.container_name,
+                snapshot=restore.snapshot,
+                snapshot_image=snapshot_image(args.container_name, restore.snapshot),
+                restore_image=restore_image(args.container_name),
+                generation=restore.generation,
+            ),
+            opts=siblings,
+        )
+        labels = {**args.labels, RESTORE_LABEL: restorer.label}
+        args = replace(args, image=restorer.image_id, labels=labels)
+    container = Container(name, args, opts=opts)
+    taken = {
+        snap.name: Snapshot(
+            f"{name}-snapshot-{snap.name}",
+            SnapshotArgs(
+                container_name=container.container_name,
+                container_id=container.container_id,
+                image_name=snapshot_image(args.container_name, snap.name),
+                description=snap.description,
+                live=snap.live,
+                definition=snap.definition,
+            ),
+            opts=siblings,
+        )
+        for snap in snapshots
+    }
+    return OperatedContainer(container, taken, restorer)

@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import pulumi
 
 from components.docker import (
-    RESTORE_LABEL,
-    Container,
     ContainerArgs,
-    Restore,
-    RestoreArgs,
-    Snapshot,
-    SnapshotArgs,
+    OperatedContainer,
     engine_platform,
+    snapshot_image,
 )
+from components.docker import operated_container as docker_operated
 from stacks.shared.config import provider_value
-from stacks.shared.errors import Problem
+from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.operations import MachinePlatform, Snapshotted
 from stacks.shared.types import BuilderVersion, HostLabel, Platform, parse_image_ref
 from stacks.shared.validation import LabModel, check
@@ -63,89 +59,43 @@ def build_platform(build: BuildConfig) -> str:
     return fallback
 
 
-class DockerMachine(Snapshotted):
-    """A container of a Docker lab: its snapshots are images, a restore re-creates it."""
+class DockerOperations(Snapshotted):
+    """The snapshots and restore of a container: its snapshots are images, a restore
+    re-creates it."""
 
     PLATFORM: ClassVar[MachinePlatform] = "docker"
+
+
+class DockerMachine(DockerOperations):
+    """A container of a Docker lab, named in config, with its snapshots and restore."""
+
     name: HostLabel
     """The container's name, and its host name."""
 
     @check
     def _snapshot_repository(self) -> Iterator[Problem]:
-        if not self.snapshots:
-            return
-        try:
-            parse_image_ref(snapshot_image(self.name, "x"))
-        except ValueError:
-            yield Problem(
-                ("name",),
-                "a container with snapshots needs a name that is also an image repository "
-                "(lowercase letters and digits, single '.', '_' or '-' between them)",
-                self.name,
-            )
+        if self.snapshots:
+            yield from repository_problems(self.name, ("name",))
 
 
-def snapshot_image(container: str, snapshot: str) -> str:
-    """The image of a container's snapshot: ``cloudlabs-snapshot/<container>:<snapshot>``."""
-    return f"cloudlabs-snapshot/{container}:{snapshot}"
-
-
-def restore_image(container: str) -> str:
-    """The tag a restored container runs from."""
-    return f"cloudlabs-restore/{container}:latest"
-
-
-@dataclass(frozen=True)
-class OperatedContainer:
-    """A container with its declared snapshots and restore."""
-
-    container: Container
-    snapshots: dict[str, Snapshot]
-    """Each declared snapshot, by name."""
-    restore: Restore | None
-    """The restore, when one is declared."""
-
-    def snapshot_ids(self) -> pulumi.Output[dict[str, str]]:
-        """Each snapshot's image id, by name (an output of the stack)."""
-        return pulumi.Output.all(**{k: s.image_id for k, s in self.snapshots.items()})
-
-
-def operated_container(name: str, args: ContainerArgs, machine: DockerMachine) -> OperatedContainer:
-    """The container ``args`` describes, restored and snapshotted as ``machine`` declares.
-
-    A restore makes it run the snapshot's image, labelled with the generation: a larger one
-    re-creates it. Each snapshot commits it once (``name-snapshot-<snapshot>``).
-    """
-    restore = None
-    if machine.restore is not None:
-        restore = Restore(
-            f"{name}-restore",
-            RestoreArgs(
-                container_name=machine.name,
-                snapshot=machine.restore.snapshot,
-                snapshot_image=snapshot_image(machine.name, machine.restore.snapshot),
-                restore_image=restore_image(machine.name),
-                generation=machine.restore.generation,
-            ),
+def repository_problems(container: str, at: KeyPath) -> Iterator[Problem]:
+    """The container's name is also an image repository (its snapshots' images are named
+    after it, :func:`components.docker.snapshot_image`)."""
+    try:
+        parse_image_ref(snapshot_image(container, "x"))
+    except ValueError:
+        yield Problem(
+            at,
+            "a container with snapshots needs a name that is also an image repository "
+            "(lowercase letters and digits, single '.', '_' or '-' between them)",
+            container,
         )
-        labels = {**args.labels, RESTORE_LABEL: restore.label}
-        args = replace(args, image=restore.image_id, labels=labels)
-    container = Container(name, args)
-    snapshots = {
-        snap.name: Snapshot(
-            f"{name}-snapshot-{snap.name}",
-            SnapshotArgs(
-                container_name=container.container_name,
-                container_id=container.container_id,
-                image_name=snapshot_image(machine.name, snap.name),
-                description=snap.description,
-                live=snap.live,
-                definition=snap.definition(),
-            ),
-        )
-        for snap in machine.snapshots
-    }
-    return OperatedContainer(container, snapshots, restore)
+
+
+def operated_container(name: str, args: ContainerArgs, machine: Snapshotted) -> OperatedContainer:
+    """The container ``args`` describes, restored and snapshotted as ``machine`` declares
+    (:func:`components.docker.operated_container`)."""
+    return docker_operated(name, args, machine.snapshot_specs(), machine.restore_spec())
 
 
 def export_operations(containers: dict[str, OperatedContainer]) -> None:
