@@ -61,6 +61,8 @@ _EXTRAS: dict[str, list[Any]] = {
     "dev": [
         change("build", "platform", value="linux/amd64"),
         change("limits", value=ALL_LIMITS),
+        change("containers", "sum", "snapshots", value=SNAPSHOTS),
+        change("containers", "sum", "restore", value=RESTORE),
     ],
     "docker-basics": [
         change("ct2", "sshPublicKey", value=HOST_KEY),
@@ -118,6 +120,8 @@ _EXTRAS: dict[str, list[Any]] = {
         change("network", "hostRoutes", value=_route("192.168.110")),
         change("limits", value=ALL_LIMITS),
         change("bootstrap", "aptMirror", value=MIRROR_WITH_KEY),
+        change("services", "div", "snapshots", value=SNAPSHOTS),
+        change("services", "div", "restore", value={**RESTORE, "mode": "replace"}),
     ],
     "openstack-naas": [
         change("services", "sum", "image", value="debian-12"),
@@ -128,6 +132,8 @@ _EXTRAS: dict[str, list[Any]] = {
         change("frontNetwork", "hostRoutes", value=_route("192.168.1")),
         change("operatorNetwork", "hostRoutes", value=_route("192.168.2")),
         change("bootstrap", "aptMirror", value=MIRROR_WITH_KEY),
+        change("services", "calculator", "snapshots", value=SNAPSHOTS),
+        change("services", "calculator", "restore", value={**RESTORE, "mode": "rebuild"}),
     ],
     "openstack-k8s": [
         change("kubernetes", "aptRepository", value="https://pkgs.k8s.io/core:/stable:/v1.31/deb/"),
