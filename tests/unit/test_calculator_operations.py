@@ -19,6 +19,7 @@ from tests.harness import (
     run_program,
     script_run,
 )
+from tests.unit.test_docker_operations import assert_committed, assert_restored_from
 from tests.unit.test_openstack_operations import calls, run_cmd
 from tests.unit.test_openstack_operations import cli as cli  # the fixture
 
@@ -45,38 +46,15 @@ def declared() -> StackRun:
 
 
 def test_a_dev_container_s_snapshots_are_commits_taken_once(declared: StackRun) -> None:
-    container = declared.one(CONTAINER, "dev-sum-container")
-    for snap in SNAPS:
-        commit = declared.one(COMMAND, f"dev-sum-snapshot-{snap['name']}-commit")
-        assert script_run(commit.inputs["create"]).script == "scripts/docker/snapshot.sh"
-        env = commit.inputs["environment"]
-        image = f"cloudlabs-snapshot/cloudlabs-dev-sum:{snap['name']}"
-        assert env["CONTAINER"] == "cloudlabs-dev-sum" and env["IMAGE"] == image
-        assert env["DESCRIPTION"] == snap.get("description", "")
-        assert env["LIVE"] == ("1" if snap.get("live") else "0")
-        assert commit.inputs["triggers"] == [image, env["DEFINITION"]]
-        assert declared.depends_on(commit, container)
+    assert_committed(declared, "dev-sum", "cloudlabs-dev-sum", SNAPS)
     assert set(declared.outputs["snapshots"]) == {"sum"}
     assert set(declared.outputs["snapshots"]["sum"]) == {"clean", "hot"}
 
 
 def test_a_dev_restore_re_creates_the_container_from_the_snapshot(declared: StackRun) -> None:
-    container = declared.one(CONTAINER, "dev-sum-container")
-    tag = declared.one(COMMAND, "dev-sum-restore-tag")
-    assert script_run(tag.inputs["create"]).script == "scripts/docker/restore.sh"
-    assert tag.inputs["update"] == tag.inputs["create"]
-    assert tag.inputs["environment"] == {
-        "CONTAINER": "cloudlabs-dev-sum",
-        "SNAPSHOT": "clean",
-        "SNAPSHOT_IMAGE": "cloudlabs-snapshot/cloudlabs-dev-sum:clean",
-        "RESTORE_IMAGE": "cloudlabs-restore/cloudlabs-dev-sum:latest",
-        "GENERATION": "2",
-    }
-    assert container.inputs["image"] == tag.state["stdout"]
+    container = assert_restored_from(declared, "dev-sum", "cloudlabs-dev-sum", 2)
     labels = {item["label"]: item["value"] for item in container.inputs["labels"]}
-    assert labels["org.cloudlabs.restore-generation"] == "2"
     assert labels["org.cloudlabs.role"] == "sum"
-    assert declared.depends_on(container, tag)
     # Everything else of the service stays: its network alias, environment, user, health check.
     plain = run_program(load_stack_file("dev"), stack="dev").one(CONTAINER, "dev-sum-container")
     for key in ("envs", "networksAdvanced", "user", "readOnly", "healthcheck", "hostname"):

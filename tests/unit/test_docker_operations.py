@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.harness import (
+    Resource,
     StackRun,
     assert_rejected,
     differences,
@@ -36,22 +37,28 @@ def declared() -> StackRun:
     return run_program(declaring("ct1", snapshots=SNAPS, restore=RESTORE), stack=STACK)
 
 
-def test_each_declared_snapshot_is_a_commit_taken_once(declared: StackRun) -> None:
-    ct1 = declared.one(CONTAINER, "ct1-container")
-    for snap in SNAPS:
-        commit = declared.one(COMMAND, f"ct1-snapshot-{snap['name']}-commit")
+def assert_committed(run: StackRun, name: str, container: str, snaps: list[Any]) -> None:
+    """Each of ``snaps`` is a commit of ``container`` (the resource ``<name>-container``),
+    ``<name>-snapshot-<snapshot>-commit``, taken once."""
+    res = run.one(CONTAINER, f"{name}-container")
+    for snap in snaps:
+        commit = run.one(COMMAND, f"{name}-snapshot-{snap['name']}-commit")
         assert script_run(commit.inputs["create"]).script == "scripts/docker/snapshot.sh"
         env = commit.inputs["environment"]
-        image = f"cloudlabs-snapshot/ct1:{snap['name']}"
-        assert env["CONTAINER"] == "ct1" and env["IMAGE"] == image
+        image = f"cloudlabs-snapshot/{container}:{snap['name']}"
+        assert env["CONTAINER"] == container and env["IMAGE"] == image
         assert env["DESCRIPTION"] == snap.get("description", "")
         assert env["LIVE"] == ("1" if snap.get("live") else "0")
         # Taken once: a restored (re-created) container does not re-take it; a changed
         # definition replaces it create-first, and the create refuses the changed snapshot.
         assert commit.inputs["triggers"] == [image, env["DEFINITION"]]
-        assert ct1.id not in commit.inputs["triggers"]
+        assert res.id not in commit.inputs["triggers"]
         assert "deleteBeforeReplace" not in commit.options, commit
-        assert declared.depends_on(commit, ct1)
+        assert run.depends_on(commit, res)
+
+
+def test_each_declared_snapshot_is_a_commit_taken_once(declared: StackRun) -> None:
+    assert_committed(declared, "ct1", "ct1", SNAPS)
 
 
 def test_a_changed_definition_changes_the_trigger_and_a_new_name_a_new_resource() -> None:
@@ -71,24 +78,33 @@ def test_a_changed_definition_changes_the_trigger_and_a_new_name_a_new_resource(
     ]
 
 
-def test_a_restore_re_creates_the_container_from_the_snapshot_image(declared: StackRun) -> None:
-    ct1 = declared.one(CONTAINER, "ct1-container")
-    tag = declared.one(COMMAND, "ct1-restore-tag")
+def assert_restored_from(run: StackRun, name: str, container: str, generation: int) -> Resource:
+    """The container resource ``<name>-container`` runs the image the restore's command
+    (``<name>-restore-tag``) tagged from ``container``'s snapshot ``clean``, labelled with
+    ``generation``; the container resource."""
+    res = run.one(CONTAINER, f"{name}-container")
+    tag = run.one(COMMAND, f"{name}-restore-tag")
     assert script_run(tag.inputs["create"]).script == "scripts/docker/restore.sh"
     # The update is the create: it reads the generation off the container as the previous up
     # left it, and refuses a smaller one before the container is replaced.
     assert tag.inputs["update"] == tag.inputs["create"]
     assert tag.inputs["environment"] == {
-        "CONTAINER": "ct1",
+        "CONTAINER": container,
         "SNAPSHOT": "clean",
-        "SNAPSHOT_IMAGE": "cloudlabs-snapshot/ct1:clean",
-        "RESTORE_IMAGE": "cloudlabs-restore/ct1:latest",
-        "GENERATION": "2",
+        "SNAPSHOT_IMAGE": f"cloudlabs-snapshot/{container}:clean",
+        "RESTORE_IMAGE": f"cloudlabs-restore/{container}:latest",
+        "GENERATION": str(generation),
     }
-    assert ct1.inputs["image"] == tag.state["stdout"]
-    labels = {item["label"]: item["value"] for item in ct1.inputs["labels"]}
-    assert labels["org.cloudlabs.restore-generation"] == "2"
-    assert declared.depends_on(ct1, tag)
+    assert res.inputs["image"] == tag.state["stdout"]
+    labels = {item["label"]: item["value"] for item in res.inputs["labels"]}
+    assert labels["org.cloudlabs.restore-generation"] == str(generation)
+    assert run.depends_on(res, tag)
+    return res
+
+
+def test_a_restore_re_creates_the_container_from_the_snapshot_image(declared: StackRun) -> None:
+    assert_restored_from(declared, "ct1", "ct1", 2)
+    tag = declared.one(COMMAND, "ct1-restore-tag")
     # The snapshot is taken from the container: the restore cannot wait for it (a cycle);
     # its create checks that the image is there.
     assert not declared.reaches(tag, declared.one(COMMAND, "ct1-snapshot-clean-commit"))
