@@ -198,17 +198,6 @@ def test_check_sh_fails_while_an_operator_is_down(lab: Lab, tmp_path: Path) -> N
     ], checked.summary()
 
 
-def test_clean_up_leaves_nothing(lab: Lab) -> None:
-    image = lab.config[K + "image"]
-    built = list(lab.engine.images)
-    problems = lab.engine.cleanup()
-    assert not problems, problems
-    assert built and lab.engine.left_by_deletes == [], "destroy would leave these images"
-    assert lab.engine.left_after_destroy == [], "destroy left these on the engine"
-    assert lab.engine.left_behind() == []
-    assert subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
-
-
 def test_an_operator_s_snapshot_and_restore_keep_the_calculator_computing(lab: Lab) -> None:
     """``containers.sum``: a snapshot committed from the running operator, a restore that
     re-creates it from that image (same name, alias, environment, user, health check): the
@@ -246,3 +235,14 @@ def test_an_operator_s_snapshot_and_restore_keep_the_calculator_computing(lab: L
     assert gone.returncode != 0, f"{image} is still there"
     wait_healthy(lab)
     assert post(url, "(5+6)*2") == "result = 22"
+
+
+def test_clean_up_leaves_nothing(lab: Lab) -> None:
+    image = lab.config[K + "image"]
+    built = list(lab.engine.images)
+    problems = lab.engine.cleanup()
+    assert not problems, problems
+    assert built and lab.engine.left_by_deletes == [], "destroy would leave these images"
+    assert lab.engine.left_after_destroy == [], "destroy left these on the engine"
+    assert lab.engine.left_behind() == []
+    assert subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
