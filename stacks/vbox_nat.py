@@ -17,6 +17,7 @@ from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForw
 from components.virtualbox.guests import nat_seed
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
+from stacks.shared.operations import export_restored
 from stacks.shared.types import HostLabel, HostPath, Port
 from stacks.shared.validation import check
 from stacks.shared.virtualbox import (
@@ -133,6 +134,7 @@ def build(config: VboxNatConfig) -> None:
     }
     pulumi.export("sshCommands", commands)
     pulumi.export("vmNames", [first.vm_name, second.vm_name])
+    export_restored({config.vm.name: first, config.clone.name: second})
 
 
 LAB = Lab(config=VboxNatConfig, build=build)

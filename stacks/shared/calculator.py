@@ -21,6 +21,7 @@ from components.calculator_bootstrap import FRONT_END
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.mirror import PackageMirrorSetting, cloud_init_problems
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
+from stacks.shared.operations import CloudMachine
 from stacks.shared.types import (
     UNPRIVILEGED_PORT,
     Cidr,
@@ -56,8 +57,8 @@ class BootstrapConfig(LabModel):
         yield from cloud_init_problems(self.apt_mirror, ("aptMirror",))
 
 
-class ServiceVmConfig(LabModel):
-    """One of the five VMs."""
+class ServiceVmConfig(CloudMachine):
+    """One of the five VMs, its snapshots (images) and restore."""
 
     name: HostLabel
     """The instance's name in Nova, and the guest's host name."""
