@@ -49,27 +49,9 @@ import pytest
 from calculator.config import OPERATOR_ROLES, ROLES
 from components.calculator_bootstrap import FRONT_END, unit_name
 from components.libvirt.xml_render import NetworkSpec, render_network
+from tests import guests
 from tests.check_run import CheckRun, run_check_sh
-from tests.guests import (
-    NETNS,
-    OWNER,
-    STORAGE,
-    Guest,
-    Lab,
-    Mirror,
-    SshKey,
-    boot,
-    config_drive,
-    in_netns,
-    mirror,
-    new_tag,
-    remove_leftovers,
-    remove_tagged,
-    require_libvirtd,
-    require_qemu,
-    run,
-    virsh,
-)
+from tests.guests import NETNS, Guest, Lab, Mirror, SshKey, boot, config_drive, in_netns, run, virsh
 from tests.harness import StackRun, load_stack_file, run_program
 from tests.validators import require
 
@@ -181,12 +163,12 @@ class Booted:
 def prepared(stack: str, mirror_at: str, mac_prefix: str) -> Iterator[tuple[Booted, Lab]]:
     """The stack run under the mocks for real guests (see :func:`stack_config`), and a
     :class:`Lab` for them; everything of the run is removed afterwards."""
-    require_libvirtd()
-    require_qemu()
-    served = mirror()
-    remove_leftovers()
-    tag = new_tag("gk")
-    storage = STORAGE / tag
+    guests.require_libvirtd()
+    guests.require_qemu()
+    served = guests.mirror()
+    guests.remove_leftovers()
+    tag = guests.new_tag("gk")
+    storage = guests.STORAGE / tag
     try:
         storage.mkdir(parents=True)
         key = SshKey.create(storage)
@@ -197,7 +179,7 @@ def prepared(stack: str, mirror_at: str, mac_prefix: str) -> Iterator[tuple[Boot
         with Lab(tag, storage) as lab:
             yield booted, lab
     finally:
-        remove_tagged(tag, storage)
+        guests.remove_tagged(tag, storage)
 
 
 def boot_lab(lab: Lab, booted: Booted, nets: Mapping[str, str]) -> None:
@@ -275,6 +257,14 @@ def unit_state(guest: Guest, role: str) -> dict[str, str]:
         f"systemctl show -p ActiveState -p MainPID -p NRestarts {unit_name(role)}"
     ).stdout
     return dict(line.split("=", 1) for line in shown.split())
+
+
+def is_down(guest: Guest) -> bool:
+    """SSH no longer reaches ``guest`` (it is shutting down or booting)."""
+    try:
+        return bool(guest.ssh("true", check=False, timeout=10).returncode == 255)
+    except subprocess.TimeoutExpired:
+        return True
 
 
 def wait_for(what: str, probe: Any, deadline: float, detail: Any) -> Any:
@@ -422,18 +412,14 @@ class TestCalculator:
         assert len(names) == 2 + 3 * len(OPERATOR_ROLES), names
 
     def test_every_service_is_back_after_a_reboot(self, calculator: Booted) -> None:
-        guests = list(calculator.guests.values())
-        for guest in guests:
-            guest.ssh("sudo systemctl reboot", check=False, timeout=30)
-        for guest in guests:
-            wait_for(
-                f"{guest.name} goes down",
-                lambda g=guest: g.ssh("true", check=False, timeout=10).returncode == 255,
-                120,
-                guest.diagnostics,
-            )
-            guest.started, guest.ssh_after, guest.ready_after = time.monotonic(), None, None
-        boot(guests)
+        vms = list(calculator.guests.values())
+        for vm in vms:
+            vm.ssh("sudo systemctl reboot", check=False, timeout=30)
+            # Times to SSH and to ready count from the reboot from now on.
+            vm.started, vm.ssh_after, vm.ready_after = time.monotonic(), None, None
+        for vm in vms:
+            wait_for(f"{vm.name} goes down", lambda g=vm: is_down(g), 120, vm.diagnostics)
+        boot(vms)
         for role in ROLES:
             guest = calculator.guests[role]
             state = unit_state(guest, role)
@@ -480,7 +466,9 @@ def bridge(lab: Lab, name: str, device: str, address: str) -> Bridge:
     in_netns("ip", "addr", "add", address, "dev", device)
     in_netns("ip", "link", "set", device, "up")
     path = lab.storage / f"{name}.net.xml"
-    path.write_text(render_network(NetworkSpec(name=name, mode="bridge", bridge=device), OWNER))
+    path.write_text(
+        render_network(NetworkSpec(name=name, mode="bridge", bridge=device), guests.OWNER)
+    )
     virsh("net-define", str(path))
     lab.networks.append(name)
     virsh("net-start", name)
