@@ -339,7 +339,8 @@ def ssh_config_prefix(booted: Booted, directory: Path) -> tuple[str, ...]:
 
 class TestCalculator:
     @pytest.fixture(scope="class")
-    def calculator(self) -> Iterator[Booted]:
+    @classmethod
+    def calculator(cls) -> Iterator[Booted]:
         network = load_stack_file("openstack-calculator")[K + "network"]
         gateway = network["gatewayIp"]
         with prepared("openstack-calculator", gateway, "52:54:00:6b:01") as (booted, lab):
@@ -509,7 +510,8 @@ def start_dnsmasq(
 
 class TestNaas:
     @pytest.fixture(scope="class")
-    def naas(self) -> Iterator[Booted]:
+    @classmethod
+    def naas(cls) -> Iterator[Booted]:
         require("dnsmasq")
         shipped = load_stack_file("openstack-naas")
         front_net, op_net = shipped[K + "frontNetwork"], shipped[K + "operatorNetwork"]
