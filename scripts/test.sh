@@ -25,7 +25,6 @@ timed bash scripts/setup/actionlint.sh
 timed bash scripts/setup/docker.sh
 timed bash scripts/setup/base-image.sh
 timed bash scripts/setup/docker-labs.sh
-timed bash scripts/setup/calculator-bootstrap.sh
 timed bash scripts/setup/k8s-tests.sh
 timed bash scripts/setup/virtualbox-tests.sh
 timed bash scripts/setup/libvirt.sh
