@@ -67,7 +67,11 @@ _EXTRAS: dict[str, list[Any]] = {
             value={"url": "http://172.17.0.1:8090/debian", "key": ARMORED_KEY, "trusted": False},
         ),
     ],
-    "vbox-nat": [change("remoteHost", value=REMOTE), change("clone", "diskGb", value=12)],
+    "vbox-nat": [
+        change("remoteHost", value=REMOTE),
+        change("clone", "diskGb", value=12),
+        change("benchmark", "enabled", value=True),
+    ],
     "vbox-cluster": [
         change("remoteHost", value=REMOTE),
         change("network", "hostOnlyAdapter", value="vboxnet0"),
@@ -81,6 +85,7 @@ _EXTRAS: dict[str, list[Any]] = {
         change("publicBridge", "enabled", value=True),
         change("vms", 0, "memoryMib", value=512),
         change("allowUndersized", value=True),
+        change("benchmark", "enabled", value=True),
     ],
     "openstack-vm": [
         change(
@@ -95,11 +100,13 @@ _EXTRAS: dict[str, list[Any]] = {
             ],
         ),
         change("network", "hostRoutes", value=_route("192.168.100")),
+        change("benchmark", "enabled", value=True),
     ],
     "openstack-calculator": [
         change("services", "sum", "image", value="debian-12"),
         change("services", "sum", "flavor", value="tiny"),
         change("network", "hostRoutes", value=_route("192.168.110")),
+        change("benchmark", "enabled", value=True),
         change("limits", value=ALL_LIMITS),
         change("bootstrap", "aptMirror", value=MIRROR_WITH_KEY),
     ],
@@ -111,12 +118,14 @@ _EXTRAS: dict[str, list[Any]] = {
         change("limits", value={"CALC_MAX_BODY": 131072}),
         change("frontNetwork", "hostRoutes", value=_route("192.168.1")),
         change("operatorNetwork", "hostRoutes", value=_route("192.168.2")),
+        change("benchmark", "enabled", value=True),
         change("bootstrap", "aptMirror", value=MIRROR_WITH_KEY),
     ],
     "openstack-k8s": [
         change("kubernetes", "aptRepository", value="https://pkgs.k8s.io/core:/stable:/v1.31/deb/"),
         change("nodes", "master", "labels", value={"role": "control-plane"}),
         change("network", "hostRoutes", value=_route("192.168.50")),
+        change("benchmark", "enabled", value=True),
         change("aptMirror", value=MIRROR_WITH_KEY),
     ],
 }
