@@ -15,15 +15,8 @@ import yaml
 
 from bench.archive import ARCHIVE_PATH, COMMAND_PATH, RUNNER_FILES, guest_packages
 from stacks.shared.benchmark import BenchmarkConfig
-from tests.harness import (
-    StackRun,
-    assert_rejected,
-    change,
-    changed,
-    load_stack_file,
-    revealed,
-    run_program,
-)
+from tests import harness
+from tests.harness import StackRun, change, changed, load_stack_file, run_program
 from tests.validators import assert_cloud_config_valid
 
 VM_LABS = {
@@ -49,7 +42,7 @@ def user_data(run: StackRun) -> dict[str, str]:
         if resource.type == "openstack:compute/instance:Instance":
             value = resource.inputs.get("userData")
             if value is not None:
-                found[resource.name] = str(revealed(value)[0])
+                found[resource.name] = str(harness.revealed(value)[0])
     return found
 
 
@@ -108,7 +101,7 @@ def test_a_wrong_value_is_named_with_the_others(stack: str) -> None:
         change("benchmark", "enabled", value="often"),
         change("benchmark", "extra", value=1),
     )
-    assert_rejected(config, stack, [("benchmark.enabled", "bool"), ("benchmark.extra", "")])
+    harness.assert_rejected(config, stack, [("benchmark.enabled", "bool"), ("benchmark.extra", "")])
 
 
 @pytest.mark.parametrize("stack", sorted(VM_LABS))
