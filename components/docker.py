@@ -1,5 +1,5 @@
-"""Docker building blocks: a user-defined network, a locally built image, a service container
-and a snapshot of a container committed to an image.
+"""Docker building blocks: a user-defined network, a locally built image, a service container,
+a snapshot of a container committed to an image, and the restore of a container from one.
 
 The image is built by the engine from a Dockerfile (``docker.Image`` with ``skip_push``: it stays
 on the local engine, no registry involved) with BuildKit, through the engine's API: BuildKit runs
@@ -9,7 +9,8 @@ the engine to remove them). ``scripts/docker/image.sh delete`` removes the image
 ``destroy``, which the provider does not do. Containers carry fixed names, so each one is deleted
 before it is replaced: a replacement never collides with its predecessor's name or published
 port ("port is already allocated"). The snapshot runs ``scripts/docker/snapshot.sh`` through
-pulumi-command; its delete removes the image.
+pulumi-command; its delete removes the image. A restore (``scripts/docker/restore.sh``) tags a
+snapshot image for the container, which is re-created from it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import pulumi
@@ -26,6 +27,7 @@ import pulumi_docker as docker
 
 from components.children import child_options
 from components.hostexec import Host, run_script
+from components.operations import RestoreSpec, SnapshotSpec
 
 ENGINE = Host()
 """The Docker engine's host: this machine (the CLI talks to the engine)."""
@@ -304,7 +306,8 @@ class SnapshotArgs:
     container_name: pulumi.Input[str]
     """The container to commit."""
     container_id: pulumi.Input[str]
-    """Its id: a new container (a replacement) means a new snapshot."""
+    """Its id: without a ``definition``, a new container (a replacement) means a new
+    snapshot."""
     image_name: str
     """The ``repository:tag`` given to the snapshot image."""
     prepare: str | None = None
@@ -313,6 +316,14 @@ class SnapshotArgs:
     prepare_env: Mapping[str, str] = field(default_factory=dict)
     """Its environment: the package mirror (``APT_MIRROR``, ``APT_MIRROR_KEY``,
     ``APT_MIRROR_TRUSTED``, the names ``scripts/docker/snapshot.sh`` passes on)."""
+    description: str = ""
+    """The commit message."""
+    live: bool = False
+    """Commit without pausing the container (``docker commit --pause=false``)."""
+    definition: str | None = None
+    """A declared snapshot's definition (:meth:`SnapshotConfig.definition`): the snapshot is
+    taken once, never again for a new container; a changed definition replaces the resource,
+    and its create refuses an image of the same tag taken with another definition."""
 
 
 class Snapshot(pulumi.ComponentResource):
@@ -334,21 +345,162 @@ class Snapshot(pulumi.ComponentResource):
         if args.prepare:
             environment["PREPARE"] = args.prepare
             environment.update(args.prepare_env)
+        triggers: list[pulumi.Input[str]] = [
+            args.container_id,
+            args.image_name,
+            args.prepare or "",
+            *(f"{k}={v}" for k, v in sorted(args.prepare_env.items())),
+        ]
+        if args.definition is not None:
+            environment |= {
+                "DEFINITION": args.definition,
+                "DESCRIPTION": args.description,
+                "LIVE": "1" if args.live else "0",
+            }
+            triggers = [args.image_name, args.definition]
         commit = run_script(
             f"{name}-commit",
             ENGINE,
             "docker/snapshot.sh",
             environment,
-            triggers=[
-                args.container_id,
-                args.image_name,
-                args.prepare or "",
-                *(f"{k}={v}" for k, v in sorted(args.prepare_env.items())),
-            ],
+            triggers=triggers,
             # Its delete removes the image the create printed, not what the tag points at.
             previous_output=True,
-            opts=child_options(self, opts, delete_before_replace=True),
+            # A declared snapshot is replaced create-first: the old image stays until the new
+            # create succeeded, which it does not for a changed definition under the same tag.
+            opts=child_options(self, opts, delete_before_replace=args.definition is None),
         )
         self.image_id = commit.stdout.apply(lambda out: out.strip())
         self.image_name = pulumi.Output.from_input(args.image_name)
         self.register_outputs({"image_id": self.image_id, "image_name": self.image_name})
+
+
+@dataclass(frozen=True)
+class RestoreArgs:
+    container_name: str
+    """The container re-created from the snapshot."""
+    snapshot: str
+    """The snapshot's name."""
+    snapshot_image: str
+    """Its image (``repository:tag``), taken by an earlier ``up``."""
+    restore_image: str
+    """The tag the restored container runs from (kept until the restore is removed)."""
+    generation: int
+    """The restore's generation: a larger one restores again, a smaller one is refused."""
+
+
+RESTORE_LABEL = "org.cloudlabs.restore-generation"
+"""The label of a restored container: the generation it was re-created for."""
+
+
+class Restore(pulumi.ComponentResource):
+    """The image a container is re-created from: a snapshot's, tagged for the restore.
+
+    The container runs :attr:`image_id` and carries the generation as :data:`RESTORE_LABEL`,
+    so a new generation re-creates it. The command reads the label of the container as the
+    previous ``up`` left it and refuses a smaller generation before the container is touched.
+    """
+
+    image_id: pulumi.Output[str]
+    """The snapshot image's id, for the container's ``image``."""
+    restored: pulumi.Output[str]
+    """``<snapshot>@<generation>``: what the container was last restored to."""
+    label: str
+    """The value of the container's :data:`RESTORE_LABEL`: a new generation re-creates it."""
+
+    def __init__(
+        self, name: str, args: RestoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("cloudlabs:docker:Restore", name, None, opts)
+        tag = run_script(
+            f"{name}-tag",
+            ENGINE,
+            "docker/restore.sh",
+            {
+                "CONTAINER": args.container_name,
+                "SNAPSHOT": args.snapshot,
+                "SNAPSHOT_IMAGE": args.snapshot_image,
+                "RESTORE_IMAGE": args.restore_image,
+                "GENERATION": str(args.generation),
+            },
+            update=True,
+            opts=child_options(self, opts),
+        )
+        self.image_id = tag.stdout.apply(lambda out: out.strip())
+        self.restored = tag.stdout.apply(lambda _: f"{args.snapshot}@{args.generation}")
+        self.label = str(args.generation)
+        self.register_outputs({"image_id": self.image_id, "restored": self.restored})
+
+
+def snapshot_image(container: str, snapshot: str) -> str:
+    """The image of a container's snapshot: ``cloudlabs-snapshot/<container>:<snapshot>``."""
+    return f"cloudlabs-snapshot/{container}:{snapshot}"
+
+
+def restore_image(container: str) -> str:
+    """The tag a restored container runs from."""
+    return f"cloudlabs-restore/{container}:latest"
+
+
+@dataclass(frozen=True)
+class OperatedContainer:
+    """A container with its declared snapshots and restore."""
+
+    container: Container
+    snapshots: dict[str, Snapshot]
+    """Each declared snapshot, by name."""
+    restore: Restore | None
+    """The restore, when one is declared."""
+
+    def snapshot_ids(self) -> pulumi.Output[dict[str, str]]:
+        """Each snapshot's image id, by name (an output of the stack)."""
+        return pulumi.Output.all(**{k: s.image_id for k, s in self.snapshots.items()})
+
+
+def operated_container(
+    name: str,
+    args: ContainerArgs,
+    snapshots: Sequence[SnapshotSpec] = (),
+    restore: RestoreSpec | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> OperatedContainer:
+    """The container ``args`` describes, with its declared snapshots and restore.
+
+    A restore (``<name>-restore``) makes it run the snapshot's image, labelled with the
+    generation: a larger one re-creates it. Each snapshot commits it once
+    (``<name>-snapshot-<snapshot>``). ``opts`` are the container's; the snapshots and the
+    restore share its parent only (not its aliases).
+    """
+    siblings = pulumi.ResourceOptions(parent=opts.parent) if opts is not None else None
+    restorer = None
+    if restore is not None:
+        restorer = Restore(
+            f"{name}-restore",
+            RestoreArgs(
+                container_name=args.container_name,
+                snapshot=restore.snapshot,
+                snapshot_image=snapshot_image(args.container_name, restore.snapshot),
+                restore_image=restore_image(args.container_name),
+                generation=restore.generation,
+            ),
+            opts=siblings,
+        )
+        labels = {**args.labels, RESTORE_LABEL: restorer.label}
+        args = replace(args, image=restorer.image_id, labels=labels)
+    container = Container(name, args, opts=opts)
+    taken = {
+        snap.name: Snapshot(
+            f"{name}-snapshot-{snap.name}",
+            SnapshotArgs(
+                container_name=container.container_name,
+                container_id=container.container_id,
+                image_name=snapshot_image(args.container_name, snap.name),
+                description=snap.description,
+                live=snap.live,
+                definition=snap.definition,
+            ),
+            opts=siblings,
+        )
+        for snap in snapshots
+    }
+    return OperatedContainer(container, taken, restorer)

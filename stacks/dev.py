@@ -25,7 +25,13 @@ from components.calculator_bootstrap import FRONT_END
 from components.docker import HealthcheckSpec, Image, ImageArgs, Network, NetworkArgs
 from stacks.shared.calculator import Limits, limit_problems, limit_values
 from stacks.shared.catalogue import Lab
-from stacks.shared.docker import BuildConfig, build_platform
+from stacks.shared.docker import (
+    BuildConfig,
+    DockerOperations,
+    build_platform,
+    export_operations,
+    repository_problems,
+)
 from stacks.shared.errors import Problem
 from stacks.shared.types import (
     ContainerName,
@@ -63,6 +69,20 @@ class HealthcheckConfig(LabModel):
     start_period: Duration = "5s"
 
 
+class ContainersConfig(LabModel):
+    """Each role's container: its snapshots and restore."""
+
+    calculator: DockerOperations = DockerOperations()
+    sum: DockerOperations = DockerOperations()
+    sub: DockerOperations = DockerOperations()
+    mul: DockerOperations = DockerOperations()
+    div: DockerOperations = DockerOperations()
+
+    def of(self, role: str) -> DockerOperations:
+        container: DockerOperations = getattr(self, role)
+        return container
+
+
 class DevConfig(LabModel):
     """Config of the ``dev`` lab (keys of ``Pulumi.<stack>.yaml``)."""
 
@@ -88,10 +108,18 @@ class DevConfig(LabModel):
     healthcheck: HealthcheckConfig = HealthcheckConfig()
     limits: Limits = {}
     """Further settings of every service, by the calculator's variable name (CALC_MAX_BODY...)."""
+    containers: ContainersConfig = ContainersConfig()
+    """Snapshots and restore of each role's container."""
 
     @check
     def _limits(self) -> Iterator[Problem]:
         yield from limit_problems(self.limits)
+
+    @check
+    def _snapshot_repositories(self) -> Iterator[Problem]:
+        for role in ROLES:
+            if self.containers.of(role).snapshots:
+                yield from repository_problems(self.container_name(role), ("containerPrefix",))
 
     @check
     def _roles_and_ports(self) -> Iterator[Problem]:
@@ -167,6 +195,12 @@ def calculator_args(config: DevConfig, image: Image, network: Network) -> Calcul
                 start_period=health.start_period,
             ),
             labels={LAB_LABEL: "dev"},
+            snapshots={role: config.containers.of(role).snapshot_specs() for role in ROLES},
+            restores={
+                role: spec
+                for role in ROLES
+                if (spec := config.containers.of(role).restore_spec()) is not None
+            },
         ),
         settings=calculator_settings(config),
     )
@@ -193,6 +227,7 @@ def build(config: DevConfig) -> None:
         "containers",
         {role: s.container.container_name for role, s in calc.services.items() if s.container},
     )
+    export_operations({role: s.operated for role, s in calc.services.items() if s.operated})
 
 
 LAB = Lab(config=DevConfig, build=build)

@@ -16,7 +16,6 @@ from ipaddress import IPv4Address
 import pulumi
 
 from components.docker import (
-    Container,
     ContainerArgs,
     Image,
     ImageArgs,
@@ -27,7 +26,13 @@ from components.docker import (
 )
 from components.hostexec import ssh_command
 from stacks.shared.catalogue import Lab
-from stacks.shared.docker import BuildConfig, build_platform
+from stacks.shared.docker import (
+    BuildConfig,
+    DockerMachine,
+    build_platform,
+    export_operations,
+    operated_container,
+)
 from stacks.shared.errors import Problem
 from stacks.shared.mirror import PackageMirrorSetting, mirror_variables
 from stacks.shared.types import (
@@ -65,12 +70,11 @@ class ImagesConfig(LabModel):
     """The recipe image: the base image with nano."""
 
 
-class ContainerConfig(LabModel):
-    name: HostLabel
-    """The container's name, and its host name."""
+class ContainerConfig(DockerMachine):
+    """A container of the lab (name, declared snapshots, restore)."""
 
 
-class SshContainerConfig(LabModel):
+class SshContainerConfig(DockerMachine):
     name: HostLabel = "ct2"
     """The container's name, and its host name."""
     host_ip: IPv4 = IPv4Address("127.0.0.1")
@@ -152,7 +156,7 @@ def build(config: DockerBasicsConfig) -> None:
     ssh = _image("basics-ssh", config.images.ssh, "ssh", config, platform)
     nano = _image("basics-nano", config.images.nano, "nano", config, platform)
 
-    ct1 = Container(
+    ct1 = operated_container(
         "ct1",
         ContainerArgs(
             container_name=config.ct1.name,
@@ -161,11 +165,12 @@ def build(config: DockerBasicsConfig) -> None:
             hostname=config.ct1.name,
             labels=labels,
         ),
+        config.ct1,
     )
     ssh_env: dict[str, pulumi.Input[str]] = {}
     if config.ct2.ssh_public_key:
         ssh_env["SSH_AUTHORIZED_KEY"] = config.ct2.ssh_public_key
-    ct2 = Container(
+    ct2 = operated_container(
         "ct2",
         ContainerArgs(
             container_name=config.ct2.name,
@@ -180,18 +185,19 @@ def build(config: DockerBasicsConfig) -> None:
             hostname=config.ct2.name,
             labels=labels,
         ),
+        config.ct2,
     )
     snapshot = Snapshot(
         "ct2-snapshot",
         SnapshotArgs(
-            container_name=ct2.container_name,
-            container_id=ct2.container_id,
+            container_name=ct2.container.container_name,
+            container_id=ct2.container.container_id,
             image_name=config.snapshot.image,
             prepare=config.snapshot.prepare,
             prepare_env=mirror_variables(config.apt_mirror),
         ),
     )
-    ct3 = Container(
+    ct3 = operated_container(
         "ct3",
         ContainerArgs(
             container_name=config.ct3.name,
@@ -201,15 +207,18 @@ def build(config: DockerBasicsConfig) -> None:
             hostname=config.ct3.name,
             labels=labels,
         ),
+        config.ct3,
     )
+    containers = {"ct1": ct1, "ct2": ct2, "ct3": ct3}
     host = local_address(str(config.ct2.host_ip))
-    pulumi.export("ct1Ip", ct1.ip_address)
-    pulumi.export("ct2Ip", ct2.ip_address)
-    pulumi.export("ct3Ip", ct3.ip_address)
+    pulumi.export("ct1Ip", ct1.container.ip_address)
+    pulumi.export("ct2Ip", ct2.container.ip_address)
+    pulumi.export("ct3Ip", ct3.container.ip_address)
     pulumi.export("snapshotImageId", snapshot.image_id)
     pulumi.export("snapshotImage", snapshot.image_name)
     pulumi.export("nanoImage", nano.image_name)
     pulumi.export("sshCommand", ssh_command(f"root@{host}", port=config.ct2.host_port))
+    export_operations(containers)
 
 
 LAB = Lab(config=DockerBasicsConfig, build=build)

@@ -55,6 +55,7 @@ from stacks.shared.libvirt import (
     vm_paths,
     vm_size_problems,
 )
+from stacks.shared.operations import export_restored
 from stacks.shared.remote import seed_size_problems
 from stacks.shared.types import AbsPath, ImageSource, LibvirtUri, Name, SshPublicKey
 from stacks.shared.validation import LabModel, check
@@ -156,9 +157,10 @@ def build(config: LibvirtHostConfig) -> None:
     )
     jump = host.remote.jump if host.remote is not None else None
     ssh_commands: dict[str, str] = {}
+    domains: dict[str, Vm] = {}
     for vm in config.vms:
         disk_path, seed_path = vm_paths(config.storage_dir, vm)
-        Vm(
+        domains[vm.name] = Vm(
             f"vm-{vm.name}",
             VmArgs(
                 host=host,
@@ -175,6 +177,8 @@ def build(config: LibvirtHostConfig) -> None:
                 seed_path=seed_path,
                 seed=seeds[vm.name],
                 autostart=config.autostart,
+                snapshots=vm.snapshot_specs(),
+                restore=vm.restore_spec(),
             ),
             opts=pulumi.ResourceOptions(depends_on=[base, *networks]),
         )
@@ -183,6 +187,9 @@ def build(config: LibvirtHostConfig) -> None:
     pulumi.export("inventory", render_inventory(hosts, config.ssh_user, jump))
     pulumi.export("sshCommands", ssh_commands)
     pulumi.export("networks", [n.network_name for n in networks])
+    snapshots = {vm.name: [s.name for s in vm.snapshots] for vm in config.vms if vm.snapshots}
+    pulumi.export("snapshots", snapshots)
+    export_restored(domains)
 
 
 LAB = Lab(config=LibvirtHostConfig, build=build)

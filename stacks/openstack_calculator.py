@@ -55,7 +55,7 @@ def build(config: OpenStackCalculatorConfig) -> None:
         key_pair=keypair.name,
         placements=dict.fromkeys(ROLES, where),
     )
-    export_outputs(calc, config.ssh_user)
+    export_outputs(calc, config.ssh_user, config.services)
 
 
 LAB = Lab(config=OpenStackCalculatorConfig, build=build)

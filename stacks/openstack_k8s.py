@@ -47,7 +47,13 @@ from stacks.shared.mirror import PackageMirrorSetting, cloud_init_mirror, cloud_
 from stacks.shared.names import renamed
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
 from stacks.shared.openstack_access import external_network
-from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network
+from stacks.shared.openstack_build import (
+    cli_environment,
+    gateway_router,
+    lab_keypair,
+    private_network,
+)
+from stacks.shared.operations import export_restored
 from stacks.shared.types import (
     Cidr,
     Name,
@@ -217,6 +223,9 @@ def build(config: OpenStackK8sConfig) -> None:
                 key_pair=keypair.name,
                 user_data=user_data,
                 floating_ip_pool=config.external_network,
+                snapshots=node.snapshot_specs(),
+                restore=node.restore_spec(),
+                cli_env=cli_environment() if node.snapshots else {},
             ),
             # cloud-init downloads through the router; the floating IP goes through it.
             opts=renamed(role, f"k8s-{node.name}", taken, depends_on=[router]),
@@ -249,6 +258,7 @@ def build(config: OpenStackK8sConfig) -> None:
     floating = {name: s.floating_ip for name, s in nodes.items()}
     pulumi.export("masterPrivateIp", str(config.nodes.master.fixed_ip))
     pulumi.export("floatingIps", floating)
+    export_restored(nodes)
     pulumi.export(
         "sshCommands",
         {name: ip.apply(lambda ip: ssh_command(f"{user}@{ip}")) for name, ip in floating.items()},

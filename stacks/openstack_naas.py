@@ -206,7 +206,7 @@ def build(config: OpenStackNaasConfig) -> None:
         key_pair=keypair.name,
         placements=placements,
     )
-    export_outputs(calc, config.ssh_user)
+    export_outputs(calc, config.ssh_user, config.services)
     pulumi.export(
         "routerAddresses",
         {

@@ -1,7 +1,8 @@
 """openstack-vm: one VM on a private network behind a router, reachable by floating IP.
 
 The lab of docs/labs.md#openstack-vm. Resize is a flavor change in config followed by
-``pulumi up`` (Nova resizes the server in place).
+``pulumi up`` (Nova resizes the server in place); snapshots are images taken from the server,
+and a restore rebuilds it from one or boots a replacement on the same port.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ from components.openstack import (
     Server,
     ServerArgs,
 )
+from components.openstack.server import snapshot_image_name
 from stacks.shared.benchmark import BenchmarkConfig, suite_user_data
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
 from stacks.shared.openstack_access import external_network
-from stacks.shared.openstack_build import gateway_router, lab_keypair, private_network, rule_specs
+from stacks.shared.openstack_build import (
+    cli_environment,
+    gateway_router,
+    lab_keypair,
+    private_network,
+    rule_specs,
+)
+from stacks.shared.operations import export_restored
 from stacks.shared.types import Cidr, Name, SshPublicKey
 from stacks.shared.validation import LabModel, check
 
@@ -86,12 +95,20 @@ def build(config: OpenStackVmConfig) -> None:
             key_pair=keypair.name,
             user_data=user_data,
             floating_ip_pool=config.external_network if config.server.floating_ip else None,
+            snapshots=config.server.snapshot_specs(),
+            restore=config.server.restore_spec(),
+            cli_env=cli_environment() if config.server.snapshots else {},
         ),
         # Its floating IP goes through the router (destroyed before the router's interface).
         opts=pulumi.ResourceOptions(depends_on=[router]),
     )
     user = config.ssh_user
     pulumi.export("fixedIp", server.fixed_ip)
+    images = {
+        s.name: snapshot_image_name(config.server.name, s.name) for s in config.server.snapshots
+    }
+    pulumi.export("snapshotImages", images)
+    export_restored({config.server.name: server})
     if config.server.floating_ip:
         pulumi.export("floatingIp", server.floating_ip)
         pulumi.export(

@@ -34,6 +34,7 @@ from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.mirror import PackageMirrorSetting, cloud_init_mirror, cloud_init_problems
 from stacks.shared.names import renamed
+from stacks.shared.operations import export_restored
 from stacks.shared.types import UNPRIVILEGED_PORT, HostLabel, HostLabelPrefix, HostPath, Port
 from stacks.shared.validation import LabModel, check
 from stacks.shared.virtualbox import (
@@ -281,11 +282,14 @@ def build(config: VboxClusterConfig) -> None:
     forwards = [PortForward("ssh", m.ssh_port, 22), PortForward("http", m.http_port, 80)]
     master = machine("master", m, seeds["master"], guests.master.macs, forwards, True, [])
     commands = {m.name: ssh_command(host, config.ssh_user, m.ssh_port)}
+    machines = {t.name: template, m.name: master}
     for i, (role, node) in enumerate(nodes):
         port = config.nodes.ssh_port_base + i
         # Nodes boot once master (their DHCP and DNS server) is ready.
         ssh = [PortForward("ssh", port, 22)]
-        machine(role, config.nodes, seeds[role], node.macs, ssh, True, [master])
+        machines[node.name] = machine(
+            role, config.nodes, seeds[role], node.macs, ssh, True, [master]
+        )
         commands[node.name] = ssh_command(host, config.ssh_user, port)
 
     pulumi.export("sshCommands", commands)
@@ -296,6 +300,7 @@ def build(config: VboxClusterConfig) -> None:
     pulumi.export("templateVm", template.vm_name)
     redis = guests.redis_address
     pulumi.export("counterStore", f"redis {redis}:{config.redis.port}" if redis else "in-process")
+    export_restored(machines)
 
 
 LAB = Lab(config=VboxClusterConfig, build=build)

@@ -18,6 +18,7 @@ from components.virtualbox.guests import nat_seed
 from stacks.shared.benchmark import BenchmarkConfig
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
+from stacks.shared.operations import export_restored
 from stacks.shared.types import HostLabel, HostPath, Port
 from stacks.shared.validation import check
 from stacks.shared.virtualbox import (
@@ -139,6 +140,7 @@ def build(config: VboxNatConfig) -> None:
     }
     pulumi.export("sshCommands", commands)
     pulumi.export("vmNames", [first.vm_name, second.vm_name])
+    export_restored({config.vm.name: first, config.clone.name: second})
 
 
 LAB = Lab(config=VboxNatConfig, build=build)

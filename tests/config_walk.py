@@ -52,16 +52,23 @@ CALCULATOR_DEFAULTS = Config(role="calculator")
 ALL_LIMITS = {name: getattr(CALCULATOR_DEFAULTS, ENV_DOC[name]) for name in LIMITS}
 """Every limit of the calculator, at its default."""
 
+SNAPSHOTS = [{"name": "fresh", "description": "first boot", "live": False}]
+RESTORE = {"snapshot": "fresh", "generation": 1}
+"""A machine's snapshots and restore, every key set (``live`` false: not every platform has it)."""
 MIRROR_WITH_KEY = {"url": "http://archive.ubuntu.com/ubuntu", "key": ARMORED_KEY}
 
 _EXTRAS: dict[str, list[Any]] = {
     "dev": [
         change("build", "platform", value="linux/amd64"),
         change("limits", value=ALL_LIMITS),
+        change("containers", "sum", "snapshots", value=SNAPSHOTS),
+        change("containers", "sum", "restore", value=RESTORE),
     ],
     "docker-basics": [
         change("ct2", "sshPublicKey", value=HOST_KEY),
         change("build", "platform", value="linux/amd64"),
+        change("ct1", "snapshots", value=SNAPSHOTS),
+        change("ct1", "restore", value=RESTORE),
         change(
             "aptMirror",
             value={"url": "http://172.17.0.1:8090/debian", "key": ARMORED_KEY, "trusted": False},
@@ -71,11 +78,15 @@ _EXTRAS: dict[str, list[Any]] = {
         change("remoteHost", value=REMOTE),
         change("clone", "diskGb", value=12),
         change("benchmark", "enabled", value=True),
+        change("vm", "snapshots", value=SNAPSHOTS),
+        change("vm", "restore", value=RESTORE),
     ],
     "vbox-cluster": [
         change("remoteHost", value=REMOTE),
         change("network", "hostOnlyAdapter", value="vboxnet0"),
         change("benchmark", "enabled", value=True),
+        change("master", "snapshots", value=SNAPSHOTS),
+        change("master", "restore", value=RESTORE),
         change("aptMirror", value=MIRROR_WITH_KEY),
     ],
     "libvirt-host": [
@@ -86,6 +97,8 @@ _EXTRAS: dict[str, list[Any]] = {
         change("vms", 0, "memoryMib", value=512),
         change("allowUndersized", value=True),
         change("benchmark", "enabled", value=True),
+        change("vms", 0, "snapshots", value=SNAPSHOTS),
+        change("vms", 0, "restore", value=RESTORE),
     ],
     "openstack-vm": [
         change(
@@ -101,6 +114,8 @@ _EXTRAS: dict[str, list[Any]] = {
         ),
         change("network", "hostRoutes", value=_route("192.168.100")),
         change("benchmark", "enabled", value=True),
+        change("server", "snapshots", value=SNAPSHOTS),
+        change("server", "restore", value={**RESTORE, "mode": "rebuild"}),
     ],
     "openstack-calculator": [
         change("services", "sum", "image", value="debian-12"),
@@ -109,6 +124,8 @@ _EXTRAS: dict[str, list[Any]] = {
         change("benchmark", "enabled", value=True),
         change("limits", value=ALL_LIMITS),
         change("bootstrap", "aptMirror", value=MIRROR_WITH_KEY),
+        change("services", "div", "snapshots", value=SNAPSHOTS),
+        change("services", "div", "restore", value={**RESTORE, "mode": "replace"}),
     ],
     "openstack-naas": [
         change("services", "sum", "image", value="debian-12"),
@@ -120,12 +137,16 @@ _EXTRAS: dict[str, list[Any]] = {
         change("operatorNetwork", "hostRoutes", value=_route("192.168.2")),
         change("benchmark", "enabled", value=True),
         change("bootstrap", "aptMirror", value=MIRROR_WITH_KEY),
+        change("services", "calculator", "snapshots", value=SNAPSHOTS),
+        change("services", "calculator", "restore", value={**RESTORE, "mode": "rebuild"}),
     ],
     "openstack-k8s": [
         change("kubernetes", "aptRepository", value="https://pkgs.k8s.io/core:/stable:/v1.31/deb/"),
         change("nodes", "master", "labels", value={"role": "control-plane"}),
         change("network", "hostRoutes", value=_route("192.168.50")),
         change("benchmark", "enabled", value=True),
+        change("nodes", "master", "snapshots", value=SNAPSHOTS),
+        change("nodes", "master", "restore", value={**RESTORE, "mode": "rebuild"}),
         change("aptMirror", value=MIRROR_WITH_KEY),
     ],
 }

@@ -92,6 +92,8 @@ class EngineApply:
     containers: list[str] = field(default_factory=list)
     commands: list[tuple[Resource, dict[str, str], str]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    applied: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each resource's inputs as last applied (real values substituted), by URN."""
     left_by_deletes: list[str] = field(default_factory=list)
     """Images still present after the containers and the command resources' deletes ran
     (what ``pulumi destroy`` would have left behind)."""
@@ -150,15 +152,7 @@ class EngineApply:
     # --- apply -------------------------------------------------------------------------
     def apply(self) -> None:
         for res in self._order():
-            inputs = self._sub(res.inputs)
-            if res.type == IMAGE:
-                self._image(res, inputs)
-            elif res.type == NETWORK:
-                self._network(res, inputs)
-            elif res.type == CONTAINER:
-                self._container(res, inputs)
-            else:
-                self._command(res, inputs)
+            self._create(res, self._sub(res.inputs))
 
     def _image(self, res: Resource, inputs: dict[str, Any]) -> None:
         self._check_known(res, {"imageName", "build"})
@@ -266,30 +260,138 @@ class EngineApply:
             args += ["--health-retries", str(int(health["retries"]))]
         return args
 
-    def _command(self, res: Resource, inputs: dict[str, Any]) -> None:
+    def _command(
+        self,
+        res: Resource,
+        inputs: dict[str, Any],
+        previous: Mapping[str, str] | None = None,
+        action: str = "create",
+    ) -> None:
         self._check_known(
-            res, {"create", "environment", "interpreter", "dir", "addPreviousOutputInEnv"}
+            res,
+            {"create", "update", "environment", "interpreter", "dir", "addPreviousOutputInEnv"},
         )
+        self.applied[res.urn] = inputs
         interpreter = list(inputs.get("interpreter") or ["/bin/sh", "-c"])
         env = {k: str(v) for k, v in (inputs.get("environment") or {}).items()}
         cwd = Path(inputs.get("dir") or ROOT)
         self.commands.append((res, env, ""))
         result = subprocess.run(
-            [*interpreter, inputs["create"]],
+            [*interpreter, inputs[action]],
             capture_output=True,
             text=True,
             timeout=900,
-            env={**os.environ, **env},
+            env={**os.environ, **env, **(previous or {})},
             cwd=cwd,
         )
         if result.returncode != 0:
             raise DockerError(
-                f"{res.urn}: create exited {result.returncode}\n"
+                f"{res.urn}: {action} exited {result.returncode}\n"
                 f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}"
             )
         self.commands[-1] = (res, env, result.stdout)
         self.real[res.state["stdout"]] = result.stdout.strip()
         self.log.append(f"ran {res.name}: {result.stdout.strip()}")
+
+    # --- update ------------------------------------------------------------------------
+    def update(self, run: StackRun) -> list[str]:
+        """Take the engine from the applied run to ``run`` the way ``pulumi up`` would, and
+        return what was done (empty: no change).
+
+        A resource is compared by its inputs with the real values substituted (an output
+        that changed upstream changes it): a container with other inputs is replaced (deleted
+        first: fixed names); a command whose ``triggers`` changed and that has no ``update``
+        is replaced (its create first, unless ``deleteBeforeReplace``, then the old delete);
+        any other changed command runs its ``update`` (else its ``create``) with the previous
+        output in ``PULUMI_COMMAND_STDOUT``. Resources no longer declared are deleted last.
+        """
+        done: list[str] = []
+        old = {r.urn: r for r in self._leaves()}
+        previous = self.run
+        self.run = run
+        for res in self._order():
+            before = old.get(res.urn)
+            inputs = self._sub(res.inputs)
+            if before is None:
+                done.append(f"create {res.name}")
+                self._create(res, inputs)
+                continue
+            if inputs == self.applied.get(res.urn):
+                continue
+            if res.type == CONTAINER:
+                done.append(f"replace {res.name}")
+                self._remove_container(inputs["name"])
+                self.applied[res.urn] = inputs
+                self._container(res, inputs)
+            elif res.type == COMMAND:
+                replace = not res.inputs.get("update") and (
+                    before.inputs.get("triggers") != res.inputs.get("triggers")
+                )
+                done.append(f"{'replace' if replace else 'update'} {res.name}")
+                self._change_command(before, res, inputs, replace)
+            else:
+                raise AssertionError(f"{res.urn}: changing a {res.type} is not applied")
+        for urn, res in reversed(list(old.items())):
+            if urn in {r.urn for r in run.resources}:
+                continue
+            done.append(f"delete {res.name}")
+            if res.type == CONTAINER:
+                self._remove_container(self._sub(res.inputs)["name"])
+            elif res.type == COMMAND:
+                self._delete_command(res)
+            else:
+                raise AssertionError(f"{res.urn}: deleting a {res.type} is not applied")
+        assert previous is not run
+        return done
+
+    def _create(self, res: Resource, inputs: dict[str, Any]) -> None:
+        self.applied[res.urn] = inputs
+        if res.type == IMAGE:
+            self._image(res, inputs)
+        elif res.type == NETWORK:
+            self._network(res, inputs)
+        elif res.type == CONTAINER:
+            self._container(res, inputs)
+        else:
+            self._command(res, inputs)
+
+    def _remove_container(self, name: str) -> None:
+        docker("rm", "--force", "--volumes", name)
+        self.containers.remove(name)
+
+    def _entry(self, res: Resource) -> tuple[Resource, dict[str, str], str]:
+        (entry,) = [c for c in self.commands if c[0].urn == res.urn]
+        return entry
+
+    def _delete_command(self, res: Resource) -> None:
+        entry = self._entry(res)
+        if res.inputs.get("delete"):
+            self.run_delete(*entry)
+        self.commands.remove(entry)
+
+    def _change_command(
+        self, before: Resource, res: Resource, inputs: dict[str, Any], replace: bool
+    ) -> None:
+        entry = self._entry(before)
+        if replace and res.options.get("deleteBeforeReplace") is True:
+            self._delete_command(before)
+            self._command(res, inputs)
+            return
+        previous: dict[str, str] = {}
+        if not replace and res.inputs.get("addPreviousOutputInEnv") is not False:
+            previous = {"PULUMI_COMMAND_STDOUT": entry[2].strip()}
+        action = "update" if not replace and inputs.get("update") else "create"
+        count, applied = len(self.commands), self.applied[res.urn]
+        try:
+            self._command(res, inputs, previous, action=action)
+        except DockerError:
+            # As the engine leaves it: the old resource (and its state) in place.
+            del self.commands[count:]
+            self.applied[res.urn] = applied
+            raise
+        self.commands.remove(entry)
+        if replace and before.inputs.get("delete"):
+            self.run_delete(*entry)
 
     # --- clean-up ----------------------------------------------------------------------
     def run_delete(self, res: Resource, env: dict[str, str], stdout: str) -> None:

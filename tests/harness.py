@@ -132,6 +132,29 @@ class StackRun:
         return False
 
 
+def differences(before: StackRun, after: StackRun) -> list[str]:
+    """What an update from ``before`` to ``after`` would change, as the engine sees it: each
+    resource (``type::name``) created, deleted, or with other inputs or options, in the order
+    ``after`` registers them (empty: "no change")."""
+    old = {r.urn: r for r in before.resources}
+    new = {r.urn: r for r in after.resources}
+    found: list[str] = []
+    for urn, b in new.items():
+        a = old.get(urn)
+        if a is None:
+            found.append(f"create {b.type}::{b.name}")
+            continue
+        found += [
+            f"{what} of {b.type}::{b.name}"
+            for what in ("inputs", "options", "parent")
+            if getattr(a, what) != getattr(b, what)
+        ]
+        if set(a.depends_on) != set(b.depends_on):  # a set to the engine, in any order
+            found.append(f"depends_on of {b.type}::{b.name}")
+    found += [f"delete {a.type}::{a.name}" for urn, a in old.items() if urn not in new]
+    return found
+
+
 def _picks(key: str, *sizes: int) -> tuple[int, ...]:
     """Numbers in ``range(size)`` (1-based for IPv4 octets), drawn from ``key`` alone: the mock
     values of a resource depend on its name, never on the order resources register in."""

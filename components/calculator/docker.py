@@ -14,7 +14,13 @@ from components.declarations import (
     WORLD_HOSTS,
     public_label,
 )
-from components.docker import Container, ContainerArgs, PortSpec, local_address
+from components.docker import (
+    ContainerArgs,
+    OperatedContainer,
+    PortSpec,
+    local_address,
+    operated_container,
+)
 
 
 def service_container(
@@ -23,15 +29,15 @@ def service_container(
     settings: CalculatorSettings,
     docker: OnDocker,
     opts: pulumi.ResourceOptions,
-) -> Container:
+) -> OperatedContainer:
     """``role``'s container, named ``name``: its role as host name, network alias and label; the
-    front end's port published."""
+    front end's port published; its declared snapshots and restore."""
     labels = {**docker.labels, ROLE_LABEL: role}
     published: tuple[PortSpec, ...] = ()
     if role == FRONT_END:
         where = docker.published
         published = (PortSpec(settings.port(role), where.host_port, where.host_ip),)
-    return Container(
+    return operated_container(
         name,
         ContainerArgs(
             container_name=docker.container_names[role],
@@ -48,6 +54,8 @@ def service_container(
             hostname=role,
             labels=labels,
         ),
+        docker.snapshots.get(role, ()),
+        docker.restores.get(role),
         opts=opts,
     )
 

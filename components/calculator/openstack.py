@@ -50,6 +50,9 @@ def service_server(
             user_data=user_data,
             floating_ip_pool=cloud.external_network if role == FRONT_END else None,
             metadata={TIER_KEY: tier(role)},
+            snapshots=vm.snapshots,
+            restore=vm.restore,
+            cli_env=cloud.cli_env,
         ),
         opts=opts,
     )

@@ -15,7 +15,7 @@ from components.children import child_options
 from components.declarations import DECLARED_LABELS
 
 if TYPE_CHECKING:
-    from components.docker import Container
+    from components.docker import Container, OperatedContainer
     from components.openstack import Server
 
 
@@ -72,6 +72,8 @@ class Service(pulumi.ComponentResource):
         self.port = args.settings.port(args.role)
         self.container: Container | None = None
         """Its container, on Docker."""
+        self.operated: OperatedContainer | None = None
+        """Its container with its snapshots and restore, on Docker."""
         self.server: Server | None = None
         """Its server, on OpenStack."""
         moved = child_options(self, opts, aliases=list(args.formerly) or None)
@@ -79,7 +81,8 @@ class Service(pulumi.ComponentResource):
         if isinstance(args.runs_on, OnDocker):
             from components.calculator.docker import service_container
 
-            self.container = service_container(name, args.role, args.settings, args.runs_on, moved)
+            self.operated = service_container(name, args.role, args.settings, args.runs_on, moved)
+            self.container = self.operated.container
             self.address = pulumi.Output.from_input(args.runs_on.container_names[args.role])
         else:
             from components.calculator.openstack import service_server

@@ -23,6 +23,7 @@ from components.calculator_bootstrap import (
     url_variable,
 )
 from components.declarations import BACKEND, FRONTEND
+from components.operations import RestoreSpec, SnapshotSpec
 from components.renderers.cloudinit import AptMirror, File
 
 if TYPE_CHECKING:
@@ -117,6 +118,10 @@ class OnDocker:
     healthcheck: HealthcheckSpec | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     """The lab's labels on every container (the service's role and tier are added)."""
+    snapshots: Mapping[str, Sequence[SnapshotSpec]] = field(default_factory=dict)
+    """Each role's declared snapshots (images committed from its container)."""
+    restores: Mapping[str, RestoreSpec] = field(default_factory=dict)
+    """Each role's restore (its container re-created from a snapshot's image)."""
 
 
 def docker_environment(settings: CalculatorSettings, docker: OnDocker, role: str) -> dict[str, str]:
@@ -151,6 +156,10 @@ class Vm:
     flavor: str
     fixed_ip: str | None = None
     """Its address on its sub-network; None = allocated by Neutron."""
+    snapshots: Sequence[SnapshotSpec] = ()
+    """Images taken from the server, each once."""
+    restore: RestoreSpec | None = None
+    """A restore from one of ``snapshots`` (rebuild or replace)."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +200,8 @@ class OnOpenStack:
     """The front end's security group's name in Neutron."""
     operator_group: str
     bootstrap: Bootstrap
+    cli_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """``OS_*`` variables for the ``openstack`` CLI the snapshots and restores run."""
 
 
 def bootstrap_spec(

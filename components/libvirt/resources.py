@@ -25,6 +25,7 @@ from components.libvirt.xml_render import (
     render_domain,
     render_network,
 )
+from components.operations import RestoreSpec, SnapshotSpec, machine_operations
 from components.renderers.cloudinit import Seed
 
 
@@ -162,6 +163,10 @@ class VmArgs:
     """The documents of the seed (its network-config is required: the management address)."""
     autostart: bool = True
     """Start the domain when libvirtd starts."""
+    snapshots: Sequence[SnapshotSpec] = ()
+    """Internal snapshots of the domain (``scripts/libvirt/snapshot.sh``), each taken once."""
+    restore: RestoreSpec | None = None
+    """A revert to one of ``snapshots`` (``scripts/libvirt/restore.sh``)."""
 
 
 SEED_SCRIPT = "seed-iso.sh"
@@ -186,6 +191,8 @@ class Vm(pulumi.ComponentResource):
     """The domain definition the stack declares."""
     macs: pulumi.Output[list[str]]
     """The NICs' MACs, in order."""
+    restored: pulumi.Output[str] | None
+    """What the domain was last restored to (``snapshot@generation``); None: no restore."""
 
     def __init__(self, name: str, args: VmArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cloudlabs:libvirt:Vm", name, None, opts)
@@ -234,7 +241,26 @@ class Vm(pulumi.ComponentResource):
             },
             child_options(self, opts, after=[disk, seed]),
         )
+        operations = machine_operations(
+            self,
+            name,
+            args.host,
+            "libvirt",
+            {"DOMAIN_NAME": args.domain_name, "OWNER": args.owner},
+            args.snapshots,
+            args.restore,
+            opts,
+            after=[domain],
+        )
         self.domain_name = domain.stdout.apply(lambda _: args.domain_name)
         self.xml = pulumi.Output.from_input(xml)
         self.macs = pulumi.Output.from_input([nic.mac for nic in args.nics])
-        self.register_outputs({"domain_name": self.domain_name, "xml": self.xml, "macs": self.macs})
+        self.restored = operations.restored
+        self.register_outputs(
+            {
+                "domain_name": self.domain_name,
+                "xml": self.xml,
+                "macs": self.macs,
+                "restored": self.restored,
+            }
+        )

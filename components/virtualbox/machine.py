@@ -13,6 +13,7 @@ import pulumi
 
 from components.children import child_options
 from components.hostexec import Host, run_script
+from components.operations import RestoreSpec, SnapshotSpec, machine_operations
 from components.virtualbox.disk import Disk
 from components.virtualbox.host import HostCheck, virtualbox_host
 from components.virtualbox.ready import ReadyLogin
@@ -117,6 +118,11 @@ class MachineArgs:
     host: Host = field(default_factory=virtualbox_host)
     """Where VBoxManage runs. (What the VM needs first, e.g. the VM serving DHCP on its
     internal network, goes in ``depends_on``.)"""
+    snapshots: Sequence[SnapshotSpec] = ()
+    """Snapshots of the VM (``scripts/virtualbox/snapshot.sh``), each taken once, after the
+    guest is ready."""
+    restore: RestoreSpec | None = None
+    """A restore to one of ``snapshots`` (``scripts/virtualbox/restore.sh``)."""
 
 
 class Machine(pulumi.ComponentResource):
@@ -128,6 +134,8 @@ class Machine(pulumi.ComponentResource):
     """The last state line of the VM (and of the wait for its guest, when there is one)."""
     console_log: pulumi.Output[str]
     """The guest's boot log (its serial console) on the VirtualBox host."""
+    restored: pulumi.Output[str] | None
+    """What the VM was last restored to (``snapshot@generation``); None: no restore."""
 
     def __init__(
         self, name: str, args: MachineArgs, opts: pulumi.ResourceOptions | None = None
@@ -171,6 +179,7 @@ class Machine(pulumi.ComponentResource):
             opts=child_options(self, opts, after=needs, delete_before_replace=True),
         )
         ready: pulumi.Output[str] = vm.stdout
+        up: list[pulumi.Resource] = [vm]
         ssh = next((f for f in args.forwards if f.name == args.wait_for_ssh), None)
         if args.wait_for_ssh is not None and ssh is None:
             raise ValueError(f"{name}: no forward named {args.wait_for_ssh!r} to wait on")
@@ -195,15 +204,29 @@ class Machine(pulumi.ComponentResource):
                 opts=child_options(self, opts, after=[vm]),
             )
             ready = wait.stdout
+            up.append(wait)
+        operations = machine_operations(
+            self,
+            name,
+            args.host,
+            "virtualbox",
+            {"VM_NAME": args.vm_name},
+            args.snapshots,
+            args.restore,
+            opts,
+            after=up,
+        )
         self.vm_name = pulumi.Output.from_input(args.vm_name)
         self.ssh_port = pulumi.Output.from_input(ssh.host_port if ssh else None)
         self.ready = ready
         self.console_log = pulumi.Output.from_input(console)
+        self.restored = operations.restored
         self.register_outputs(
             {
                 "vm_name": self.vm_name,
                 "ssh_port": self.ssh_port,
                 "ready": self.ready,
                 "console_log": self.console_log,
+                "restored": self.restored,
             }
         )

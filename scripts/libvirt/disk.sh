@@ -3,8 +3,10 @@
 # base (DISK_MODE=backing) or a full copy (DISK_MODE=copy), of DISK_SIZE_GIB GiB.
 #
 # The disk is marked as this stack's by the file DISK_PATH.cloudlabs holding OWNER.
-# create: makes a missing disk; grows a disk of this stack that is smaller than asked (never
-#         shrinks it); a disk not created by this stack is an error.
+# create: makes a missing disk; grows a disk of this stack that is smaller than asked (its
+#         internal snapshots keep their own size); a disk larger than asked is an error, since
+#         a disk never shrinks (the guest's file system would be cut); a disk not created by
+#         this stack is an error.
 # delete: removes the disk and its mark, only when they are this stack's.
 #
 # Usage: disk.sh create|delete
@@ -46,6 +48,9 @@ create() {
     if [[ -e "${DISK_PATH}" ]]; then
         ours || die "exists and was not created by ${OWNER}; remove it or choose another storage directory"
         size="$(virtual_size "${DISK_PATH}")"
+        if ((size > want)); then
+            die "the disk holds $((size / 1024 / 1024 / 1024)) GiB, more than the ${DISK_SIZE_GIB} GiB asked: a disk cannot shrink; ask for $(((size + 1073741823) / 1073741824)) GiB or more"
+        fi
         if ((size < want)); then
             log "growing to ${DISK_SIZE_GIB} GiB"
             qemu-img resize "${DISK_PATH}" "${DISK_SIZE_GIB}G" >/dev/null

@@ -22,6 +22,7 @@ from stacks.shared.benchmark import BenchmarkConfig
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.mirror import PackageMirrorSetting, cloud_init_problems
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
+from stacks.shared.operations import CloudMachine
 from stacks.shared.types import (
     UNPRIVILEGED_PORT,
     Cidr,
@@ -57,8 +58,8 @@ class BootstrapConfig(LabModel):
         yield from cloud_init_problems(self.apt_mirror, ("aptMirror",))
 
 
-class ServiceVmConfig(LabModel):
-    """One of the five VMs."""
+class ServiceVmConfig(CloudMachine):
+    """One of the five VMs, its snapshots (images) and restore."""
 
     name: HostLabel
     """The instance's name in Nova, and the guest's host name."""

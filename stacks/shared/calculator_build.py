@@ -33,9 +33,12 @@ from components.calculator_bootstrap import (
     nova_size,
 )
 from components.hostexec import ssh_command
+from components.openstack.server import snapshot_image_name
 from stacks.shared.calculator import CalculatorLabConfig, ServicesConfig, limit_values
 from stacks.shared.errors import ConfigError, Problem
 from stacks.shared.mirror import cloud_init_mirror
+from stacks.shared.openstack_build import cli_environment
+from stacks.shared.operations import export_restored
 
 CALCULATOR_PROJECT = Path(__file__).resolve().parents[2] / "calculator"
 """The calculator application's project directory in this tree (its pyproject.toml)."""
@@ -107,6 +110,8 @@ def build_calculator(
             image=own.image or config.image,
             flavor=own.flavor or config.flavor,
             fixed_ip=str(own.fixed_ip) if own.fixed_ip else None,
+            snapshots=own.snapshot_specs(),
+            restore=own.restore_spec(),
         )
 
     return Calculator(
@@ -122,14 +127,16 @@ def build_calculator(
                 front_end_group=names[0],
                 operator_group=names[1],
                 bootstrap=bootstrap(config),
+                cli_env=cli_environment() if any(services.vm(r).snapshots for r in ROLES) else {},
             ),
             settings=settings(config, services),
         ),
     )
 
 
-def export_outputs(calc: Calculator, ssh_user: str) -> None:
-    """floatingIp, url, curlCommand, sshCommand, frontEndIp, operatorIps, operatorSshCommands."""
+def export_outputs(calc: Calculator, ssh_user: str, services: ServicesConfig) -> None:
+    """floatingIp, url, curlCommand, sshCommand, frontEndIp, operatorIps, operatorSshCommands;
+    snapshotImages and restored, by VM name, for the VMs that declare snapshots or a restore."""
     fip = calc.floating_ip
     operators = {role: calc.services[role].address for role in OPERATOR_ROLES}
     pulumi.export("floatingIp", fip)
@@ -147,3 +154,11 @@ def export_outputs(calc: Calculator, ssh_user: str) -> None:
             for role, address in operators.items()
         },
     )
+    vms = {services.vm(role).name: role for role in ROLES}
+    images = {
+        name: {s.name: snapshot_image_name(name, s.name) for s in services.vm(role).snapshots}
+        for name, role in vms.items()
+        if services.vm(role).snapshots
+    }
+    pulumi.export("snapshotImages", images)
+    export_restored({name: calc.services[role].server for name, role in vms.items()})

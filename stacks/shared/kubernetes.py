@@ -27,6 +27,7 @@ from components.kubernetes import (
 from components.openstack import RuleSpec
 from components.renderers.cloudinit import AptMirror
 from stacks.shared.errors import ConfigError, KeyPath, Problem
+from stacks.shared.operations import CloudMachine
 from stacks.shared.types import (
     Cidr,
     CommandArgument,
@@ -47,8 +48,8 @@ NODE_PORT_RANGE = (30000, 32767)
 """Kubernetes' default NodePort range (kube-apiserver ``--service-node-port-range``)."""
 
 
-class NodeConfig(LabModel):
-    """One VM of the cluster."""
+class NodeConfig(CloudMachine):
+    """One VM of the cluster, its snapshots (images) and restore."""
 
     name: NodeName
     """Node name in Kubernetes, hostname and Nova instance name."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pulumi
 from pydantic import Field
@@ -28,6 +28,7 @@ from components.renderers.cloudinit import (
 )
 from stacks.shared.errors import Problem, format_path
 from stacks.shared.openstack import usable
+from stacks.shared.operations import MachinePlatform, Snapshotted
 from stacks.shared.remote import RemoteHostConfig
 from stacks.shared.types import Bridge, Cidr, HostLabel, IPv4, Mac, Name
 from stacks.shared.validation import LabModel, check
@@ -132,7 +133,8 @@ class PublicBridgeConfig(LabModel):
     """Name of the libvirt network (forward mode bridge) over it."""
 
 
-class VmConfig(LabModel):
+class VmConfig(Snapshotted):
+    PLATFORM: ClassVar[MachinePlatform] = "libvirt"
     name: HostLabel
     """The domain's name, the guest's host name and its name in the inventory."""
     role: Role

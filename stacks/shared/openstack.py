@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from stacks.shared.errors import KeyPath, Problem, format_path
+from stacks.shared.operations import CloudMachine
 from stacks.shared.types import Cidr, Description, DisplayName, HostLabel, IPv4, Name, PortRange
 from stacks.shared.validation import LabModel, check
 
@@ -129,8 +130,8 @@ class RuleConfig(LabModel):
             )
 
 
-class ServerConfig(LabModel):
-    """A VM on the lab's private network."""
+class ServerConfig(CloudMachine):
+    """A VM on the lab's private network, its snapshots (images) and restore."""
 
     name: HostLabel
     """The instance's name in Nova, and the guest's host name."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import pulumi
+
 from components.openstack import (
     Keypair,
     KeypairArgs,
@@ -83,3 +85,40 @@ def rule_specs(rules: Iterable[RuleConfig]) -> list[RuleSpec]:
         )
         for rule in rules
     ]
+
+
+# The provider's config keys the ``openstack`` CLI reads as OS_* variables.
+_CLI_KEYS = {
+    "cloud": "OS_CLOUD",
+    "authUrl": "OS_AUTH_URL",
+    "userName": "OS_USERNAME",
+    "tenantName": "OS_PROJECT_NAME",
+    "tenantId": "OS_PROJECT_ID",
+    "userDomainName": "OS_USER_DOMAIN_NAME",
+    "projectDomainName": "OS_PROJECT_DOMAIN_NAME",
+    "region": "OS_REGION_NAME",
+    "applicationCredentialId": "OS_APPLICATION_CREDENTIAL_ID",
+}
+_CLI_SECRETS = {
+    "password": "OS_PASSWORD",
+    "applicationCredentialSecret": "OS_APPLICATION_CREDENTIAL_SECRET",
+}
+
+
+def cli_environment() -> dict[str, pulumi.Input[str]]:
+    """The stack's OpenStack provider config as the CLI's OS_* variables (the password and
+    application credential secret as Pulumi secrets); keys not set are left to this machine's
+    own OS_* environment."""
+    provider = pulumi.Config("openstack")
+    env: dict[str, pulumi.Input[str]] = {}
+    for key, var in _CLI_KEYS.items():
+        value = provider.get(key)
+        if value:
+            env[var] = value
+    for key, var in _CLI_SECRETS.items():
+        secret = provider.get_secret(key)
+        if secret is not None:
+            env[var] = secret
+    if env.get("OS_AUTH_URL") or env.get("OS_CLOUD"):
+        env.setdefault("OS_IDENTITY_API_VERSION", "3")
+    return env

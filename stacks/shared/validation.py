@@ -9,7 +9,8 @@ reports every problem at once in a :class:`~stacks.shared.errors.ConfigError`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Annotated, Any, ClassVar, TypeVar, cast
+from types import UnionType
+from typing import Annotated, Any, ClassVar, TypeVar, cast, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
@@ -82,6 +83,22 @@ def _from_pydantic(error: Mapping[str, Any]) -> list[Problem]:
     return [Problem(loc, message, error.get("input"))]
 
 
+def _optional(annotation: Any) -> Any:
+    """``X`` for ``X | None``, else ``annotation`` itself."""
+    args = get_args(annotation)
+    if isinstance(annotation, UnionType) and len(args) == 2 and type(None) in args:
+        return next(a for a in args if a is not type(None))
+    return annotation
+
+
+def _list_item_model(annotation: Any) -> type[LabModel] | None:
+    """The model of the items of ``list[Model]``, None for any other annotation."""
+    if get_origin(annotation) is not list:
+        return None
+    (item,) = get_args(annotation) or (None,)
+    return item if isinstance(item, type) and issubclass(item, LabModel) else None
+
+
 def _partial(
     model: type[M],
     raw: Mapping[str, Any],
@@ -91,7 +108,8 @@ def _partial(
 ) -> M:
     """A model holding only the fields of ``raw`` that validate on their own.
 
-    Sub-models that failed are rebuilt the same way, recursively; fields that did not validate
+    Sub-models that failed (alone or as items of a list) are rebuilt the same way,
+    recursively; fields that did not validate
     are left unset, so a rule reading them raises AttributeError and is skipped. Every model
     built here is appended to ``built`` with its path, for its rules to run.
     """
@@ -110,9 +128,19 @@ def _partial(
         value = raw[key] if key in raw else raw[name]
         annotation: Any = info.annotation
         if key in failed or name in failed:
+            annotation = _optional(annotation)
             nested = isinstance(annotation, type) and issubclass(annotation, LabModel)
             if nested and isinstance(value, Mapping):
                 values[name] = _partial(annotation, value, problems, (*prefix, key), built)
+                continue
+            item = _list_item_model(annotation)
+            if item is not None and isinstance(value, list):
+                values[name] = [
+                    _partial(item, entry, problems, (*prefix, key, i), built)
+                    if isinstance(entry, Mapping)
+                    else entry
+                    for i, entry in enumerate(value)
+                ]
                 continue
             unset.append(name)
             continue

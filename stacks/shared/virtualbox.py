@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import pulumi
 from pydantic import Field
@@ -34,6 +34,7 @@ from components.virtualbox.host import HostCheck, HostCheckArgs
 from components.virtualbox.machine import colon_mac
 from components.virtualbox.ready import ReadyKey, ReadyKeyArgs, ReadyLogin
 from stacks.shared.errors import ConfigError, KeyPath, Problem, format_path
+from stacks.shared.operations import MachinePlatform, Snapshotted
 from stacks.shared.remote import RemoteHostConfig, seed_size_problems
 from stacks.shared.types import (
     Bridge,
@@ -104,7 +105,10 @@ class VboxLabConfig(LabModel):
                 )
 
 
-class VmSize(LabModel):
+class VmSize(Snapshotted):
+    """A VM's size, snapshots and restore."""
+
+    PLATFORM: ClassVar[MachinePlatform] = "virtualbox"
     cpus: int = Field(1, ge=1, le=64)
     memory_mb: int = Field(1024, ge=256, le=1048576)
     disk_gb: int = Field(10, ge=3, le=4096)
@@ -336,6 +340,8 @@ def lab_machine(
             ready=ReadyLogin(config.ssh_user, lab.ready_key),
             host_check=lab.check,
             host=lab.host,
+            snapshots=size.snapshot_specs(),
+            restore=size.restore_spec(),
         ),
         opts=opts,
     )

@@ -95,6 +95,13 @@ class FakeVBox:
             timeout=timeout,
         )
 
+    def run_update(self, res: Resource, previous: str, **env: str) -> str:
+        """``res``'s update as pulumi-command runs it: with the previous run's output in
+        ``PULUMI_COMMAND_STDOUT``; it must succeed. Its stdout."""
+        result = self.attempt(res, "update", PULUMI_COMMAND_STDOUT=previous.strip(), **env)
+        assert result.returncode == 0, f"{res.urn} update failed:\n{result.stderr}"
+        return result.stdout
+
     def run(self, res: Resource, which: str = "create", timeout: float = 60) -> str:
         """Run one of ``res``'s scripts (see :meth:`attempt`); it must succeed. Its stdout."""
         result = self.attempt(res, which, timeout)

@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 MANUAL = "https://www.virtualbox.org/manual/ch08.html"
-READ_ONLY = frozenset({"list", "showvminfo", "showmediuminfo", "--version"})
+READ_ONLY = frozenset({"list", "showvminfo", "showmediuminfo", "getextradata", "--version"})
 DEFAULT_VERSION = "7.1.4r165100"
 
 
@@ -440,6 +440,11 @@ def grammar() -> dict[str, Spec]:
         "showmediuminfo": Spec(
             f"{MANUAL}#vboxmanage-showmediuminfo", "VBoxManageDisk.cpp", (ANY,), medium_kind=True
         ),
+        # VBoxManageSnapshot.cpp handleSnapshot: the VM, then the action (see SNAPSHOT).
+        "snapshot": Spec(f"{MANUAL}#vboxmanage-snapshot", "VBoxManageSnapshot.cpp", (ANY,)),
+        # VBoxManageMisc.cpp handleSetExtraData / handleGetExtraData: <vm>|global <key> [value]
+        "setextradata": Spec(f"{MANUAL}#vboxmanage-setextradata", "VBoxManageMisc.cpp", (ANY,)),
+        "getextradata": Spec(f"{MANUAL}#vboxmanage-getextradata", "VBoxManageMisc.cpp", (ANY,)),
     }
 
 
@@ -465,6 +470,54 @@ CONTROLVM: dict[str, Take] = {
     "reboot": _shutdown,
     "natpf<N>": natpf,
 }
+
+
+# snapshot's actions (VBoxManageSnapshot.cpp handleSnapshot), each with the options it parses.
+# ``take``: RTGetOpt over --description (-description, -desc), --pause, --live, --uniquename;
+# ``delete``/``restore``: "exactly one parameter: snapshot name" (argc != 3: errorSyntax
+# "Expecting snapshot name only"); ``list``: --details, --machinereadable.
+SNAPSHOT_ACTIONS: dict[str, dict[str, Take]] = {
+    "take": {
+        "--description": ANY,
+        "-description": ANY,
+        "-desc": ANY,
+        "--pause": flag,
+        "--live": flag,
+        "--uniquename": ANY,
+    },
+    "delete": {},
+    "restore": {},
+    "restorecurrent": {},
+    "list": {"--details": flag, "--machinereadable": flag},
+}
+
+
+def _snapshot_args(args: list[str]) -> list[tuple[str, list[str]]]:
+    """``snapshot <vm>``'s action, its snapshot name and options, as handleSnapshot reads
+    them; a bad call raises :class:`Usage`."""
+    if not args:
+        raise Usage("Not enough parameters")
+    action = args.pop(0)
+    if action not in SNAPSHOT_ACTIONS:
+        raise Usage(f"snapshot: unknown action {action!r} (VBoxManageSnapshot.cpp)")
+    parsed: list[tuple[str, list[str]]] = [(action, [])]
+    if action in ("take", "delete", "restore"):
+        if not args:
+            raise Usage(
+                "Missing snapshot name" if action == "take" else "Expecting snapshot name only"
+            )
+        parsed[0] = (action, [args.pop(0)])
+        if action != "take" and args:
+            raise Usage("Expecting snapshot name only")
+    if action == "restorecurrent" and args:
+        raise Usage("Too many arguments")
+    options = SNAPSHOT_ACTIONS[action]
+    while args:
+        word = args.pop(0)
+        if word not in options:
+            raise Usage(f"snapshot {action}: unknown option {word!r} (VBoxManageSnapshot.cpp)")
+        parsed.append((word, options[word](args)))
+    return parsed
 
 
 def _numbered(table: dict[str, Any], word: str) -> tuple[str, int | None] | None:
@@ -526,6 +579,15 @@ def parse(argv: list[str]) -> Call:
             raise Usage(f"controlvm: unknown action {args[0]!r} ({spec.section})")
         action = args.pop(0)
         options.append((action, CONTROLVM[found[0]](args)))
+    if command == "snapshot":
+        return Call(command, positionals, _snapshot_args(args))
+    if command in ("setextradata", "getextradata"):
+        # <vm>|global <key|enumerate> [value]: the key, and for setextradata an optional value
+        # (none deletes the key)
+        most = 2 if command == "setextradata" else 1
+        if not args or len(args) > most:
+            raise Usage(f"{command}: expected a key{' and a value' if most == 2 else ''}")
+        return Call(command, positionals + args, [])
     while args:
         word = args.pop(0)
         found = _numbered(spec.options, word)
@@ -1084,6 +1146,86 @@ class VirtualBox:
                 "Current installed Guest Additions don't support shutting down the guest."
             )
 
+    # --- snapshots and extra data ---------------------------------------------------------
+
+    def do_snapshot(self, call: Call) -> None:
+        """handleSnapshot: LockMachine(Shared) (a running VM's session is joined), then the
+        action. Snapshots are kept flat, in the order taken; each remembers the settings and
+        whether the VM ran (an online snapshot restores to ``saved``)."""
+        vm = self.vm(call.positionals[0])
+        name = self.name_of(vm)
+        if vm["state"] not in RUNNING and self.now < vm.get("locked_until", 0.0):
+            raise Locked(
+                name, '"LockMachine(a->session, LockType_Shared)" (VBoxManageSnapshot.cpp)'
+            )
+        action, values = call.options[0]
+        snaps: list[dict[str, Any]] = vm.setdefault("snapshots", [])
+        if action == "list":
+            if not snaps:
+                # "This machine does not have any snapshots", RTEXITCODE_FAILURE
+                self.out.append("This machine does not have any snapshots")
+                raise Failure("This machine does not have any snapshots (wording)")
+            if call.opt("--machinereadable") is not None:
+                for i, snap in enumerate(snaps):
+                    suffix = "" if i == 0 else "-" + "-".join(["1"] * i)
+                    self.out += [f'SnapshotName{suffix}="{snap["name"]}"',
+                                 f'SnapshotUUID{suffix}="{snap["uuid"]}"']  # fmt: skip
+                self.out += [f'CurrentSnapshotName="{snaps[-1]["name"]}"',
+                             f'CurrentSnapshotUUID="{snaps[-1]["uuid"]}"']  # fmt: skip
+            else:
+                self.out += [f"   Name: {s['name']} (UUID: {s['uuid']})" for s in snaps]
+            return
+        if action == "take":
+            if vm["state"] not in ("poweroff", "aborted", "running", "paused", *SAVED):
+                raise Failure(f"Invalid machine state: {vm['state']} (wording)")
+            snap = {
+                "name": values[0],
+                "uuid": str(uuid.uuid4()),
+                "description": (call.opt("--description") or call.opt("-description") or [""])[0],
+                "online": vm["state"] in RUNNING,
+                "live": call.opt("--live") is not None,
+                "settings": {k: vm[k] for k in ("cpus", "memory")},
+            }
+            snaps.append(snap)
+            self.out += ["0%...10%...20%...30%...40%...50%...60%...70%...80%...90%...100%",
+                         f"Snapshot taken. UUID: {snap['uuid']}"]  # fmt: skip
+            return
+        found = [s for s in snaps if s["name"] == values[0]] if values else snaps[-1:]
+        if not found:
+            # SessionMachine::FindSnapshot: VBOX_E_OBJECT_NOT_FOUND
+            raise Failure(f"Could not find a snapshot named '{values[0] if values else ''}'")
+        snap = found[0]
+        verb = "Deleting" if action == "delete" else "Restoring"
+        self.out.append(f"{verb} snapshot '{snap['name']}' ({snap['uuid']})")
+        if action == "delete":
+            snaps.remove(snap)
+            return
+        # SessionMachine::restoreSnapshot: refused while the machine is online
+        if vm["state"] in RUNNING:
+            raise Failure(
+                "Cannot delete the current state of the running machine "
+                f"(machine state: {vm['state'].capitalize()})"
+            )
+        vm.update(snap["settings"])
+        vm["state"] = "saved" if snap["online"] else "poweroff"
+        vm["since"] = self.now
+        vm["current_snapshot"] = snap["name"]
+
+    def do_setextradata(self, call: Call) -> None:
+        vm = self.vm(call.positionals[0])
+        data: dict[str, str] = vm.setdefault("extradata", {})
+        key, *value = call.positionals[1:]
+        if value and value[0]:
+            data[key] = value[0]
+        else:  # no value (or an empty one) removes the key
+            data.pop(key, None)
+
+    def do_getextradata(self, call: Call) -> None:
+        vm = self.vm(call.positionals[0])
+        value = vm.get("extradata", {}).get(call.positionals[1])
+        # handleGetExtraData: "Value: %ls" or "No value set!"
+        self.out.append(f"Value: {value}" if value else "No value set!")
+
     def do_discardstate(self, call: Call) -> None:
         vm = self.vm(call.positionals[0])
         # handleDiscardState: LockMachine(Write), then DiscardSavedState
@@ -1194,7 +1336,8 @@ def main(argv: list[str]) -> int:
             _log(log_path, entry)
             print(f"VBoxManage: error: {exc}", file=sys.stderr)
             return 1
-        entry["mutating"] = call.command not in READ_ONLY
+        listing = call.command == "snapshot" and call.options[0][0] == "list"
+        entry["mutating"] = call.command not in READ_ONLY and not listing
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
         box = VirtualBox(state)
         try:

@@ -198,6 +198,45 @@ def test_check_sh_fails_while_an_operator_is_down(lab: Lab, tmp_path: Path) -> N
     ], checked.summary()
 
 
+def test_an_operator_s_snapshot_and_restore_keep_the_calculator_computing(lab: Lab) -> None:
+    """``containers.sum``: a snapshot committed from the running operator, a restore that
+    re-creates it from that image (same name, alias, environment, user, health check): the
+    front end computes through it; the same config again changes nothing; without the keys the
+    snapshot's image is deleted and the container runs the lab's image again."""
+    name, url = lab.name("sum"), lab.run.outputs["url"]
+    snapshots = [{"name": "serving", "description": "sum answering"}]
+
+    def declaring(**keys: Any) -> StackRun:
+        return run_program({**lab.config, K + "containers": {"sum": keys}}, stack="dev")
+
+    assert lab.engine.update(declaring(snapshots=snapshots)) == [
+        "create dev-sum-snapshot-serving-commit"
+    ]
+    image = f"cloudlabs-snapshot/{name}:serving"
+    image_id = docker("image", "inspect", "--format", "{{.Id}}", image).strip()
+    restore = {"snapshot": "serving", "generation": 1}
+    done = lab.engine.update(declaring(snapshots=snapshots, restore=restore))
+    assert done == ["create dev-sum-restore-tag", "replace dev-sum-container"], done
+    info = lab.inspect("sum")
+    assert info["Image"] == image_id
+    assert info["Config"]["Labels"]["org.cloudlabs.restore-generation"] == "1"
+    assert info["Config"]["User"] == "10001:10001" and info["HostConfig"]["ReadonlyRootfs"]
+    wait_healthy(lab)
+    assert post(url, "(5+6)*2") == "result = 22"
+    assert lab.engine.update(declaring(snapshots=snapshots, restore=restore)) == []
+
+    done = lab.engine.update(declaring())
+    assert sorted(done) == [
+        "delete dev-sum-restore-tag",
+        "delete dev-sum-snapshot-serving-commit",
+        "replace dev-sum-container",
+    ], done
+    gone = subprocess.run(["docker", "image", "inspect", image], capture_output=True)
+    assert gone.returncode != 0, f"{image} is still there"
+    wait_healthy(lab)
+    assert post(url, "(5+6)*2") == "result = 22"
+
+
 def test_clean_up_leaves_nothing(lab: Lab) -> None:
     image = lab.config[K + "image"]
     built = list(lab.engine.images)

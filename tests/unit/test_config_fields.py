@@ -61,6 +61,9 @@ FREE_TEXT: dict[str, frozenset[str]] = {
     "openstack-k8s:nodes.flavor": NAME_TEXT,
     # A security group rule's description (Neutron's): one line of any text.
     "openstack-vm:extraRules[*].description": NAME_TEXT,
+    # A snapshot's description (docker commit's message, VirtualBox's, libvirt's, an image
+    # property): one line of any text.
+    "*:*.snapshots[*].description": NAME_TEXT,
     # The app container's command, in exec form (no shell reads it): any argument.
     "openstack-k8s:app.command[*]": ALL,
 }

@@ -179,7 +179,10 @@ def test_outputs(run: StackRun, shipped: dict) -> None:
         "snapshotImage",
         "nanoImage",
         "sshCommand",
+        "snapshots",
+        "restored",
     }
+    assert out["snapshots"] == {} and out["restored"] == {}
     for ct in ("ct1", "ct2", "ct3"):
         assert out[f"{ct}Ip"] == container(run, ct).state["networkDatas"][0]["ipAddress"]
     assert out["snapshotImageId"] == run.one(COMMAND, SNAPSHOT).state["stdout"]

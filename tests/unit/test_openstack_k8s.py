@@ -344,7 +344,9 @@ def test_outputs_say_how_to_reach_the_cluster(run: StackRun) -> None:
         "clusterReadyCommand",
         "kubeconfigCommand",
         "nodePortUrls",
+        "restored",
     }
+    assert out["restored"] == {}
     fips = out["floatingIps"]
     assert sorted(fips) == ["master", "worker1", "worker2"]
     assert len(set(fips.values())) == 3

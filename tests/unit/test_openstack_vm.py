@@ -99,7 +99,8 @@ def test_floating_ip_association_is_destroyed_before_the_router_interface(run: S
 
 def test_outputs_say_how_to_reach_the_vm(run: StackRun, shipped: dict) -> None:
     out = run.outputs
-    assert set(out) == {"floatingIp", "fixedIp", "sshCommand"}
+    assert set(out) == {"floatingIp", "fixedIp", "sshCommand", "snapshotImages", "restored"}
+    assert out["snapshotImages"] == {} and out["restored"] == {}
     ipaddress.IPv4Address(out["floatingIp"])
     assert out["fixedIp"] == shipped["cloud-labs:server"]["fixedIp"]
     assert re.fullmatch(r"ssh ubuntu@\d+\.\d+\.\d+\.\d+", out["sshCommand"])
