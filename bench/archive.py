@@ -3,11 +3,11 @@ guest receives, by cloud-init (``write_files``) or piped over ``ssh``/``docker e
 
 from __future__ import annotations
 
-import base64
 from importlib import resources
 from typing import Any
 
 from components.calculator_bootstrap import package_archive
+from components.renderers.cloudinit import File, Files, Packages, binary_file
 
 RUNNER_FILES = (
     "__init__.py",
@@ -50,25 +50,28 @@ def guest_packages() -> list[str]:
     return ["python3", *package_names(packages_text())]
 
 
+def guest_files() -> list[File]:
+    """The runner zip and the ``cloudlabs-bench`` command, as cloud-init ``write_files``."""
+    return [
+        binary_file(ARCHIVE_PATH, runner_archive()),
+        File(COMMAND_PATH, COMMAND, "0755"),
+    ]
+
+
+def guest_suite(enabled: bool, runner: bool = True) -> tuple[list[File], list[str]]:
+    """What a lab with ``benchmark.enabled`` adds to each guest's user-data: its files and its
+    packages (merged into the lab's own ``Files`` and ``Packages`` parts); nothing when off.
+
+    Without ``runner``, the packages alone: for a guest whose user-data has no room for the
+    runner zip under Nova's limit (the calculator labs, which carry the calculator's own);
+    ``scripts/bench.sh`` sends the runner on standard input at every run anyway."""
+    if not enabled:
+        return [], []
+    return (guest_files() if runner else []), guest_packages()
+
+
 def cloud_config_fragment() -> dict[str, Any]:
-    """The part of a guest's ``#cloud-config`` that delivers the suite (a lab merges its
-    ``packages`` and ``write_files`` lists into its own): the packages, the runner zip
-    (base64) and the ``cloudlabs-bench`` command."""
-    return {
-        "packages": guest_packages(),
-        "write_files": [
-            {
-                "path": ARCHIVE_PATH,
-                "encoding": "b64",
-                "content": base64.b64encode(runner_archive()).decode("ascii"),
-                "owner": "root:root",
-                "permissions": "0644",
-            },
-            {
-                "path": COMMAND_PATH,
-                "content": COMMAND,
-                "owner": "root:root",
-                "permissions": "0755",
-            },
-        ],
-    }
+    """The part of a guest's ``#cloud-config`` that delivers the suite: the packages, the
+    runner zip (base64) and the ``cloudlabs-bench`` command."""
+    files, packages = guest_suite(True)
+    return {**Packages(packages).document(), **Files(files).document()}

@@ -250,6 +250,10 @@ def run_lab(
         if result.doc is not None:
             text = json.dumps(result.doc, indent=1) + "\n"
             (directory / entry["file"]).write_text(text, encoding="utf-8")
+            for name, outcome in (result.doc.get("benchmarks") or {}).items():
+                if outcome.get("error"):
+                    error = outcome["error"]
+                    print(f"bench: {target.name}: {name} failed: {error}", file=log, flush=True)
         else:
             entry["error"] = f"exit status {result.status}: {result.stderr.strip()[-2000:]}"
             print(f"bench: {target.name}: no document: {entry['error']}", file=log, flush=True)

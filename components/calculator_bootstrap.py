@@ -115,6 +115,8 @@ class BootstrapSpec:
     """Refresh the package index before installing (``apt-get update``)."""
     apt_mirror: AptMirror | None = None
     """The primary apt mirror (Debian/Ubuntu images); None keeps the image's own."""
+    files: Sequence[File] = ()
+    """More files written on first boot (the benchmark suite's, when the lab has it)."""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -209,6 +211,7 @@ def user_data_parts(spec: BootstrapSpec, package: CalculatorPackage) -> list[Par
                 File(env_path(package.unit_template, spec.role), render_env(spec, package)),
                 File(f"{UNIT_DIR}/{UNIT_TEMPLATE}", package.unit_template),
                 File(f"{UNIT_DIR}/{UNIT_TEMPLATE}.d/cloudlabs.conf", DROP_IN),
+                *spec.files,
             ]
         ),
         Commands(

@@ -32,6 +32,7 @@ from components.libvirt import (
 )
 from components.libvirt.inventory import InventoryHost, render_inventory, ssh_command
 from components.renderers.cloudinit import Login, Seed
+from stacks.shared.benchmark import BenchmarkConfig
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import ConfigError, Problem
 from stacks.shared.libvirt import (
@@ -83,6 +84,7 @@ class LibvirtHostConfig(LabModel):
     autostart: bool = True
     allow_undersized: bool = False
     """Accept VMs below their role's minimum memory/disk (lifecycle tests, demos)."""
+    benchmark: BenchmarkConfig = BenchmarkConfig()
 
     @check
     def _networks_distinct(self) -> Iterator[Problem]:
@@ -125,7 +127,8 @@ def build(config: LibvirtHostConfig) -> None:
     nat, mgmt, public = config.nat_network, config.management_network, config.public_bridge
     login = Login(config.ssh_user, [config.ssh_public_key], disable_root=True)
     nics = {vm.name: guest_nics(vm, nat, mgmt, public) for vm in config.vms}
-    seeds = {vm.name: seed(vm, nics[vm.name], login, owner) for vm in config.vms}
+    bench = config.benchmark.enabled
+    seeds = {vm.name: seed(vm, nics[vm.name], login, owner, bench) for vm in config.vms}
     check_seeds(config, host, seeds, owner)
     first: list[pulumi.Resource] = []
     if config.host_preparation.enabled:

@@ -30,6 +30,7 @@ from components.openstack import (
     Server,
     ServerArgs,
 )
+from stacks.shared.benchmark import BenchmarkConfig
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.kubernetes import (
@@ -84,6 +85,7 @@ class OpenStackK8sConfig(LabModel):
     apt_mirror: PackageMirrorSetting = None
     """The primary apt mirror of the image's distribution the nodes install their packages from
     (its URL, or ``url`` with the ``key`` it is signed with); omitted = the image's own."""
+    benchmark: BenchmarkConfig = BenchmarkConfig()
 
     @check
     def _mirror_checked(self) -> Iterator[Problem]:
@@ -167,6 +169,7 @@ def build(config: OpenStackK8sConfig) -> None:
         config.app,
         config.ssh_user,
         cloud_init_mirror(config.apt_mirror),
+        config.benchmark.enabled,
     )
     check_user_data_size("openstack-k8s", boot)
     external = external_network(config.external_network)

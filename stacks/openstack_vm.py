@@ -19,6 +19,7 @@ from components.openstack import (
     ServerArgs,
 )
 from components.openstack.server import snapshot_image_name
+from stacks.shared.benchmark import BenchmarkConfig, suite_user_data
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import Problem
 from stacks.shared.openstack import NetworkConfig, RuleConfig, ServerConfig, fixed_ip_problems
@@ -53,6 +54,7 @@ class OpenStackVmConfig(LabModel):
     extra_rules: list[RuleConfig] = []
     """More ingress rules for the VM's security group (beyond ICMP and SSH)."""
     server: ServerConfig
+    benchmark: BenchmarkConfig = BenchmarkConfig()
 
     @check
     def _server_address(self) -> Iterator[Problem]:
@@ -60,6 +62,7 @@ class OpenStackVmConfig(LabModel):
 
 
 def build(config: OpenStackVmConfig) -> None:
+    user_data = suite_user_data("openstack-vm", config.benchmark)
     external = external_network(config.external_network)
     net = config.network
     keypair = lab_keypair("vm", config)
@@ -90,6 +93,7 @@ def build(config: OpenStackVmConfig) -> None:
             fixed_ip=str(config.server.fixed_ip) if config.server.fixed_ip else None,
             security_group_ids=[group.group_id],
             key_pair=keypair.name,
+            user_data=user_data,
             floating_ip_pool=config.external_network if config.server.floating_ip else None,
             snapshots=config.server.snapshot_specs(),
             restore=config.server.restore_spec(),

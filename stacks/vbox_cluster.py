@@ -29,6 +29,7 @@ from components.virtualbox.guests import (
     node_seed,
     template_seed,
 )
+from stacks.shared.benchmark import BenchmarkConfig
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.mirror import PackageMirrorSetting, cloud_init_mirror, cloud_init_problems
@@ -94,11 +95,6 @@ class RedisConfig(LabModel):
     node: HostLabel = "node01"
     """The node running redis-server, bound to its address on the lab network."""
     port: Port = 6379
-
-
-class BenchmarkConfig(LabModel):
-    enabled: bool = False
-    """Install a benchmark script (sysbench CPU/memory, fio disk) on master and the nodes."""
 
 
 class VboxClusterConfig(VboxLabConfig):

@@ -15,6 +15,7 @@ from pydantic import Field
 from components.renderers.cloudinit import Login, Seed
 from components.virtualbox import AdapterMacs, Disk, DiskArgs, Machine, PortForward
 from components.virtualbox.guests import nat_seed
+from stacks.shared.benchmark import BenchmarkConfig
 from stacks.shared.catalogue import Lab
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.operations import export_restored
@@ -52,6 +53,7 @@ class VboxNatConfig(VboxLabConfig):
     work_dir: HostPath = "~/cloudlabs-vbox/vbox-nat"
     vm: NatVmConfig = NatVmConfig(name="lab-vm", ssh_port=2222, disk_gb=10)
     clone: CloneVmConfig = CloneVmConfig(name="lab-vm-clone", ssh_port=2223)
+    benchmark: BenchmarkConfig = BenchmarkConfig()
     """The second VM, on a clone of ``vm``'s disk."""
 
     @check
@@ -78,10 +80,10 @@ class VboxNatConfig(VboxLabConfig):
         return [(("vm", "diskGb"), self.vm.disk_gb)]
 
 
-def _seed(vm: NatVmConfig) -> Callable[[Login], Seed]:
+def _seed(vm: NatVmConfig, benchmark: bool) -> Callable[[Login], Seed]:
     """The VM's seed, for a login."""
     macs = AdapterMacs.of(vm.name)
-    return lambda login: nat_seed(vm.name, login, macs)
+    return lambda login: nat_seed(vm.name, login, macs, benchmark)
 
 
 def _machine(
@@ -100,7 +102,7 @@ def _machine(
         vm.name,
         vm,
         disk,
-        _seed(vm),
+        _seed(vm, config.benchmark.enabled),
         nat_mac=macs.nat,
         forwards=[PortForward("ssh", vm.ssh_port, 22)],
         opts=pulumi.ResourceOptions(depends_on=after),
@@ -108,7 +110,11 @@ def _machine(
 
 
 def build(config: VboxNatConfig) -> None:
-    check_seeds("vbox-nat", config, [(vm.name, _seed(vm)) for vm in (config.vm, config.clone)])
+    check_seeds(
+        "vbox-nat",
+        config,
+        [(vm.name, _seed(vm, config.benchmark.enabled)) for vm in (config.vm, config.clone)],
+    )
     lab = lab_host(config)
     host = lab.host
     disks = f"{config.work_dir}/disks"

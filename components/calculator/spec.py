@@ -24,7 +24,7 @@ from components.calculator_bootstrap import (
 )
 from components.declarations import BACKEND, FRONTEND
 from components.operations import RestoreSpec, SnapshotSpec
-from components.renderers.cloudinit import AptMirror
+from components.renderers.cloudinit import AptMirror, File
 
 if TYPE_CHECKING:
     from components.docker import HealthcheckSpec
@@ -173,6 +173,8 @@ class Bootstrap:
     package_update: bool = True
     apt_mirror: AptMirror | None = None
     """The primary apt mirror of the image's distribution; None = the image's own."""
+    files: Sequence[File] = ()
+    """More files every VM gets (the benchmark suite's)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,7 @@ def bootstrap_spec(
         packages=tuple(bootstrap.packages),
         package_update=bootstrap.package_update,
         apt_mirror=bootstrap.apt_mirror,
+        files=tuple(bootstrap.files),
     )
 
 

@@ -68,6 +68,10 @@ class BootstrapSpec:
     """How long the master waits for every node (and a worker for the API server)."""
     apt_mirror: AptMirror | None = None
     """The primary apt mirror of the image's distribution; None: the image's own."""
+    extra_files: tuple[File, ...] = ()
+    """More files every node gets (the benchmark suite's)."""
+    extra_packages: tuple[str, ...] = ()
+    """More distribution packages every node installs (the benchmark suite's)."""
 
 
 def render_env(values: Mapping[str, str]) -> str:
@@ -122,8 +126,8 @@ def _document(boot: BootstrapSpec, node: NodeSpec, files: list[File]) -> str:
     return render_user_data(
         Hostname(node.name),
         boot.apt_mirror,
-        Packages(["apt-transport-https", "ca-certificates", "curl", "gpg"]),
-        Files([*kernel, *files, script]),
+        Packages(["apt-transport-https", "ca-certificates", "curl", "gpg", *boot.extra_packages]),
+        Files([*kernel, *files, script, *boot.extra_files]),
         Commands([[BOOTSTRAP_PATH]]),
     )
 

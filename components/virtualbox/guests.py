@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.archive import guest_suite
 from components.renderers.cloudinit import (
     AptMirror,
     Commands,
@@ -41,15 +42,13 @@ from components.virtualbox.machine import AdapterMacs, colon_mac
 ROOT = Path(__file__).resolve().parents[2]
 COUNTER_APP = ROOT / "apps" / "counter" / "counter.py"
 """The request counter the nodes run."""
-BENCHMARK_SCRIPT = ROOT / "scripts" / "virtualbox" / "benchmark.sh"
-"""Installed as ``cloudlabs-benchmark`` on every VM when the benchmark is enabled."""
-BENCHMARK_PACKAGES = ("sysbench", "fio")
 SHARED = "/shared"
 """master's NFS export, mounted at the same path on the nodes."""
 NODE_PORTS = {22: "sshd", 53: "systemd-resolved (DNS)", 111: "rpcbind (nfs-common)"}
 """Ports the nodes' own services listen on: the counter app and Redis need others."""
-FILE_KEYS = ("path", "content", "permissions", "owner")
-"""The key order of these guests' files in their user-data: a changed byte is a new seed ISO."""
+FILE_KEYS = ("path", "content", "permissions", "owner", "encoding")
+"""The key order of these guests' files in their user-data: a changed byte is a new seed ISO
+(``encoding`` only on base64 files, which the others do not have)."""
 
 
 @dataclass(frozen=True)
@@ -133,20 +132,17 @@ def _user_data(
     )
 
 
-def nat_seed(name: str, login: Login, macs: AdapterMacs) -> Seed:
-    """A VM with its NAT adapter only (vbox-nat)."""
+def nat_seed(name: str, login: Login, macs: AdapterMacs, benchmark: bool = False) -> Seed:
+    """A VM with its NAT adapter only (vbox-nat); with ``benchmark``, the suite too."""
     nat = Nic(id="nat", mac=colon_mac(macs.nat), dhcp4=True, dhcp_identifier="mac")
-    return guest_seed(
-        name, _user_data(login, name, (), (), (), True), render_network_config([nat], netplan=True)
-    )
+    files, packages = guest_suite(benchmark)
+    user_data = _user_data(login, name, files, packages, (), True)
+    return guest_seed(name, user_data, render_network_config([nat], netplan=True))
 
 
 def _benchmark(cluster: Cluster) -> tuple[list[File], list[str]]:
-    """The benchmark script and its packages, when enabled (every VM gets them)."""
-    if not cluster.benchmark:
-        return [], []
-    script = File("/usr/local/bin/cloudlabs-benchmark", BENCHMARK_SCRIPT.read_text(), "0755")
-    return [script], list(BENCHMARK_PACKAGES)
+    """The benchmark suite's files and packages, when enabled (every VM gets them)."""
+    return guest_suite(cluster.benchmark)
 
 
 def template_seed(cluster: Cluster, name: str) -> Seed:

@@ -18,6 +18,7 @@ from calculator.config import ConfigError as CalculatorConfigError
 from calculator.expr import MAX_DEPTH_CEILING
 from components.calculator import LIMITS
 from components.calculator_bootstrap import FRONT_END
+from stacks.shared.benchmark import BenchmarkConfig
 from stacks.shared.errors import KeyPath, Problem
 from stacks.shared.mirror import PackageMirrorSetting, cloud_init_problems
 from stacks.shared.openstack import NetworkConfig, fixed_ip_problems
@@ -179,6 +180,7 @@ class CalculatorLabConfig(LabModel):
     flavor: DisplayName
     """Nova flavor of every VM."""
     bootstrap: BootstrapConfig = BootstrapConfig()
+    benchmark: BenchmarkConfig = BenchmarkConfig()
     limits: Limits = {}
     """Further settings of every service, by the calculator's variable name."""
 

@@ -12,6 +12,7 @@ from typing import Literal
 import pulumi
 from pydantic import Field
 
+from bench.archive import guest_suite
 from components.calculator_bootstrap import USER_DATA_LIMIT, nova_size
 from components.kubernetes import (
     API_PORT,
@@ -251,8 +252,11 @@ def bootstrap_spec(
     app: AppConfig,
     ssh_user: str,
     apt_mirror: AptMirror | None = None,
+    benchmark: bool = False,
 ) -> BootstrapSpec:
-    """What the nodes' user-data is rendered from."""
+    """What the nodes' user-data is rendered from (with ``benchmark``, the suite's files and
+    packages on every node)."""
+    files, packages = guest_suite(benchmark)
     return BootstrapSpec(
         cluster=ClusterSpec(
             version=k8s.version,
@@ -282,4 +286,6 @@ def bootstrap_spec(
         ssh_user=ssh_user,
         ready_timeout_seconds=k8s.ready_timeout_minutes * 60,
         apt_mirror=apt_mirror,
+        extra_files=tuple(files),
+        extra_packages=tuple(packages),
     )

@@ -11,12 +11,15 @@ from typing import ClassVar, Literal
 import pulumi
 from pydantic import Field
 
+from bench.archive import guest_suite
 from components.hostexec import Host
 from components.libvirt import NetworkSpec, libvirt_host
 from components.renderers.cloudinit import (
+    Files,
     Hostname,
     Login,
     Nic,
+    Packages,
     Seed,
     content_instance_id,
     render_meta_data,
@@ -330,11 +333,18 @@ def guest_nics(
     return nics
 
 
-def seed(vm: VmConfig, nics: Sequence[Nic], login: Login, owner: str) -> Seed:
-    """The VM's cloud-init documents. The instance id follows the other two (and the stack),
-    so a changed document is applied at the guest's next boot."""
+def seed(
+    vm: VmConfig, nics: Sequence[Nic], login: Login, owner: str, benchmark: bool = False
+) -> Seed:
+    """The VM's cloud-init documents (with ``benchmark``, the suite's files and packages). The
+    instance id follows the other two (and the stack), so a changed document is applied at the
+    guest's next boot."""
+    files, packages = guest_suite(benchmark)
     user_data = render_user_data(
-        Hostname(vm.name, preserve_hostname=None, manage_etc_hosts=True), login
+        Hostname(vm.name, preserve_hostname=None, manage_etc_hosts=True),
+        login,
+        Files(files),
+        Packages(packages),
     )
     network_config = render_network_config(nics)
     instance = content_instance_id(vm.name, owner + user_data + network_config)

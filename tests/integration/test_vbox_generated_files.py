@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bench.archive import COMMAND_PATH
 from tests.harness import StackRun, run_program, run_stack_file
 from tests.validators import assert_cloud_config_valid, assert_shell_snippet_clean, require
 
@@ -159,12 +160,10 @@ def test_exports_line_follows_exports_grammar(runs: dict[str, StackRun]) -> None
     assert match.group(3) == "rw,sync,no_root_squash,no_subtree_check"
 
 
-def test_benchmark_script_is_shellcheck_clean(runs: dict[str, StackRun]) -> None:
+def test_benchmark_command_is_shellcheck_clean(runs: dict[str, StackRun]) -> None:
     files = files_of(seeds(runs["vbox-cluster-benchmark"])["master-seed-iso"])
-    assert_shell_snippet_clean(files["/usr/local/bin/cloudlabs-benchmark"])
-    assert "/usr/local/bin/cloudlabs-benchmark" not in files_of(
-        seeds(runs["vbox-cluster"])["master-seed-iso"]
-    )
+    assert_shell_snippet_clean(files[COMMAND_PATH], shell="sh")
+    assert COMMAND_PATH not in files_of(seeds(runs["vbox-cluster"])["master-seed-iso"])
 
 
 # An A query for argv[1] sent to 127.0.0.1:53 (retried while dnsmasq starts); prints the

@@ -22,7 +22,7 @@ from stacks.shared.catalogue import LABS
 from tests.config_walk import FULL
 from tests.harness import StackRun, rejected, run_program
 
-NOVA = {"openstack-calculator", "openstack-naas", "openstack-k8s"}
+NOVA = {"openstack-vm", "openstack-calculator", "openstack-naas", "openstack-k8s"}
 """The labs whose user-data goes to Nova (the others' goes into a NoCloud seed ISO)."""
 
 
