@@ -13,7 +13,6 @@ pings every host of the stack's inventory output. Then the deletes: nothing of t
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -23,8 +22,6 @@ from typing import Any
 
 import pytest
 
-from bench.archive import guest_packages
-from tests.bench_run import assert_comparison, run_bench_sh
 from tests.check_run import run_check_sh
 from tests.guests import (
     NETNS,
@@ -171,8 +168,6 @@ def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:
         boot(list(guests.values()))
         check_guests(stack, guests)
         check_sh_on_the_guests(stack, tmp_path / "checks")
-        compute = next(vm["name"] for vm in stack.vms if vm["role"] == "compute")
-        bench_on_a_guest(stack, guests[compute], tmp_path / "bench")
     finally:
         for guest in guests.values():
             guest.console.close()
@@ -282,46 +277,3 @@ def check_sh_on_the_guests(stack: Stack, directory: Path) -> None:
     expected = [name for name in names if gateway["name"] in name]
     assert len(expected) == 4 + len(stack.vms) - 1, expected
     assert down.failed == expected, down.summary()
-
-
-MIRROR_SOURCES = "/etc/apt/cloudlabs-mirror.list"
-APT_FROM_MIRROR = f"-o Dir::Etc::SourceList={MIRROR_SOURCES} -o Dir::Etc::SourceParts=/nonexistent"
-"""apt on a guest with the package mirror as its only source."""
-
-
-def bench_on_a_guest(stack: Stack, guest: Guest, directory: Path) -> None:
-    """The benchmark suite's packages from the mirror on one VM, then ``scripts/bench.sh
-    --quick`` with the stack's ssh command (and the test's key), inside the namespace: this
-    machine and the VM each write a complete, valid document; the report's table has every
-    benchmark and its plot one bar per figure of the VM's."""
-    directory.mkdir()
-    gateway = "10.0.0.1"
-    key_url = f"http://{gateway}:{stack.mirror.port}/cloudlabs-mirror.asc"
-    key = "/etc/apt/keyrings/cloudlabs-mirror.asc"
-    source = f"deb [signed-by={key}] {stack.mirror.url(gateway)} {stack.mirror.suite} main"
-    guest.ssh(
-        " && ".join(
-            [
-                "sudo install -d -m 0755 /etc/apt/keyrings",
-                f"sudo curl -fsS --max-time 30 -o {key} {shlex.quote(key_url)}",
-                f"echo {shlex.quote(source)} | sudo tee {MIRROR_SOURCES} >/dev/null",
-                f"sudo apt-get {APT_FROM_MIRROR} -q update",
-                f"sudo DEBIAN_FRONTEND=noninteractive apt-get {APT_FROM_MIRROR} -q -y install "
-                + shlex.join(guest_packages()),
-            ]
-        ),
-        timeout=1200,
-    )
-    command = shlex.split(stack.run.outputs["sshCommands"][guest.name])
-    with_key = shlex.join([command[0], "-i", str(stack.key.path), *command[1:]])
-    outputs = directory / "outputs.json"
-    outputs.write_text(json.dumps({"sshCommands": {guest.name: with_key}}))
-    netns = ("ip", "netns", "exec", NETNS)
-    loaded = run_bench_sh(
-        "guests-bench", "libvirt-host", outputs, directory / "results", prefix=netns
-    )
-    assert_comparison(loaded, guest.name)
-    machine = loaded.docs[guest.name]["machine"]
-    assert machine["hostname"] == guest.name
-    assert machine["cores"] == 1
-    assert machine["virtualization_vm"] == "qemu"
