@@ -206,6 +206,7 @@ class Vm(pulumi.ComponentResource):
                 "DISK_SIZE_GIB": str(args.disk_size_gib),
                 "DISK_MODE": args.disk_mode,
                 "OWNER": args.owner,
+                "DOMAIN_NAME": args.domain_name,
             },
             child_options(self, opts),
         )

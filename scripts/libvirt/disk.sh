@@ -6,11 +6,13 @@
 # create: makes a missing disk; grows a disk of this stack that is smaller than asked (its
 #         internal snapshots keep their own size); a disk larger than asked is an error, since
 #         a disk never shrinks (the guest's file system would be cut); a disk not created by
-#         this stack is an error.
+#         this stack is an error. The disk of a running domain (DOMAIN_NAME) is grown live
+#         (`virsh blockresize`): QEMU holds its image; the guest sees the new size at once.
 # delete: removes the disk and its mark, only when they are this stack's.
 #
 # Usage: disk.sh create|delete
-# Environment: DISK_PATH, BASE_PATH, DISK_SIZE_GIB, DISK_MODE (backing|copy), OWNER
+# Environment: DISK_PATH, BASE_PATH, DISK_SIZE_GIB, DISK_MODE (backing|copy), OWNER,
+#              DOMAIN_NAME (the VM using the disk), LIBVIRT_URI (qemu:///system)
 set -euo pipefail
 
 ACTION="${1:-create}"
@@ -21,6 +23,12 @@ log() { printf '[disk %s] %s\n' "${DISK_PATH}" "$*" >&2; }
 die() {
     log "ERROR: $*"
     exit 1
+}
+LIBVIRT_URI="${LIBVIRT_URI:-qemu:///system}"
+# in_use: the disk's domain is running (QEMU holds the image).
+in_use() {
+    [[ -n "${DOMAIN_NAME:-}" ]] &&
+        [[ "$(virsh -q -c "${LIBVIRT_URI}" domstate "${DOMAIN_NAME}" 2>/dev/null)" == "running" ]]
 }
 ours() { [[ -f "${MARK}" ]] && [[ "$(head -n 1 "${MARK}")" == "${OWNER}" ]]; }
 
@@ -52,8 +60,14 @@ create() {
             die "the disk holds $((size / 1024 / 1024 / 1024)) GiB, more than the ${DISK_SIZE_GIB} GiB asked: a disk cannot shrink; ask for $(((size + 1073741823) / 1073741824)) GiB or more"
         fi
         if ((size < want)); then
-            log "growing to ${DISK_SIZE_GIB} GiB"
-            qemu-img resize "${DISK_PATH}" "${DISK_SIZE_GIB}G" >/dev/null
+            if in_use; then
+                log "growing to ${DISK_SIZE_GIB} GiB while ${DOMAIN_NAME} runs"
+                virsh -q -c "${LIBVIRT_URI}" blockresize "${DOMAIN_NAME}" "${DISK_PATH}" \
+                    "${DISK_SIZE_GIB}G" >/dev/null
+            else
+                log "growing to ${DISK_SIZE_GIB} GiB"
+                qemu-img resize "${DISK_PATH}" "${DISK_SIZE_GIB}G" >/dev/null
+            fi
         fi
         echo "disk ${DISK_PATH}: ready"
         return 0

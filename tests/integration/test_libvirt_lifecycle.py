@@ -246,26 +246,39 @@ def test_lifecycle(lab: Lab) -> None:
         execute(c, "create")
     assert state(lab) == before
 
-    # A changed size is an update of the same domain: redefined in place, same UUID.
+    # A changed size is an update of the same domain: redefined in place, same UUID; the
+    # running domain is restarted to take its new memory (these guests have no OS to answer
+    # the ACPI shutdown: forced off after the script's timeout), and its disk grows live.
     gateway = lab.name("gateway")
     uuid_before = virsh("domuuid", gateway)
     bigger = [
-        {**vm, "memoryMib": 192} if vm["name"] == gateway else vm
+        {**vm, "memoryMib": 192, "diskGib": 2} if vm["name"] == gateway else vm
         for vm in lab.config["cloud-labs:vms"]
     ]
     rerun = run_program({**lab.config, "cloud-labs:vms": bigger}, stack="itest")
     changed = [
         c
-        for c in rerun.of_type(COMMAND)
+        for c in rerun.in_dependency_order(COMMAND)
         if c.inputs["environment"]
         != next(o for o in commands if o.name == c.name).inputs["environment"]
     ]
-    assert [c.name for c in changed] == [f"vm-{gateway}-domain"]
-    execute(changed[0], "create")
-    inactive = ET.fromstring(virsh("dumpxml", "--inactive", gateway))
-    assert int(inactive.findtext("memory")) == 192 * 1024
+    assert [c.name for c in changed] == [f"vm-{gateway}-disk", f"vm-{gateway}-domain"]
+    disk = lab.storage / f"{gateway}.qcow2"
+    grown = attempt(changed[0], "create")
+    assert grown.returncode == 0 and f"while {gateway} runs" in grown.stderr, grown.stderr
+    assert "virtual size: 2 GiB" in sh("qemu-img", "info", "-U", str(disk))
+    assert virsh("domstate", gateway).strip() == "running"
+    restarted = attempt(changed[1], "create", SHUTDOWN_TIMEOUT="3")
+    assert restarted.returncode == 0, restarted.stderr
+    assert "forcing it off" in restarted.stderr, restarted.stderr
+    for view in ((), ("--inactive",)):
+        xml = ET.fromstring(virsh("dumpxml", *view, gateway))
+        assert int(xml.findtext("memory")) == 192 * 1024, view
     assert virsh("domuuid", gateway) == uuid_before
     assert virsh("domstate", gateway).strip() == "running"
+    # Applied: the same definition again changes nothing, and does not restart the domain.
+    again = attempt(changed[1], "create", SHUTDOWN_TIMEOUT="3")
+    assert again.returncode == 0 and "shutting down" not in again.stderr, again.stderr
 
     # What the stack did not create is refused on create and kept on delete: a domain, a
     # network (unless adopted: then used as it is, started if stopped), a disk, a seed ISO.
