@@ -20,7 +20,8 @@
 #   VBOXMANAGE   the VBoxManage command (default: VBoxManage on PATH)
 set -euo pipefail
 
-die() { printf 'host: %s\n' "$*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ "${1:-create}" != create ]]; then
     printf 'usage: %s create\n' "$0" >&2
