@@ -232,7 +232,9 @@ def build(config: DevConfig) -> None:
             platform=platform,
         ),
     )
-    runs = suite_layer("dev-calculator", config.benchmark, image, config.image, DOCKERFILE, platform)
+    runs = suite_layer(
+        "dev-calculator", config.benchmark, image, config.image, DOCKERFILE, platform
+    )
     calc = Calculator("dev", calculator_args(config, runs, network))
     pulumi.export("url", calc.url)
     pulumi.export("curlCommand", calc.curl_command)

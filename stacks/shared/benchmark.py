@@ -57,7 +57,8 @@ LAYER_DOCKERFILE = "docker/bench/Dockerfile"
 LAYER_STAGE = "layer"
 """The Dockerfile's stage that adds the suite to ``BASE_IMAGE`` and keeps the rest of it."""
 LAYER_SUFFIX = "-bench"
-"""The layered image's tag: the lab image's with this suffix (``cloudlabs/calculator:dev-bench``)."""
+"""The layered image's tag: the lab image's with this suffix
+(``cloudlabs/calculator:dev-bench``)."""
 
 _USER = re.compile(r"^\s*USER\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _FROM = re.compile(r"^\s*FROM\s", re.IGNORECASE | re.MULTILINE)

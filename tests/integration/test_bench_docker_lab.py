@@ -15,6 +15,7 @@ host's tools).
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import uuid
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 
 from bench.archive import ARCHIVE_PATH, COMMAND_PATH
-from tests.bench_run import assert_comparison, run_bench_sh
+from tests.bench_run import bench_container
 from tests.docker_apply import CONTAINER, IMAGE, NETWORK, EngineApply, docker
 from tests.harness import Resource, change, changed, load_stack_file, run_program
 
@@ -91,13 +92,8 @@ def test_dev_with_the_suite_layer_is_benchmarked_through_bench_sh(tmp_path: Path
         sizes = json.loads(docker("exec", front, COMMAND_PATH, "sizes", "--quick"))
         assert sizes["hpl_n"] > 0
 
-        outputs = tmp_path / "outputs.json"
-        outputs.write_text(json.dumps({"containers": {"calculator": front}}))
-        results = tmp_path / "results"
-        loaded = run_bench_sh("benchlab-it", "dev", outputs, results)
-        assert_comparison(loaded, "calculator")
-        guest = loaded.docs["calculator"]["machine"]
-        assert guest["virtualization_container"] == "docker"
+        loaded = bench_container("benchlab-it", "calculator", front, tmp_path)
+        assert loaded.docs["calculator"]["machine"]["cores"] == len(os.sched_getaffinity(0))
         print(
             f"\nbenchmark layer on dev: images built in {built - started:.0f} s, "
             f"bench.sh --quick (host + container) in {time.monotonic() - built:.0f} s"

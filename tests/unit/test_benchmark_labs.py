@@ -33,7 +33,10 @@ VM_LABS = {
 """Every lab with VMs, and how many guests its shipped stack file boots."""
 DOCKER_LABS = {
     "dev": {"dev-calculator": "calculator/Dockerfile"},
-    "docker-basics": {"basics-plain": "docker/plain/Dockerfile", "basics-ssh": "docker/ssh/Dockerfile"},
+    "docker-basics": {
+        "basics-plain": "docker/plain/Dockerfile",
+        "basics-ssh": "docker/ssh/Dockerfile",
+    },
 }
 """Every Docker lab, and the images its containers run (by component name) with their
 Dockerfiles: the ones that get the layer."""
