@@ -3,13 +3,15 @@
 Every platform's shell lives in ``scripts/<platform>/<object>.sh`` and follows one convention
 (``scripts/README.md``): the first argument is the action, ``create`` (check, then act: it also
 runs on every update, so it converges) or ``delete`` (undo what create made, and only that);
-parameters are environment variables; the script is self-contained, shellcheck-clean and can
-be run by hand. :func:`run_script` declares the pulumi-command resource that runs one.
+parameters are environment variables; the script is shellcheck-clean and can be run by hand
+from a clone (its platform's shared helpers, ``scripts/<platform>/lib.sh``, are sourced by
+one line). :func:`run_script` declares the pulumi-command resource that runs one.
 
-The script's text travels inside the command (``bash -c <script> <name> <action>``), so the
-host needs no copy of this repository. On this machine the parameters are given to
-pulumi-command's ``environment``; on a remote host they are exported inside the command,
-because an SSH server accepts only the variables its ``AcceptEnv`` lists.
+The script's text travels inside the command (``bash -c <script> <name> <action>``), the
+helpers' text in place of the line that sources them, so the host needs no copy of this
+repository. On this machine the parameters are given to pulumi-command's ``environment``; on a
+remote host they are exported inside the command, because an SSH server accepts only the
+variables its ``AcceptEnv`` lists.
 """
 
 from __future__ import annotations
@@ -117,10 +119,25 @@ def ssh_command(
     return shlex.join(words)
 
 
+SOURCE_LIB = '. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"'
+"""The line by which a script sources its platform's shared helpers (``scripts/<platform>/lib.sh``)
+from a clone; :func:`script_text` puts the helpers' text in its place."""
+
+
 @cache
 def script_text(script: str) -> str:
-    """The text of ``scripts/<script>`` (``virtualbox/vm.sh``)."""
-    return (SCRIPTS / script).read_text()
+    """The text of ``scripts/<script>`` (``virtualbox/vm.sh``), as one text: a line
+    :data:`SOURCE_LIB` is replaced by the text of ``lib.sh`` next to the script, so the script
+    needs no file on the host it runs on."""
+    path = SCRIPTS / script
+    lines = path.read_text().splitlines(keepends=True)
+    if not any(line.rstrip("\n") == SOURCE_LIB for line in lines):
+        return "".join(lines)
+    lib = (path.parent / "lib.sh").read_text()
+    if any(line.rstrip("\n") == SOURCE_LIB for line in lib.splitlines()):
+        raise ValueError(f"{path.parent / 'lib.sh'} sources another lib.sh: helpers nest no deeper")
+    lib = lib if lib.endswith("\n") else lib + "\n"
+    return "".join(lib if line.rstrip("\n") == SOURCE_LIB else line for line in lines)
 
 
 def script_command(

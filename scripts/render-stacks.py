@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from pulumi.runtime import rpc  # noqa: E402
 
+from components.hostexec import script_text  # noqa: E402
 from tests.harness import Resource, StackRun, run_stack_file  # noqa: E402
 
 
@@ -65,7 +66,8 @@ def plain(value: Any, files: dict[str, str], path: str) -> Any:
 def script_run(value: str) -> str | None:
     """A command running the text of one of the project's scripts, with the text named by the
     script's path (``... bash -c <scripts/libvirt/disk.sh> create``), when it is one; the text
-    is the file's, or it is kept (with what the command exports before it)."""
+    is the file's as :func:`components.hostexec.script_text` sends it (its platform's helpers
+    in place), or it is kept (with what the command exports before it)."""
     try:
         words = shlex.split(value)
     except ValueError:
@@ -79,7 +81,7 @@ def script_run(value: str) -> str | None:
     text, name = run[2], run[3]
     source = ROOT / name
     shown = f"<{name}>"
-    if not (source.is_file() and text == source.read_text()):
+    if not (source.is_file() and text == script_text(name.removeprefix("scripts/"))):
         shown = f"<{name}, as: {text!r}>"
     return shlex.join([*words[:at], "bash", "-c"]) + f" {shown} {shlex.join(run[4:])}"
 

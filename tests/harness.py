@@ -31,6 +31,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
+from components.hostexec import script_text
 from stacks.shared.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -512,12 +513,14 @@ class ScriptRun:
 
 def script_run(command: str) -> ScriptRun:
     """Parse ``[prefix] bash -c <exports + text of a script> <its path> <action>``; the text must
-    be the repository's file, byte for byte."""
+    be the repository's file, byte for byte, as :func:`components.hostexec.script_text` sends
+    it (its platform's helpers in place of the line that sources them)."""
     words = shlex.split(command)
     at = words.index("bash")
     assert words[at : at + 2] == ["bash", "-c"] and len(words) == at + 5, command
     text, path, action = words[at + 2 :]
-    script = (ROOT / path).read_text()
+    assert path.startswith("scripts/"), path
+    script = script_text(path.removeprefix("scripts/"))
     assert text.endswith(script), f"{path}: the command does not carry the file's text"
     tokens = shlex.split(text[: len(text) - len(script)])
     assert tokens[::2] == ["export"] * (len(tokens) // 2), tokens

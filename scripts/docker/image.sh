@@ -12,6 +12,8 @@
 set -euo pipefail
 
 ACTION="${1:-create}"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${IMAGE:?set IMAGE to the repository:tag of the image}"
 
 create() {
@@ -19,19 +21,11 @@ create() {
 }
 
 delete() {
-    if ! docker image inspect "${IMAGE}" >/dev/null 2>&1; then
-        echo "${IMAGE} is already gone" >&2
-        return 0
-    fi
-    echo "removing ${IMAGE}" >&2
-    docker image rm "${IMAGE}" >/dev/null
+    remove_tag "${IMAGE}"
 }
 
 case "${ACTION}" in
 create) create ;;
 delete) delete ;;
-*)
-    echo "usage: $0 create|delete" >&2
-    exit 2
-    ;;
+*) usage ;;
 esac

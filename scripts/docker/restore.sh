@@ -21,6 +21,8 @@
 set -euo pipefail
 
 ACTION="${1:-create}"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 GENERATION_LABEL=org.cloudlabs.restore-generation
 : "${RESTORE_IMAGE:?set RESTORE_IMAGE to the tag the restored container runs from}"
 
@@ -60,22 +62,14 @@ create() {
 }
 
 delete() {
-    if ! docker image inspect "${RESTORE_IMAGE}" >/dev/null 2>&1; then
-        echo "no ${RESTORE_IMAGE} to remove" >&2
-        return 0
-    fi
     # The restored container is gone by now (it depends on this command), or runs its own
     # image again (a removed restore re-creates it first). The image itself goes with its
     # last tag: the snapshot's tag, if it is still declared, keeps it.
-    echo "removing ${RESTORE_IMAGE}" >&2
-    docker image rm "${RESTORE_IMAGE}" >/dev/null
+    remove_tag "${RESTORE_IMAGE}"
 }
 
 case "${ACTION}" in
 create) create ;;
 delete) delete ;;
-*)
-    echo "usage: $0 create|delete" >&2
-    exit 2
-    ;;
+*) usage ;;
 esac

@@ -27,6 +27,8 @@
 set -euo pipefail
 
 ACTION="${1:-create}"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${IMAGE:?set IMAGE to the repository:tag of the snapshot}"
 LABEL_KEY=org.cloudlabs.snapshot-of
 DEFINITION_KEY=org.cloudlabs.snapshot-definition
@@ -116,8 +118,5 @@ delete() {
 case "${ACTION}" in
 create) create ;;
 delete) delete ;;
-*)
-    echo "usage: $0 create|delete" >&2
-    exit 2
-    ;;
+*) usage ;;
 esac

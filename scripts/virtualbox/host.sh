@@ -20,7 +20,8 @@
 #   VBOXMANAGE   the VBoxManage command (default: VBoxManage on PATH)
 set -euo pipefail
 
-die() { printf 'host: %s\n' "$*" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if [[ "${1:-create}" != create ]]; then
     printf 'usage: %s create\n' "$0" >&2
@@ -35,13 +36,13 @@ done
 
 vboxmanage="${VBOXMANAGE:-VBoxManage}"
 output=""
-for _ in 1 2 3; do
+for try in 1 2 3; do
     # VBoxManage's text in English; a Windows host ends its lines with CR LF. An empty answer
-    # happens on Windows now and then (Vagrant's meta.rb tries three times).
+    # happens on Windows now and then (Vagrant's meta.rb tries three times, a second apart).
     output="$(LC_ALL=C "${vboxmanage}" --version 2>&1 | tr -d '\r')" ||
         die "${vboxmanage} --version failed: ${output:-no output} (is VirtualBox installed, VBOXMANAGE right?)"
     [[ -z "${output}" ]] || break
-    sleep 1
+    ((try == 3)) || sleep 1
 done
 if grep -Eqi 'kernel module(s)? (is|are) not loaded|Please install' <<<"${output}"; then
     die "VirtualBox is not ready on this host: ${output}"

@@ -14,8 +14,8 @@ set -euo pipefail
 
 ACTION="${1:-create}"
 
-die() { printf 'ready-key: %s\n' "$*" >&2; exit 1; }
-expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 key="$(expand "${KEY_PATH:?KEY_PATH is required}")"
 

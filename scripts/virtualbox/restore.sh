@@ -22,30 +22,8 @@
 set -euo pipefail
 
 ACTION="${1:-create}"
-LOCKED='already locked for a session|already locked by a session|lock request pending'
-LOCK_TRIES=5
-
-die() { printf 'restore: %s\n' "$*" >&2; exit 1; }
-# VBoxManage in English, without the CR of Windows line ends, a call refused because the VM is
-# locked by a session tried again (LOCK_TRIES times in all, the pause doubling from 1 s).
-vbm() {
-    local attempt=1 pause=1 status err
-    err="$(mktemp)"
-    while :; do
-        status=0
-        LC_ALL=C "${VBOXMANAGE:-VBoxManage}" "$@" 2>"${err}" | tr -d '\r' || status=$?
-        if ((status == 0 || attempt >= LOCK_TRIES)) || ! grep -Eq -- "${LOCKED}" "${err}"; then
-            tr -d '\r' <"${err}" >&2
-            rm -f -- "${err}"
-            return "${status}"
-        fi
-        printf 'restore: VBoxManage %s: locked by a session, trying again in %ss\n' "$1" "${pause}" >&2
-        sleep "${pause}"
-        attempt=$((attempt + 1))
-        pause=$((pause * 2))
-    done
-}
-act() { vbm "$@" >&2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 name="${VM_NAME:?VM_NAME is required}"
 snapshot="${SNAPSHOT_NAME:?SNAPSHOT_NAME is required}"

@@ -22,7 +22,8 @@ if [[ "${1:-create}" != create ]]; then
     printf 'usage: %s create\n' "$0" >&2
     exit 2
 fi
-expand() { if [[ $1 == \~/* ]]; then printf '%s\n' "${HOME}/${1#\~/}"; else printf '%s\n' "$1"; fi; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 host="${SSH_HOST:-127.0.0.1}"
 port="${SSH_PORT:?SSH_PORT is required}"
 limit="${WAIT_TIMEOUT:-600}"

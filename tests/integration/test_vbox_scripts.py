@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,18 +114,51 @@ def set_state(fake: FakeVBox, vm: str, state: str) -> None:
     path.write_text(json.dumps(data))
 
 
-@contextlib.contextmanager
-def nat_lab(tmp_path: Path, **config: Any) -> Iterator[tuple[FakeVBox, StackRun, SshGuests]]:
-    """vbox-nat brought up on the stand-in, its guests answering over SSH."""
+def until_unlocked(fake: FakeVBox, vm: str) -> None:
+    """Wait out the session lock VirtualBox holds for a few seconds after a VM powered off."""
+    time.sleep(max(0.0, fake.state()["vms"][vm]["locked_until"] - time.time()) + 0.1)
+
+
+NatLab = tuple[FakeVBox, StackRun, SshGuests]
+
+
+@dataclass(frozen=True)
+class NatTemplate:
+    """vbox-nat brought up once on the stand-in: its files as they were right after, to be put
+    back for each test, and its guests answering over SSH."""
+
+    root: Path
+    saved: Path
+    run: StackRun
+    guests: SshGuests
+
+
+@pytest.fixture(scope="module")
+def nat_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatTemplate]:
     require("genisoimage")
-    fake = FakeVBox(tmp_path)
+    top = tmp_path_factory.mktemp("nat-lab")
+    fake = FakeVBox(top / "root")
     image(fake)
-    work = config.get("work", "~/vbox")
-    key = fake.root / "home" / work.removeprefix("~/") / "ready-key.pub"
-    with ssh_guests(2, tmp_path / "sshd", key) as guests:
-        run = run_program(nat_config(guests.port, **config), stack="vbox-nat")
+    with ssh_guests(2, top / "sshd", fake.root / "home" / "vbox" / "ready-key.pub") as guests:
+        run = run_program(nat_config(guests.port), stack="vbox-nat")
         create_all(fake, run)
-        yield fake, run, guests
+        shutil.copytree(fake.root, top / "saved", symlinks=True)
+        yield NatTemplate(fake.root, top / "saved", run, guests)
+
+
+@pytest.fixture
+def nat_lab(nat_template: NatTemplate) -> NatLab:
+    """vbox-nat brought up on the stand-in, its guests answering over SSH: the lab of
+    :func:`nat_template`, its files (VirtualBox's state, call log, disks, seeds, boot logs,
+    keys) put back as they were right after it came up, its guests answering "done" again."""
+    t = nat_template
+    shutil.rmtree(t.root)
+    shutil.copytree(t.saved, t.root, symlinks=True)
+    t.guests.set("done")
+    t.guests.mode_file.with_name(t.guests.mode_file.name + ".calls").unlink(missing_ok=True)
+    fake = FakeVBox(t.root)
+    fake.new_calls()
+    return fake, t.run, t.guests
 
 
 def test_vbox_nat_create_rerun_update_delete(tmp_path: Path) -> None:
@@ -351,184 +386,184 @@ def test_a_failing_vboxmanage_is_not_read_as_nothing_to_delete(tmp_path: Path) -
 # --- 1. the serial port -------------------------------------------------------------------
 
 
-def test_the_serial_console_is_written_to_a_file_in_the_vm_folder(tmp_path: Path) -> None:
-    with nat_lab(tmp_path) as (fake, run, _):
-        vm = by_name(run, "vm-vm")
-        console = fake.root / "home" / "vbox" / "vms" / "lab-vm" / "console.log"
-        assert info(fake, "lab-vm")["uartmode1"] == f"file,{console}"
-        assert "Booting Ubuntu (64-bit)" in console.read_text(), "the guest's boot log"
-        # The mode is part of what create compares: a disconnected port is converged.
-        stop = fake.attempt(vm, "update", VM_START="no")
-        assert stop.returncode == 0, stop.stderr
-        time.sleep(5)  # the session lock after the power-off
-        vbox(fake, "modifyvm", "lab-vm", "--uart-mode1", "disconnected")
-        fake.new_calls()
-        fake.run(vm, "update")
-        calls = mutating(fake.new_calls())
-        assert ["modifyvm", "lab-vm", "--uart1", "0x3F8", "4", "--uart-mode1", "file",
-                str(console)] in calls, calls  # fmt: skip
-        assert info(fake, "lab-vm")["uartmode1"] == f"file,{console}"
+def test_the_serial_console_is_written_to_a_file_in_the_vm_folder(nat_lab: NatLab) -> None:
+    fake, run, _ = nat_lab
+    vm = by_name(run, "vm-vm")
+    console = fake.root / "home" / "vbox" / "vms" / "lab-vm" / "console.log"
+    assert info(fake, "lab-vm")["uartmode1"] == f"file,{console}"
+    assert "Booting Ubuntu (64-bit)" in console.read_text(), "the guest's boot log"
+    # The mode is part of what create compares: a disconnected port is converged.
+    stop = fake.attempt(vm, "update", VM_START="no")
+    assert stop.returncode == 0, stop.stderr
+    until_unlocked(fake, "lab-vm")
+    vbox(fake, "modifyvm", "lab-vm", "--uart-mode1", "disconnected")
+    fake.new_calls()
+    fake.run(vm, "update")
+    calls = mutating(fake.new_calls())
+    assert ["modifyvm", "lab-vm", "--uart1", "0x3F8", "4", "--uart-mode1", "file",
+            str(console)] in calls, calls  # fmt: skip
+    assert info(fake, "lab-vm")["uartmode1"] == f"file,{console}"
 
 
 # --- 2. the session lock after a power-off --------------------------------------------------
 
 
-def test_changes_after_a_power_off_wait_for_the_session_lock(tmp_path: Path) -> None:
+def test_changes_after_a_power_off_wait_for_the_session_lock(nat_lab: NatLab) -> None:
     # A guest that ignores the power button: powered off after the stop timeout, and the
     # session lock is still held when the change comes.
-    with nat_lab(tmp_path) as (fake, run, _):
-        fake.env |= {"FAKE_VBOX_ACPI_SECONDS": "never"}
-        vm = by_name(run, "vm-vm")
-        fake.new_calls()
-        done = fake.attempt(vm, "update", VM_MEMORY_MB="2048", VM_STOP_TIMEOUT="2")
-        assert done.returncode == 0, done.stderr
-        calls = fake.new_calls()
-        assert mutating(calls) == [
-            ["controlvm", "lab-vm", "acpipowerbutton"],
-            ["controlvm", "lab-vm", "poweroff"],
-            ["modifyvm", "lab-vm", "--memory", "2048"],
-            ["startvm", "lab-vm", "--type", "headless"],
-        ], refused(calls)
-        locked = [argv for argv, why in refused(calls) if "already locked" in why]
-        assert ["modifyvm", "lab-vm", "--memory", "2048"] in locked, refused(calls)
-        assert "is locked by a session, trying again" in done.stderr
-        # Deleting right after the power-off meets the lock too.
-        fake.new_calls()
-        gone = fake.attempt(vm, "delete")
-        assert gone.returncode == 0, gone.stderr
-        calls = fake.new_calls()
-        assert any("already locked" in why for _, why in refused(calls)), refused(calls)
-        assert "lab-vm" not in fake.state()["vms"]
+    fake, run, _ = nat_lab
+    fake.env |= {"FAKE_VBOX_ACPI_SECONDS": "never"}
+    vm = by_name(run, "vm-vm")
+    fake.new_calls()
+    done = fake.attempt(vm, "update", VM_MEMORY_MB="2048", VM_STOP_TIMEOUT="2")
+    assert done.returncode == 0, done.stderr
+    calls = fake.new_calls()
+    assert mutating(calls) == [
+        ["controlvm", "lab-vm", "acpipowerbutton"],
+        ["controlvm", "lab-vm", "poweroff"],
+        ["modifyvm", "lab-vm", "--memory", "2048"],
+        ["startvm", "lab-vm", "--type", "headless"],
+    ], refused(calls)
+    locked = [argv for argv, why in refused(calls) if "already locked" in why]
+    assert ["modifyvm", "lab-vm", "--memory", "2048"] in locked, refused(calls)
+    assert "is locked by a session, trying again" in done.stderr
+    # Deleting right after the power-off meets the lock too.
+    fake.new_calls()
+    gone = fake.attempt(vm, "delete")
+    assert gone.returncode == 0, gone.stderr
+    calls = fake.new_calls()
+    assert any("already locked" in why for _, why in refused(calls)), refused(calls)
+    assert "lab-vm" not in fake.state()["vms"]
 
 
-def test_lock_errors_are_retried_a_bounded_number_of_times(tmp_path: Path) -> None:
-    with nat_lab(tmp_path) as (fake, run, _):
-        fake.env |= {"FAKE_VBOX_UNLOCK_SECONDS": "600"}
-        vbox(fake, "controlvm", "lab-vm", "poweroff")
-        start = time.monotonic()
-        done = fake.attempt(by_name(run, "vm-vm"), "update", VM_MEMORY_MB="2048")
-        assert done.returncode != 0 and "already locked for a session" in done.stderr
-        tries = [argv for argv, _ in refused(fake.new_calls()) if argv[0] == "modifyvm"]
-        assert len(tries) == 5, tries
-        assert time.monotonic() - start < 60
+def test_lock_errors_are_retried_a_bounded_number_of_times(nat_lab: NatLab) -> None:
+    fake, run, _ = nat_lab
+    fake.env |= {"FAKE_VBOX_UNLOCK_SECONDS": "600"}
+    vbox(fake, "controlvm", "lab-vm", "poweroff")
+    start = time.monotonic()
+    done = fake.attempt(by_name(run, "vm-vm"), "update", VM_MEMORY_MB="2048")
+    assert done.returncode != 0 and "already locked for a session" in done.stderr
+    tries = [argv for argv, _ in refused(fake.new_calls()) if argv[0] == "modifyvm"]
+    assert len(tries) == 5, tries
+    assert time.monotonic() - start < 60
 
 
 # --- 3. states ------------------------------------------------------------------------------
 
 
-def test_an_acpi_shutdown_is_waited_for_through_stopping(tmp_path: Path) -> None:
-    with nat_lab(tmp_path) as (fake, run, _):
-        vm = by_name(run, "vm-vm")
-        fake.new_calls()
-        result = fake.attempt(vm, "update", VM_START="no")
-        assert result.returncode == 0, result.stderr
-        calls = fake.new_calls()
-        states = [c for c in calls if c["argv"][0] == "showvminfo"]
-        assert mutating(calls) == [["controlvm", "lab-vm", "acpipowerbutton"]], refused(calls)
-        assert refused(calls) == [], "no power-off while the guest is stopping"
-        assert fake.state()["vms"]["lab-vm"]["state"] == "poweroff"
-        assert result.stdout.strip() == "lab-vm poweroff" and states
-        assert fake.attempt(vm, "update", VM_START="no").returncode == 0
-        assert mutating(fake.new_calls()) == [], "already off: nothing to do"
+def test_an_acpi_shutdown_is_waited_for_through_stopping(nat_lab: NatLab) -> None:
+    fake, run, _ = nat_lab
+    vm = by_name(run, "vm-vm")
+    fake.new_calls()
+    result = fake.attempt(vm, "update", VM_START="no")
+    assert result.returncode == 0, result.stderr
+    calls = fake.new_calls()
+    states = [c for c in calls if c["argv"][0] == "showvminfo"]
+    assert mutating(calls) == [["controlvm", "lab-vm", "acpipowerbutton"]], refused(calls)
+    assert refused(calls) == [], "no power-off while the guest is stopping"
+    assert fake.state()["vms"]["lab-vm"]["state"] == "poweroff"
+    assert result.stdout.strip() == "lab-vm poweroff" and states
+    assert fake.attempt(vm, "update", VM_START="no").returncode == 0
+    assert mutating(fake.new_calls()) == [], "already off: nothing to do"
 
 
-def test_a_failed_power_off_that_ends_powered_off_is_success(tmp_path: Path) -> None:
+def test_a_failed_power_off_that_ends_powered_off_is_success(nat_lab: NatLab) -> None:
     # The guest ignores the button; at the stop timeout the power-off races its own
     # shutdown: VBoxManage reports the power-off failed, the VM is off all the same.
-    with nat_lab(tmp_path) as (fake, run, _):
-        fake.env |= {"FAKE_VBOX_ACPI_SECONDS": "never", "FAKE_VBOX_POWEROFF_FAILS": "1"}
-        fake.new_calls()
-        done = fake.attempt(by_name(run, "vm-vm"), "update", VM_START="no", VM_STOP_TIMEOUT="2")
-        assert done.returncode == 0, done.stderr
-        assert any(argv[1:] == ["lab-vm", "poweroff"] for argv, _ in refused(fake.new_calls()))
-        assert done.stdout.strip() == "lab-vm poweroff"
+    fake, run, _ = nat_lab
+    fake.env |= {"FAKE_VBOX_ACPI_SECONDS": "never", "FAKE_VBOX_POWEROFF_FAILS": "1"}
+    fake.new_calls()
+    done = fake.attempt(by_name(run, "vm-vm"), "update", VM_START="no", VM_STOP_TIMEOUT="2")
+    assert done.returncode == 0, done.stderr
+    assert any(argv[1:] == ["lab-vm", "poweroff"] for argv, _ in refused(fake.new_calls()))
+    assert done.stdout.strip() == "lab-vm poweroff"
 
 
 @pytest.mark.parametrize("saved", ["saved", "aborted-saved"])
-def test_a_saved_state_is_discarded_before_settings_change(tmp_path: Path, saved: str) -> None:
-    with nat_lab(tmp_path) as (fake, run, _):
-        vm = by_name(run, "vm-vm")
-        vbox(fake, "controlvm", "lab-vm", "poweroff")
-        time.sleep(5)
-        set_state(fake, "lab-vm", saved)
-        fake.new_calls()
-        done = fake.attempt(vm, "update", VM_MEMORY_MB="2048")
-        assert done.returncode == 0, done.stderr
-        assert mutating(fake.new_calls()) == [
-            ["discardstate", "lab-vm"],
-            ["modifyvm", "lab-vm", "--memory", "2048"],
-            ["startvm", "lab-vm", "--type", "headless"],
-        ]
-        # delete too discards a saved state
-        set_state(fake, "lab-vm-clone", saved)
-        gone = fake.attempt(by_name(run, "clone-vm"), "delete")
-        assert gone.returncode == 0, gone.stderr
-        assert "lab-vm-clone" not in fake.state()["vms"]
+def test_a_saved_state_is_discarded_before_settings_change(nat_lab: NatLab, saved: str) -> None:
+    fake, run, _ = nat_lab
+    vm = by_name(run, "vm-vm")
+    vbox(fake, "controlvm", "lab-vm", "poweroff")
+    until_unlocked(fake, "lab-vm")
+    set_state(fake, "lab-vm", saved)
+    fake.new_calls()
+    done = fake.attempt(vm, "update", VM_MEMORY_MB="2048")
+    assert done.returncode == 0, done.stderr
+    assert mutating(fake.new_calls()) == [
+        ["discardstate", "lab-vm"],
+        ["modifyvm", "lab-vm", "--memory", "2048"],
+        ["startvm", "lab-vm", "--type", "headless"],
+    ]
+    # delete too discards a saved state
+    set_state(fake, "lab-vm-clone", saved)
+    gone = fake.attempt(by_name(run, "clone-vm"), "delete")
+    assert gone.returncode == 0, gone.stderr
+    assert "lab-vm-clone" not in fake.state()["vms"]
 
 
 @pytest.mark.parametrize("state", ["gurumeditation", "stopping"])
-def test_delete_powers_off_a_stuck_or_stopping_vm(tmp_path: Path, state: str) -> None:
-    with nat_lab(tmp_path) as (fake, run, _):
-        if state == "stopping":
-            vbox(fake, "controlvm", "lab-vm", "acpipowerbutton")
-            time.sleep(2.5)
-            assert info(fake, "lab-vm")["VMState"] == "stopping"
-        else:
-            set_state(fake, "lab-vm", state)
-        gone = fake.attempt(by_name(run, "vm-vm"), "delete")
-        assert gone.returncode == 0, gone.stderr
-        assert "lab-vm" not in fake.state()["vms"]
+def test_delete_powers_off_a_stuck_or_stopping_vm(nat_lab: NatLab, state: str) -> None:
+    fake, run, _ = nat_lab
+    if state == "stopping":
+        vbox(fake, "controlvm", "lab-vm", "acpipowerbutton")
+        time.sleep(2.5)
+        assert info(fake, "lab-vm")["VMState"] == "stopping"
+    else:
+        set_state(fake, "lab-vm", state)
+    gone = fake.attempt(by_name(run, "vm-vm"), "delete")
+    assert gone.returncode == 0, gone.stderr
+    assert "lab-vm" not in fake.state()["vms"]
 
 
 # --- 4. ready means cloud-init has finished ------------------------------------------------
 
 
-def test_a_guest_whose_cloud_init_failed_is_not_ready(tmp_path: Path) -> None:
-    with nat_lab(tmp_path) as (fake, run, guests):
-        guests.set("error")
-        wait = by_name(run, "vm-ssh")
-        done = fake.attempt(wait, "create")
-        assert done.returncode == 1, done
-        # cloud-init's own account of what failed, then the end of the guest's boot log.
-        assert "status: error" in done.stderr
-        assert "Temporary failure resolving 'archive.ubuntu.com'" in done.stderr
-        assert "last lines of the boot log" in done.stderr
-        assert "Booting Ubuntu (64-bit)" in done.stderr
+def test_a_guest_whose_cloud_init_failed_is_not_ready(nat_lab: NatLab) -> None:
+    fake, run, guests = nat_lab
+    guests.set("error")
+    wait = by_name(run, "vm-ssh")
+    done = fake.attempt(wait, "create")
+    assert done.returncode == 1, done
+    # cloud-init's own account of what failed, then the end of the guest's boot log.
+    assert "status: error" in done.stderr
+    assert "Temporary failure resolving 'archive.ubuntu.com'" in done.stderr
+    assert "last lines of the boot log" in done.stderr
+    assert "Booting Ubuntu (64-bit)" in done.stderr
 
 
-def test_ready_waits_for_cloud_init_and_for_the_login(tmp_path: Path) -> None:
-    with nat_lab(tmp_path) as (fake, run, guests):
-        wait = by_name(run, "vm-ssh")
-        key = fake.root / "home" / "vbox" / "ready-key.pub"
-        saved = key.read_text()
-        # cloud-init has not installed the key yet: the login is refused, then works.
-        key.unlink()
-        guests.set("wait 3")
+def test_ready_waits_for_cloud_init_and_for_the_login(nat_lab: NatLab) -> None:
+    fake, run, guests = nat_lab
+    wait = by_name(run, "vm-ssh")
+    key = fake.root / "home" / "vbox" / "ready-key.pub"
+    saved = key.read_text()
+    # cloud-init has not installed the key yet: the login is refused, then works.
+    key.unlink()
+    guests.set("wait 3")
 
-        def key_later() -> None:
-            time.sleep(4)
-            key.write_text(saved)
+    def key_later() -> None:
+        time.sleep(4)
+        key.write_text(saved)
 
-        later = threading.Thread(target=key_later)
-        start = time.monotonic()
-        later.start()
-        done = fake.attempt(wait, "create")
-        later.join()
-        assert done.returncode == 0, done.stderr
-        assert time.monotonic() - start >= 7
-        assert "cloud-init: done" in done.stdout
-        guests.set("degraded")
-        warned = fake.attempt(wait, "create")
-        assert warned.returncode == 0, warned.stderr
-        assert "recoverable errors" in warned.stderr and "Skipping module ntp" in warned.stderr
+    later = threading.Thread(target=key_later)
+    start = time.monotonic()
+    later.start()
+    done = fake.attempt(wait, "create")
+    later.join()
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start >= 7
+    assert "cloud-init: done" in done.stdout
+    guests.set("degraded")
+    warned = fake.attempt(wait, "create")
+    assert warned.returncode == 0, warned.stderr
+    assert "recoverable errors" in warned.stderr and "Skipping module ntp" in warned.stderr
 
 
-def test_ready_gives_up_with_the_boot_log(tmp_path: Path) -> None:
-    with nat_lab(tmp_path) as (fake, run, guests):
-        guests.set("wait 30")
-        done = fake.attempt(by_name(run, "vm-ssh"), "create", WAIT_TIMEOUT="5")
-        assert done.returncode == 1
-        assert "had not finished within 5s" in done.stderr and "Booting" in done.stderr
+def test_ready_gives_up_with_the_boot_log(nat_lab: NatLab) -> None:
+    fake, run, guests = nat_lab
+    guests.set("wait 30")
+    done = fake.attempt(by_name(run, "vm-ssh"), "create", WAIT_TIMEOUT="5")
+    assert done.returncode == 1
+    assert "had not finished within 5s" in done.stderr and "Booting" in done.stderr
 
 
 def test_ssh_wait_reports_a_timeout_quietly(tmp_path: Path) -> None:
@@ -684,27 +719,27 @@ def test_other_hosts_use_host_only_interfaces(tmp_path: Path) -> None:
 # --- 7. media, boot order, parsed text, paths ---------------------------------------------
 
 
-def test_the_vm_boots_from_its_disk(tmp_path: Path) -> None:
-    with nat_lab(tmp_path) as (fake, _, _):
-        assert info(fake, "lab-vm")["boot1"] == "disk"
+def test_the_vm_boots_from_its_disk(nat_lab: NatLab) -> None:
+    fake, _, _ = nat_lab
+    assert info(fake, "lab-vm")["boot1"] == "disk"
 
 
-def test_a_new_seed_is_attached_while_the_vm_is_off(tmp_path: Path) -> None:
-    with nat_lab(tmp_path) as (fake, run, _):
-        vm = by_name(run, "vm-vm")
-        home = str(fake.root / "home")
-        old = info(fake, "lab-vm")["SATA-1-0"]
-        new = Path(old).with_name("lab-vm-seed-000000000000.iso")
-        new.write_bytes(b"a new seed")
-        fake.new_calls()
-        done = fake.attempt(vm, "update", VM_SEED=str(new).replace(home, "~", 1))
-        assert done.returncode == 0, done.stderr
-        assert mutating(fake.new_calls()) == [
-            ["controlvm", "lab-vm", "acpipowerbutton"],
-            ["storageattach", "lab-vm", "--storagectl", "SATA", "--port", "1", "--device", "0",
-             "--type", "dvddrive", "--medium", str(new)],
-            ["startvm", "lab-vm", "--type", "headless"],
-        ]  # fmt: skip
+def test_a_new_seed_is_attached_while_the_vm_is_off(nat_lab: NatLab) -> None:
+    fake, run, _ = nat_lab
+    vm = by_name(run, "vm-vm")
+    home = str(fake.root / "home")
+    old = info(fake, "lab-vm")["SATA-1-0"]
+    new = Path(old).with_name("lab-vm-seed-000000000000.iso")
+    new.write_bytes(b"a new seed")
+    fake.new_calls()
+    done = fake.attempt(vm, "update", VM_SEED=str(new).replace(home, "~", 1))
+    assert done.returncode == 0, done.stderr
+    assert mutating(fake.new_calls()) == [
+        ["controlvm", "lab-vm", "acpipowerbutton"],
+        ["storageattach", "lab-vm", "--storagectl", "SATA", "--port", "1", "--device", "0",
+         "--type", "dvddrive", "--medium", str(new)],
+        ["startvm", "lab-vm", "--type", "headless"],
+    ]  # fmt: skip
 
 
 def test_a_vm_without_a_dvd_drive_gets_its_seed_while_off(tmp_path: Path) -> None:
