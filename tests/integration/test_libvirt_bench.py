@@ -14,6 +14,7 @@ nothing. The guest's time to ready and the run's time are printed (and kept in `
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shlex
 import time
@@ -29,26 +30,24 @@ from tests.guests import (
     NETNS,
     STORAGE,
     TIMINGS,
-    Guest,
     Mirror,
     SshKey,
     boot,
     cloud_image,
-    execute,
     mirror,
     new_tag,
     remove_leftovers,
     remove_tagged,
     require_libvirtd,
     require_qemu,
-    virsh,
 )
 from tests.harness import Resource, StackRun, load_stack_file, run_program
+from tests.libvirt_host_run import COMMAND, create, delete, lab_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.guest]
 
-K = "cloud-labs:"
-NAT_GATEWAY = "192.168.152.1"
+NAT_CIDR = ipaddress.IPv4Network("192.168.152.0/24")
+MGMT_CIDR = ipaddress.IPv4Network("10.0.52.0/24")
 MEMORY_MIB = 768
 """The VM's memory: the suite's quick profile needs little (see the README's measured peak)."""
 
@@ -77,7 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     vm = {
         "name": f"{tag}-kvm1",
         "role": "compute",
-        "ip": "10.0.52.5",
+        "ip": str(MGMT_CIDR[5]),
         "mac": "52:54:00:52:00:05",
         "natMac": "52:54:00:52:01:05",
         "vcpus": 1,
@@ -86,37 +85,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     }
     try:
         storage.mkdir(parents=True)
-        config = load_stack_file("libvirt-host")
-        config.update(
-            {
-                K + "domainType": "qemu",
-                K + "storageDir": str(storage),
-                K + "baseImage": str(image),
-                K + "sshPublicKey": key.public,
-                K + "allowUndersized": True,
-                K + "hostPreparation": {"enabled": False, "persist": False},
-                K + "natNetwork": {
-                    "name": f"{tag}-nat",
-                    "bridge": f"{tag}n0",
-                    "cidr": "192.168.152.0/24",
-                    "address": NAT_GATEWAY,
-                    "dhcpStart": "192.168.152.100",
-                    "dhcpEnd": "192.168.152.199",
-                    "adoptExisting": False,
-                },
-                K + "managementNetwork": {
-                    "name": f"{tag}-mgmt",
-                    "bridge": f"{tag}m0",
-                    "cidr": "10.0.52.0/24",
-                    "address": "10.0.52.1",
-                },
-                K + "vms": [vm],
-                K + "benchmark": {"enabled": True},
-                K + "aptMirror": {
-                    "url": served.url(NAT_GATEWAY),
-                    "key": served.key_asc.read_text(),
-                },
-            }
+        config = lab_config(
+            load_stack_file("libvirt-host"),
+            tag,
+            storage,
+            image,
+            key,
+            NAT_CIDR,
+            MGMT_CIDR,
+            [vm],
+            hostPreparation={"enabled": False, "persist": False},
+            benchmark={"enabled": True},
+            aptMirror={"url": served.url(str(NAT_CIDR[1])), "key": served.key_asc.read_text()},
         )
         program = run_program(config, stack="bench")
         yield Stack(
@@ -126,7 +106,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             mirror=served,
             vm=vm,
             run=program,
-            commands=program.in_dependency_order("command:local:Command"),
+            commands=program.in_dependency_order(COMMAND),
         )
     finally:
         remove_tagged(tag, storage)
@@ -136,14 +116,10 @@ def test_bench_sh_compares_this_machine_with_a_booted_guest(stack: Stack, tmp_pa
     logs = stack.storage / "consoles"
     logs.mkdir()
     name = stack.vm["name"]
-    guest: Guest | None = None
-    for command in stack.commands:
-        execute(command, "create")
-        if command.name.endswith("-domain"):
-            guest = Guest.of_domain(name, stack.vm["ip"], stack.key, logs)
-    assert guest is not None, "the stack started no domain"
+    guest = create(stack.commands, [stack.vm], stack.key, logs)[name]
     try:
         boot([guest])
+        print(f"{name}: memory after boot (free -m):\n" + guest.ssh("free -m").stdout)
         loaded = bench_sh(stack, tmp_path)
     finally:
         guest.console.close()
@@ -155,13 +131,7 @@ def test_bench_sh_compares_this_machine_with_a_booted_guest(stack: Stack, tmp_pa
     report = (loaded.directory / "report.md").read_text()
     assert f"Software emulation: {name} (QEMU's TCG" in report, report
 
-    for command in reversed(stack.commands):
-        execute(command, "delete")
-    assert [d for d in virsh("list", "--all", "--name").split() if d.startswith(stack.tag)] == []
-    assert [
-        n for n in virsh("net-list", "--all", "--name").split() if n.startswith(stack.tag)
-    ] == []
-    assert sorted(p.name for p in stack.storage.iterdir()) == ["consoles"]
+    delete(stack.commands, stack.tag, stack.storage)
 
 
 def bench_sh(stack: Stack, directory: Path) -> Any:

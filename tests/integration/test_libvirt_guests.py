@@ -31,9 +31,7 @@ from tests.guests import (
     SshKey,
     boot,
     cloud_image,
-    execute,
     guest_links,
-    in_netns,
     mirror,
     new_tag,
     remove_leftovers,
@@ -44,14 +42,14 @@ from tests.guests import (
     virsh,
 )
 from tests.harness import Resource, StackRun, load_stack_file, run_program
+from tests.libvirt_host_run import COMMAND, K, create, delete, lab_config, nat_dhcp
 from tests.validators import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.guest]
 
-COMMAND = "command:local:Command"
-K = "cloud-labs:"
 NAT_CIDR = ipaddress.IPv4Network("192.168.151.0/24")
-DHCP = ("192.168.151.100", "192.168.151.199")
+MGMT_CIDR = ipaddress.IPv4Network("10.0.0.0/24")
+DHCP = nat_dhcp(NAT_CIDR)
 
 
 @dataclass
@@ -86,41 +84,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     key = SshKey.create(tmp_path_factory.mktemp("ssh"))
     try:
         storage.mkdir(parents=True)
-        config = load_stack_file("libvirt-host")
-        config.update(
-            {
-                K + "domainType": "qemu",
-                K + "storageDir": str(storage),
-                K + "baseImage": str(image),
-                K + "sshPublicKey": key.public,
-                K + "allowUndersized": True,
-                K + "hostPreparation": {"enabled": True, "persist": False},
-                K + "natNetwork": {
-                    "name": f"{tag}-nat",
-                    "bridge": f"{tag}n0",
-                    "cidr": str(NAT_CIDR),
-                    "address": "192.168.151.1",
-                    "dhcpStart": DHCP[0],
-                    "dhcpEnd": DHCP[1],
-                    "adoptExisting": False,
-                },
-                K + "managementNetwork": {
-                    "name": f"{tag}-mgmt",
-                    "bridge": f"{tag}m0",
-                    "cidr": "10.0.0.0/24",
-                    "address": "10.0.0.1",
-                },
-                K + "vms": [
-                    {
-                        **vm,
-                        "name": f"{tag}-{vm['name']}",
-                        "memoryMib": 768,
-                        "vcpus": 1,
-                        "diskGib": 3,
-                    }
-                    for vm in config[K + "vms"]
-                ],
-            }
+        shipped = load_stack_file("libvirt-host")
+        vms = [
+            {**vm, "name": f"{tag}-{vm['name']}", "memoryMib": 768, "vcpus": 1, "diskGib": 3}
+            for vm in shipped[K + "vms"]
+        ]
+        config = lab_config(
+            shipped,
+            tag,
+            storage,
+            image,
+            key,
+            NAT_CIDR,
+            MGMT_CIDR,
+            vms,
+            hostPreparation={"enabled": True, "persist": False},
         )
         program = run_program(config, stack="guests")
         st = image.stat()
@@ -156,14 +134,7 @@ def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:
     logs.mkdir()
 
     # --- create: the stack's commands, in order; each domain is watched once it runs ---------
-    guests: dict[str, Guest] = {}
-    by_name = {vm["name"]: vm for vm in stack.vms}
-    for command in stack.commands:
-        execute(command, "create")
-        domain = command.inputs["environment"].get("DOMAIN_NAME")
-        if command.name.endswith("-domain") and domain in by_name:
-            guests[domain] = Guest.of_domain(domain, by_name[domain]["ip"], stack.key, logs)
-    assert sorted(guests) == sorted(by_name), "a VM of the stack was not started"
+    guests = create(stack.commands, stack.vms, stack.key, logs)
     try:
         boot(list(guests.values()))
         check_guests(stack, guests)
@@ -173,16 +144,7 @@ def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:
             guest.console.close()
 
     # --- delete: nothing of the stack remains ------------------------------------------------
-    for command in reversed(stack.commands):
-        execute(command, "delete")
-    assert [d for d in virsh("list", "--all", "--name").split() if d.startswith(stack.tag)] == []
-    assert [
-        n for n in virsh("net-list", "--all", "--name").split() if n.startswith(stack.tag)
-    ] == []
-    left = sorted(p.name for p in stack.storage.iterdir())
-    assert left == ["consoles"], left
-    for bridge in (f"{stack.tag}n0", f"{stack.tag}m0"):
-        assert in_netns("ip", "link", "show", bridge, check=False) == ""
+    delete(stack.commands, stack.tag, stack.storage)
     st = stack.image.stat()
     assert (st.st_size, st.st_mtime_ns) == stack.image_stamp, "the cloud image was changed"
 
