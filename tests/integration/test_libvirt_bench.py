@@ -18,31 +18,15 @@ import ipaddress
 import json
 import shlex
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.bench_run import assert_comparison, run_bench_sh
-from tests.guests import (
-    NETNS,
-    STORAGE,
-    TIMINGS,
-    Mirror,
-    SshKey,
-    boot,
-    cloud_image,
-    mirror,
-    new_tag,
-    remove_leftovers,
-    remove_tagged,
-    require_libvirtd,
-    require_qemu,
-)
-from tests.harness import Resource, StackRun, load_stack_file, run_program
-from tests.libvirt_host_run import COMMAND, create, delete, lab_config
+from tests.guests import NETNS, TIMINGS, boot
+from tests.libvirt_host_run import LabRun, create, delete, lab_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.guest]
 
@@ -52,71 +36,43 @@ MEMORY_MIB = 768
 """The VM's memory: the suite's quick profile needs little (see the README's measured peak)."""
 
 
-@dataclass
-class Stack:
-    tag: str
-    storage: Path
-    key: SshKey
-    mirror: Mirror
-    vm: dict[str, Any]
-    run: StackRun
-    commands: list[Resource]
+def one_vm(tag: str, shipped: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One compute VM, 1 vCPU."""
+    return [
+        {
+            "name": f"{tag}-kvm1",
+            "role": "compute",
+            "ip": str(MGMT_CIDR[5]),
+            "mac": "52:54:00:52:00:05",
+            "natMac": "52:54:00:52:01:05",
+            "vcpus": 1,
+            "memoryMib": MEMORY_MIB,
+            "diskGib": 4,
+        }
+    ]
 
 
 @pytest.fixture
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    require_libvirtd()
-    require_qemu()
-    image = cloud_image()
-    served = mirror()
-    remove_leftovers()
-    tag = new_tag("gb")
-    storage = STORAGE / tag
-    key = SshKey.create(tmp_path_factory.mktemp("ssh"))
-    vm = {
-        "name": f"{tag}-kvm1",
-        "role": "compute",
-        "ip": str(MGMT_CIDR[5]),
-        "mac": "52:54:00:52:00:05",
-        "natMac": "52:54:00:52:01:05",
-        "vcpus": 1,
-        "memoryMib": MEMORY_MIB,
-        "diskGib": 4,
-    }
-    try:
-        storage.mkdir(parents=True)
-        config = lab_config(
-            load_stack_file("libvirt-host"),
-            tag,
-            storage,
-            image,
-            key,
-            NAT_CIDR,
-            MGMT_CIDR,
-            [vm],
-            hostPreparation={"enabled": False, "persist": False},
-            benchmark={"enabled": True},
-            aptMirror={"url": served.url(str(NAT_CIDR[1])), "key": served.key_asc.read_text()},
-        )
-        program = run_program(config, stack="bench")
-        yield Stack(
-            tag=tag,
-            storage=storage,
-            key=key,
-            mirror=served,
-            vm=vm,
-            run=program,
-            commands=program.in_dependency_order(COMMAND),
-        )
-    finally:
-        remove_tagged(tag, storage)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRun]:
+    with lab_run(
+        "gb",
+        tmp_path_factory.mktemp("ssh"),
+        "bench",
+        one_vm,
+        NAT_CIDR,
+        MGMT_CIDR,
+        apt_mirror=True,
+        hostPreparation={"enabled": False, "persist": False},
+        benchmark={"enabled": True},
+    ) as lab:
+        yield lab
 
 
-def test_bench_sh_compares_this_machine_with_a_booted_guest(stack: Stack, tmp_path: Path) -> None:
+def test_bench_sh_compares_this_machine_with_a_booted_guest(stack: LabRun, tmp_path: Path) -> None:
     logs = stack.storage / "consoles"
     logs.mkdir()
-    name = stack.vm["name"]
-    guest = create(stack.commands, [stack.vm], stack.key, logs)[name]
+    (name,) = (vm["name"] for vm in stack.vms)
+    guest = create(stack, logs)[name]
     try:
         boot([guest])
         print(f"{name}: memory after boot (free -m):\n" + guest.ssh("free -m").stdout)
@@ -131,13 +87,13 @@ def test_bench_sh_compares_this_machine_with_a_booted_guest(stack: Stack, tmp_pa
     report = (loaded.directory / "report.md").read_text()
     assert f"Software emulation: {name} (QEMU's TCG" in report, report
 
-    delete(stack.commands, stack.tag, stack.storage)
+    delete(stack)
 
 
-def bench_sh(stack: Stack, directory: Path) -> Any:
+def bench_sh(stack: LabRun, directory: Path) -> Any:
     """``scripts/bench.sh --quick`` inside the namespace, the guest reached with the stack's
     own ssh command and the test's key; its time is printed and kept in TIMINGS."""
-    name = stack.vm["name"]
+    (name,) = (vm["name"] for vm in stack.vms)
     command = shlex.split(stack.run.outputs["sshCommands"][name])
     with_key = shlex.join([command[0], "-i", str(stack.key.path), *command[1:]])
     outputs = directory / "outputs.json"

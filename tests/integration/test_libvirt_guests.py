@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,26 +23,8 @@ from typing import Any
 import pytest
 
 from tests.check_run import run_check_sh
-from tests.guests import (
-    NETNS,
-    STORAGE,
-    Guest,
-    Mirror,
-    SshKey,
-    boot,
-    cloud_image,
-    guest_links,
-    mirror,
-    new_tag,
-    remove_leftovers,
-    remove_tagged,
-    require_libvirtd,
-    require_qemu,
-    run,
-    virsh,
-)
-from tests.harness import Resource, StackRun, load_stack_file, run_program
-from tests.libvirt_host_run import COMMAND, K, create, delete, lab_config, nat_dhcp
+from tests.guests import NETNS, Guest, boot, guest_links, run, virsh
+from tests.libvirt_host_run import K, LabRun, create, delete, lab_run, nat_dhcp
 from tests.validators import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.guest]
@@ -53,69 +35,33 @@ DHCP = nat_dhcp(NAT_CIDR)
 
 
 @dataclass
-class Stack:
-    tag: str
-    storage: Path
-    image: Path
-    image_stamp: tuple[int, int]
-    key: SshKey
-    home: Path
+class Stack(LabRun):
+    home: Path = Path()
     """HOME for Ansible (its temporary files)."""
-    mirror: Mirror
-    config: dict[str, Any]
-    run: StackRun
-    commands: list[Resource]
 
-    @property
-    def vms(self) -> list[dict[str, Any]]:
-        return list(self.config[K + "vms"])
+
+def five_vms(tag: str, shipped: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The shipped VMs, named after the tag, each 1 vCPU, 768 MiB and 3 GiB."""
+    return [
+        {**vm, "name": f"{tag}-{vm['name']}", "memoryMib": 768, "vcpus": 1, "diskGib": 3}
+        for vm in shipped[K + "vms"]
+    ]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    require_libvirtd()
-    require_qemu()
     require("ansible")
-    image = cloud_image()
-    served = mirror()
-    remove_leftovers()
-    tag = new_tag("gv")
-    storage = STORAGE / tag
-    key = SshKey.create(tmp_path_factory.mktemp("ssh"))
-    try:
-        storage.mkdir(parents=True)
-        shipped = load_stack_file("libvirt-host")
-        vms = [
-            {**vm, "name": f"{tag}-{vm['name']}", "memoryMib": 768, "vcpus": 1, "diskGib": 3}
-            for vm in shipped[K + "vms"]
-        ]
-        config = lab_config(
-            shipped,
-            tag,
-            storage,
-            image,
-            key,
-            NAT_CIDR,
-            MGMT_CIDR,
-            vms,
-            hostPreparation={"enabled": True, "persist": False},
-        )
-        program = run_program(config, stack="guests")
-        st = image.stat()
-        yield Stack(
-            tag=tag,
-            storage=storage,
-            image=image,
-            image_stamp=(st.st_size, st.st_mtime_ns),
-            key=key,
-            home=tmp_path_factory.mktemp("home"),
-            mirror=served,
-            config=config,
-            run=program,
-            commands=program.in_dependency_order(COMMAND),
-        )
-    finally:
-        remove_tagged(tag, storage)
+    keys, home = tmp_path_factory.mktemp("ssh"), tmp_path_factory.mktemp("home")
+    with lab_run(
+        "gv",
+        keys,
+        "guests",
+        five_vms,
+        NAT_CIDR,
+        MGMT_CIDR,
+        hostPreparation={"enabled": True, "persist": False},
+    ) as lab:
+        yield Stack(**vars(lab), home=home)
 
 
 def nic(guest: Guest, mac: str) -> dict[str, Any]:
@@ -134,7 +80,7 @@ def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:
     logs.mkdir()
 
     # --- create: the stack's commands, in order; each domain is watched once it runs ---------
-    guests = create(stack.commands, stack.vms, stack.key, logs)
+    guests = create(stack, logs)
     try:
         boot(list(guests.values()))
         check_guests(stack, guests)
@@ -144,9 +90,7 @@ def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:
             guest.console.close()
 
     # --- delete: nothing of the stack remains ------------------------------------------------
-    delete(stack.commands, stack.tag, stack.storage)
-    st = stack.image.stat()
-    assert (st.st_size, st.st_mtime_ns) == stack.image_stamp, "the cloud image was changed"
+    delete(stack)
 
 
 def check_guests(stack: Stack, guests: dict[str, Guest]) -> None:
