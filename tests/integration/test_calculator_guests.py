@@ -13,8 +13,8 @@ port and gets the port's fixed address from the subnet's DHCP server, as on Neut
   namespace at the subnet's gateway address (the router; the mirror answers there). From the
   namespace: the stack's ``curlCommand`` answers ``result = 22``; each service answers on its
   own port only; a stopped operator gives the front end's 502, a killed one is restarted by
-  systemd; after a reboot of every VM every service is back. Then the lab's declared checks
-  (``scripts/check.sh``) pass on the booted VMs.
+  systemd; after a reboot of the front end and an operator every service is back. Then the
+  lab's declared checks (``scripts/check.sh``) pass on the booted VMs.
 - openstack-naas: the front end on a bridge for sub-network 1, the operators on one for
   sub-network 2; the namespace is the inter-subnet router (192.168.1.252 and 192.168.2.254) and
   nothing else: the access router's 192.168.1.254, the front end's default gateway, is absent,
@@ -336,6 +336,9 @@ def ssh_config_prefix(booted: Booted, directory: Path) -> tuple[str, ...]:
 
 # --- openstack-calculator ------------------------------------------------------------------
 
+REBOOTED = (FRONT_END, "sum")
+"""The VMs the reboot test reboots: the front end and one operator."""
+
 
 class TestCalculator:
     @pytest.fixture(scope="class")
@@ -413,7 +416,10 @@ class TestCalculator:
         assert len(names) == 2 + 3 * len(OPERATOR_ROLES), names
 
     def test_every_service_is_back_after_a_reboot(self, calculator: Booted) -> None:
-        vms = list(calculator.guests.values())
+        # The front end and one operator reboot (the other operators' VMs are the same
+        # user-data but for the role: rebooting them too would prove nothing more and cost
+        # about two minutes of emulated CPU each); then every service answers again.
+        vms = [calculator.guests[role] for role in REBOOTED]
         for vm in vms:
             vm.ssh("sudo systemctl reboot", check=False, timeout=30)
             # Times to SSH and to ready count from the reboot from now on.
@@ -421,7 +427,7 @@ class TestCalculator:
         for vm in vms:
             wait_for(f"{vm.name} goes down", lambda g=vm: is_down(g), 120, vm.diagnostics)
         boot(vms)
-        for role in ROLES:
+        for role in REBOOTED:
             guest = calculator.guests[role]
             state = unit_state(guest, role)
             assert state["ActiveState"] == "active", f"{state}\n{journal(guest, unit_name(role))}"
