@@ -135,6 +135,8 @@ class ImageArgs:
     preview and update when it has to pick one itself."""
     build_args: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Build arguments (``ARG`` values such as ``BASE_IMAGE``)."""
+    target: str | None = None
+    """The Dockerfile's stage to build (``FROM ... AS <target>``); None = its last."""
 
 
 class Image(pulumi.ComponentResource):
@@ -160,6 +162,7 @@ class Image(pulumi.ComponentResource):
                 args=dict(args.build_args),
                 platform=args.platform,
                 builder_version=BUILDKIT,
+                target=args.target,
             ),
             opts=child_options(self, opts),
         )
@@ -225,6 +228,9 @@ class ContainerArgs:
     """Mount the root filesystem read-only."""
     tmpfs: Mapping[str, str] = field(default_factory=dict)
     """In-memory mounts (path to mount options), writable even with a read-only root."""
+    volumes: Sequence[str] = ()
+    """Paths given an anonymous volume each (disk-backed, writable even with a read-only
+    root; removed with the container)."""
     restart: str = "unless-stopped"
     """Restart policy: no, on-failure, always or unless-stopped."""
     healthcheck: HealthcheckSpec | None = None
@@ -282,6 +288,7 @@ class Container(pulumi.ComponentResource):
             user=args.user,
             read_only=args.read_only,
             tmpfs=dict(args.tmpfs) or None,
+            volumes=[docker.ContainerVolumeArgs(container_path=p) for p in args.volumes] or None,
             restart=args.restart,
             healthcheck=health,
             hostname=args.hostname,

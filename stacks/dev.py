@@ -23,6 +23,7 @@ from components.calculator import (
 )
 from components.calculator_bootstrap import FRONT_END
 from components.docker import HealthcheckSpec, Image, ImageArgs, Network, NetworkArgs
+from stacks.shared.benchmark import BenchmarkConfig, suite_layer
 from stacks.shared.calculator import Limits, limit_problems, limit_values
 from stacks.shared.catalogue import Lab
 from stacks.shared.docker import (
@@ -110,6 +111,8 @@ class DevConfig(LabModel):
     """Further settings of every service, by the calculator's variable name (CALC_MAX_BODY...)."""
     containers: ContainersConfig = ContainersConfig()
     """Snapshots and restore of each role's container."""
+    benchmark: BenchmarkConfig = BenchmarkConfig()
+    """The suite as a layer on the calculator image: every service's container runs it."""
 
     @check
     def _limits(self) -> Iterator[Problem]:
@@ -174,18 +177,27 @@ def operator_urls(config: DevConfig) -> dict[str, str]:
     )
 
 
-def calculator_args(config: DevConfig, image: Image, network: Network) -> CalculatorArgs:
+BENCH_DIRECTORY = "/var/tmp"
+"""Where the suite's fio writes (``python -m bench run --dir``): with ``benchmark.enabled`` and a
+read-only root, a volume of its own (disk-backed, unlike /tmp)."""
+
+
+def calculator_args(
+    config: DevConfig, image: pulumi.Input[str], network: Network
+) -> CalculatorArgs:
     """Where dev's calculator runs (the engine, ``network``, ``image``) and its settings."""
     health = config.healthcheck
+    bench_volume = config.benchmark.enabled and config.read_only
     return CalculatorArgs(
         runs_on=OnDocker(
-            image=image.image_ref,
+            image=image,
             network=network.network_name,
             container_names={role: config.container_name(role) for role in ROLES},
             published=Published(str(config.publish.host_ip), config.publish.host_port),
             user=config.user,
             read_only=config.read_only,
             tmpfs={"/tmp": "rw,noexec,nosuid,size=16m"} if config.read_only else {},
+            volumes=(BENCH_DIRECTORY,) if bench_volume else (),
             restart=config.restart,
             healthcheck=HealthcheckSpec(
                 test=HEALTHCHECK,
@@ -209,6 +221,7 @@ def calculator_args(config: DevConfig, image: Image, network: Network) -> Calcul
 def build(config: DevConfig) -> None:
     labels = {LAB_LABEL: "dev"}
     network = Network("dev-net", NetworkArgs(network_name=config.network, labels=labels))
+    platform = build_platform(config.build)
     image = Image(
         "dev-calculator",
         ImageArgs(
@@ -216,10 +229,13 @@ def build(config: DevConfig) -> None:
             context=CONTEXT,
             dockerfile=DOCKERFILE,
             build_args={"BASE_IMAGE": config.base_image},
-            platform=build_platform(config.build),
+            platform=platform,
         ),
     )
-    calc = Calculator("dev", calculator_args(config, image, network))
+    runs = suite_layer(
+        "dev-calculator", config.benchmark, image, config.image, DOCKERFILE, platform
+    )
+    calc = Calculator("dev", calculator_args(config, runs, network))
     pulumi.export("url", calc.url)
     pulumi.export("curlCommand", calc.curl_command)
     pulumi.export("network", network.network_name)

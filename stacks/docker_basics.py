@@ -25,6 +25,7 @@ from components.docker import (
     local_address,
 )
 from components.hostexec import ssh_command
+from stacks.shared.benchmark import BenchmarkConfig, suite_layer
 from stacks.shared.catalogue import Lab
 from stacks.shared.docker import (
     BuildConfig,
@@ -107,6 +108,9 @@ class DockerBasicsConfig(LabModel):
     snapshot: SnapshotConfig = SnapshotConfig()
     ct3: ContainerConfig = ContainerConfig(name="ct3")
     restart: RestartPolicy = "unless-stopped"
+    benchmark: BenchmarkConfig = BenchmarkConfig()
+    """The suite as a layer on the plain and ssh images: ct1, ct2 and (through the snapshot of
+    ct2) ct3 run it."""
 
     @check
     def _distinct_names(self) -> Iterator[Problem]:
@@ -142,11 +146,23 @@ def _image(name: str, tag: str, recipe: str, config: DockerBasicsConfig, platfor
         ImageArgs(
             image_name=tag,
             context=RECIPES,
-            dockerfile=f"{RECIPES}/{recipe}/Dockerfile",
+            dockerfile=_dockerfile(recipe),
             build_args={"BASE_IMAGE": config.base_image, **mirror_variables(config.apt_mirror)},
             platform=platform,
         ),
     )
+
+
+def _dockerfile(recipe: str) -> str:
+    return f"{RECIPES}/{recipe}/Dockerfile"
+
+
+def _runs(
+    name: str, image: Image, tag: str, recipe: str, config: DockerBasicsConfig, platform: str
+) -> pulumi.Output[str]:
+    """What a container of ``image`` runs: it, or it with the suite's layer."""
+    mirror = mirror_variables(config.apt_mirror)
+    return suite_layer(name, config.benchmark, image, tag, _dockerfile(recipe), platform, mirror)
 
 
 def build(config: DockerBasicsConfig) -> None:
@@ -160,7 +176,7 @@ def build(config: DockerBasicsConfig) -> None:
         "ct1",
         ContainerArgs(
             container_name=config.ct1.name,
-            image=plain.image_ref,
+            image=_runs("basics-plain", plain, config.images.plain, "plain", config, platform),
             restart=config.restart,
             hostname=config.ct1.name,
             labels=labels,
@@ -174,7 +190,7 @@ def build(config: DockerBasicsConfig) -> None:
         "ct2",
         ContainerArgs(
             container_name=config.ct2.name,
-            image=ssh.image_ref,
+            image=_runs("basics-ssh", ssh, config.images.ssh, "ssh", config, platform),
             env=ssh_env,
             ports=(
                 PortSpec(

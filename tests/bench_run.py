@@ -3,6 +3,7 @@ show: each document valid and complete, the table and the plot with every benchm
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,3 +79,15 @@ def assert_comparison(loaded: report.Run, guest: str) -> None:
     with_ratio = [r for r in rows if r.ratio(guest) is not None]
     assert [len(c) for c in bars] == [len(with_ratio)]
     assert len(with_ratio) == len(expected_figures(loaded.docs[guest]))
+
+
+def bench_container(stack: str, guest: str, container: str, directory: Path) -> report.Run:
+    """``scripts/bench.sh`` on the host and one running container (as dev's output
+    ``containers`` names it): the run, with both documents complete and the comparison
+    rendered, and the container seen as one from inside."""
+    outputs = directory / "outputs.json"
+    outputs.write_text(json.dumps({"containers": {guest: container}}))
+    loaded = run_bench_sh(stack, "dev", outputs, directory / "results")
+    assert_comparison(loaded, guest)
+    assert loaded.docs[guest]["machine"]["virtualization_container"] == "docker"
+    return loaded

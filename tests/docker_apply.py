@@ -4,9 +4,9 @@ The integration tests run a stack through the real program under mocks
 (:mod:`tests.harness`), then hand the recorded resources to :class:`EngineApply`, which creates
 them on the engine: images with the very build request the Docker provider sends
 (:func:`tests.docker_engine.provider_build`: the recorded context, Dockerfile, build arguments,
-platform and builder, through the engine's API), the rest with the docker CLI: networks,
-containers (name, image, environment, command,
-network and aliases, published ports, user, read-only root, tmpfs, restart policy, health check,
+target stage, platform and builder, through the engine's API), the rest with the docker CLI:
+networks, containers (name, image, environment, command, network and aliases, published ports,
+user, read-only root, tmpfs, anonymous volumes, restart policy, health check,
 hostname, labels) and pulumi-command ``local:Command`` resources (their ``create`` script with
 their environment; ``delete`` at clean-up, with ``PULUMI_COMMAND_STDOUT`` as pulumi-command
 sets it). Values the mocks made up (image ids, container ids, command output) are replaced by
@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,14 +150,17 @@ class EngineApply:
         assert not unknown, f"{res.urn}: inputs {sorted(unknown)} are not applied by the test"
 
     # --- apply -------------------------------------------------------------------------
-    def apply(self) -> None:
+    def apply(self, only: Callable[[Resource], bool] | None = None) -> None:
+        """Create every resource in dependency order; with ``only``, just those it accepts
+        (which must include what they depend on)."""
         for res in self._order():
-            self._create(res, self._sub(res.inputs))
+            if only is None or only(res):
+                self._create(res, self._sub(res.inputs))
 
     def _image(self, res: Resource, inputs: dict[str, Any]) -> None:
         self._check_known(res, {"imageName", "build"})
         build = dict(inputs["build"])
-        known = {"context", "dockerfile", "args", "platform", "builderVersion"}
+        known = {"context", "dockerfile", "args", "platform", "builderVersion", "target"}
         assert set(build) <= known, f"{res.urn}: build options {set(build) - known} not applied"
         name = inputs["imageName"]
         self.images.append(name)
@@ -191,6 +194,7 @@ class EngineApply:
             "user",
             "readOnly",
             "tmpfs",
+            "volumes",
             "restart",
             "healthcheck",
             "hostname",
@@ -218,6 +222,9 @@ class EngineApply:
             args.append("--read-only")
         for path, options in sorted((inputs.get("tmpfs") or {}).items()):
             args += ["--tmpfs", f"{path}:{options}" if options else path]
+        for volume in inputs.get("volumes") or []:
+            assert set(volume) == {"containerPath"}, f"{res.urn}: volume options {volume}"
+            args += ["--volume", volume["containerPath"]]
         if inputs.get("restart"):
             args += ["--restart", inputs["restart"]]
         health = inputs.get("healthcheck")

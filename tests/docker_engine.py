@@ -189,6 +189,8 @@ def provider_query(image_name: str, build: Mapping[str, Any], dockerfile: str) -
         query["buildargs"] = json.dumps({k: str(v) for k, v in args.items()})
     if build.get("platform"):
         query["platform"] = str(build["platform"]).lower()
+    if build.get("target"):
+        query["target"] = str(build["target"])
     # The provider's default builder is BuildKit.
     query["version"] = BUILDERS[build.get("builderVersion") or "BuilderBuildKit"]
     return query

@@ -49,6 +49,7 @@ def service_container(
             user=docker.user,
             read_only=docker.read_only,
             tmpfs=docker.tmpfs,
+            volumes=docker.volumes,
             restart=docker.restart,
             healthcheck=docker.healthcheck,
             hostname=role,

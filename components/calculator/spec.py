@@ -114,6 +114,8 @@ class OnDocker:
     """Read-only root filesystems."""
     tmpfs: Mapping[str, str] = field(default_factory=dict)
     """In-memory mounts (path to options), writable even on a read-only root."""
+    volumes: Sequence[str] = ()
+    """Paths given an anonymous volume each (disk-backed, writable even on a read-only root)."""
     restart: str = "unless-stopped"
     healthcheck: HealthcheckSpec | None = None
     labels: Mapping[str, str] = field(default_factory=dict)

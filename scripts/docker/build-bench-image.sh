@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build the benchmark tools' image layer (docker/bench/Dockerfile, context docker/) on top of a
-# base image: the Debian packages of bench/packages.txt, from the base image's apt sources or the
-# package mirror APT_MIRROR (docker/apt-update.sh).
+# Build the standalone benchmark image (docker/bench/Dockerfile's last stage, context docker/):
+# the tools' layer on top of a base image — the Debian packages of bench/packages.txt, from the
+# base image's apt sources or the package mirror APT_MIRROR (docker/apt-update.sh) — running
+# `sleep infinity`. (The Docker labs build the stage `layer` alone, on their own images.)
 # Prints the image tag (only that) on stdout. Idempotent: Docker's layer cache makes a rebuild
 # of unchanged inputs a no-op.
 #

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench_run import assert_comparison, assert_complete, run_bench_sh
+from tests.bench_run import assert_complete, bench_container
 from tests.harness import ROOT
 
 pytestmark = pytest.mark.integration
@@ -70,16 +70,11 @@ def container() -> Iterator[str]:
 
 
 def test_host_against_a_container_through_bench_sh(tmp_path: Path, container: str) -> None:
-    outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"containers": {"bench": container}}))
-    results = tmp_path / "results"
-    loaded = run_bench_sh("bench-it", "dev", outputs, results)
-    assert_comparison(loaded, "bench")
+    loaded = bench_container("bench-it", "bench", container, tmp_path)
     guest = loaded.docs["bench"]["machine"]
     assert guest["cores"] == 1
     assert guest["memory_bytes"] == 2 << 30
-    assert guest["virtualization_container"] == "docker"
-    assert (results / "bench-it" / "index.md").read_text().count("| [") == 1
+    assert (tmp_path / "results" / "bench-it" / "index.md").read_text().count("| [") == 1
 
 
 def test_guest_cloud_config_fragment_is_valid_cloud_config() -> None:

@@ -1,6 +1,8 @@
-"""``benchmark.enabled``: one config block on every VM lab; each guest's user-data carries the
-suite (the runner zip, the ``cloudlabs-bench`` command, the packages of ``bench/packages.txt``)
-when it is set and nothing of it when not, and ``cloud-init schema`` accepts the document."""
+"""``benchmark.enabled``: one config block on every lab with guests; each VM's user-data carries
+the suite (the runner zip, the ``cloudlabs-bench`` command, the packages of
+``bench/packages.txt``) when it is set and nothing of it when not, and ``cloud-init schema``
+accepts the document; each Docker lab's containers run its image with the suite's layer (the
+stage ``layer`` of ``docker/bench/Dockerfile``) on top."""
 
 from __future__ import annotations
 
@@ -29,6 +31,15 @@ VM_LABS = {
     "openstack-k8s": 3,
 }
 """Every lab with VMs, and how many guests its shipped stack file boots."""
+DOCKER_LABS = {
+    "dev": {"dev-calculator": "calculator/Dockerfile"},
+    "docker-basics": {
+        "basics-plain": "docker/plain/Dockerfile",
+        "basics-ssh": "docker/ssh/Dockerfile",
+    },
+}
+"""Every Docker lab, and the images its containers run (by component name) with their
+Dockerfiles: the ones that get the layer."""
 
 
 def user_data(run: StackRun) -> dict[str, str]:
@@ -94,7 +105,7 @@ def test_openstack_vm_has_no_user_data_without_the_suite() -> None:
     assert user_data(run_program(load_stack_file("openstack-vm"), stack="openstack-vm")) == {}
 
 
-@pytest.mark.parametrize("stack", sorted(VM_LABS))
+@pytest.mark.parametrize("stack", sorted(VM_LABS | DOCKER_LABS))
 def test_a_wrong_value_is_named_with_the_others(stack: str) -> None:
     config = changed(
         load_stack_file(stack),
@@ -104,7 +115,7 @@ def test_a_wrong_value_is_named_with_the_others(stack: str) -> None:
     harness.assert_rejected(config, stack, [("benchmark.enabled", "bool"), ("benchmark.extra", "")])
 
 
-@pytest.mark.parametrize("stack", sorted(VM_LABS))
+@pytest.mark.parametrize("stack", sorted(VM_LABS | DOCKER_LABS))
 def test_one_config_type_for_every_lab(stack: str) -> None:
     module = importlib.import_module(f"stacks.{stack.replace('-', '_')}")
     config = module.LAB.config
