@@ -162,6 +162,8 @@ def render_machines(docs: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, s
         virt = m.get("virtualization") or "—"
         if m.get("virtualization_vm") not in (None, "none", virt):
             virt += f" (VM: {m['virtualization_vm']})"
+        if m.get("virtualization_vm") == EMULATED:
+            virt += ", software emulation (TCG)"
         cells = [
             name,
             kinds.get(name, "guest"),
@@ -178,6 +180,18 @@ def render_machines(docs: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, s
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+EMULATED = "qemu"
+"""``systemd-detect-virt --vm`` inside a QEMU guest without KVM: software emulation (TCG)."""
+
+
+def emulated(docs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The machines that run under software emulation (QEMU's TCG, no hardware
+    virtualization), as they see themselves."""
+    return [
+        name for name, doc in docs.items() if doc["machine"].get("virtualization_vm") == EMULATED
+    ]
 
 
 def failures(docs: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -250,6 +264,16 @@ def render_report(run: Run, earlier: Run | None = None, plot: str | None = PLOT)
         "## Machines",
         "",
         render_machines(run.docs, run.kinds),
+    ]
+    if slow := emulated({guest: run.docs[guest] for guest in run.guests}):
+        lines += [
+            f"Software emulation: {', '.join(slow)} (QEMU's TCG, every guest instruction "
+            "translated, no hardware virtualization). Expect CPU and memory ratios far below 1 "
+            "there (0.01 to 0.1): they measure the emulator, not what a KVM or VirtualBox guest "
+            "would get.",
+            "",
+        ]
+    lines += [
         "## Figures and guest/host ratios"
         if run.guests
         else "## Figures (host only: no guest yet)",

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -38,6 +38,22 @@ HPCC_ENV = {
     # Everything runs on this machine: no ssh/rsh is needed (nor installed in containers).
     "OMPI_MCA_plm_rsh_agent": "false",
 }
+
+
+EMULATED_BLAS_CORE = "Prescott"
+"""OpenBLAS's kernels on a machine under software emulation. QEMU's TCG presents its default
+CPU (``qemu64``) as an AMD family 15 part, for which OpenBLAS picks its Opteron kernels; those
+use 3DNow! instructions that TCG does not implement, and hpcc dies on SIGILL. Prescott's
+kernels need SSE2/SSE3 only."""
+
+
+def blas_core_for(machine: Mapping[str, Any], asked: str | None) -> str | None:
+    """OPENBLAS_CORETYPE for hpcc: the one asked for (``--blas-core``), else
+    :data:`EMULATED_BLAS_CORE` where ``systemd-detect-virt --vm`` says ``qemu`` (QEMU without
+    KVM), else None (OpenBLAS's own detection)."""
+    if asked:
+        return asked
+    return EMULATED_BLAS_CORE if machine.get("virtualization_vm") == "qemu" else None
 
 
 def now() -> str:
@@ -219,6 +235,7 @@ def run(options: Options, log: TextIO = sys.stderr) -> dict[str, Any]:
         disk_free_bytes=shutil.disk_usage(options.directory).free,
     )
     sizes = plan(resources, options.profile)
+    options = replace(options, blas_core=blas_core_for(machine, options.blas_core))
     print(f"bench: {options.profile.name} profile, sizes {sizes.as_dict()}", file=log, flush=True)
     benchmarks: dict[str, Any] = {}
     for name in options.only:

@@ -55,6 +55,7 @@ from stacks.shared.libvirt import (
     vm_paths,
     vm_size_problems,
 )
+from stacks.shared.mirror import PackageMirrorSetting, cloud_init_mirror, cloud_init_problems
 from stacks.shared.operations import export_restored
 from stacks.shared.remote import seed_size_problems
 from stacks.shared.types import AbsPath, ImageSource, LibvirtUri, Name, SshPublicKey
@@ -85,6 +86,14 @@ class LibvirtHostConfig(LabModel):
     allow_undersized: bool = False
     """Accept VMs below their role's minimum memory/disk (lifecycle tests, demos)."""
     benchmark: BenchmarkConfig = BenchmarkConfig()
+    apt_mirror: PackageMirrorSetting = None
+    """The primary apt mirror of the image's distribution the VMs install the suite's packages
+    from (``benchmark.enabled``): its URL, or ``url`` with the ``key`` it is signed with;
+    omitted = the image's own."""
+
+    @check
+    def _mirror_checked(self) -> Iterator[Problem]:
+        yield from cloud_init_problems(self.apt_mirror, ("aptMirror",))
 
     @check
     def _networks_distinct(self) -> Iterator[Problem]:
@@ -128,7 +137,8 @@ def build(config: LibvirtHostConfig) -> None:
     login = Login(config.ssh_user, [config.ssh_public_key], disable_root=True)
     nics = {vm.name: guest_nics(vm, nat, mgmt, public) for vm in config.vms}
     bench = config.benchmark.enabled
-    seeds = {vm.name: seed(vm, nics[vm.name], login, owner, bench) for vm in config.vms}
+    mirror = cloud_init_mirror(config.apt_mirror)
+    seeds = {vm.name: seed(vm, nics[vm.name], login, owner, bench, mirror) for vm in config.vms}
     check_seeds(config, host, seeds, owner)
     first: list[pulumi.Resource] = []
     if config.host_preparation.enabled:

@@ -99,6 +99,7 @@ _EXTRAS: dict[str, list[Any]] = {
         change("benchmark", "enabled", value=True),
         change("vms", 0, "snapshots", value=SNAPSHOTS),
         change("vms", 0, "restore", value=RESTORE),
+        change("aptMirror", value=MIRROR_WITH_KEY),
     ],
     "openstack-vm": [
         change(

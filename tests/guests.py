@@ -590,10 +590,11 @@ class Lab:
 
 STORAGE = Path("/var/lib/libvirt/images")
 """Where the libvirt tests keep a run's disks, seeds and consoles: ``STORAGE / <tag>``."""
-TEST_TAG = re.compile(r"(?:cl|cs|gi|gk|gs|gv)[0-9a-f]{6}")
+TEST_TAG = re.compile(r"(?:cl|cs|gb|gi|gk|gs|gv)[0-9a-f]{6}")
 """The tag a libvirt test run gives everything it defines (``cl``: the lifecycle test, ``gi``:
 the image test, ``gv``: libvirt-host's guests, ``cs``/``gs``: the snapshot tests, on empty
-disks and on a booted guest, ``gk``: the calculator labs' guests; then six hex digits): the
+disks and on a booted guest, ``gk``: the calculator labs' guests, ``gb``: the benchmark
+suite on one of libvirt-host's guests; then six hex digits): the
 domains, networks and pools are named ``<tag>-...``, the bridges ``<tag>..``, the storage
 ``STORAGE / <tag>``."""
 

@@ -15,6 +15,7 @@ from bench.archive import guest_suite
 from components.hostexec import Host
 from components.libvirt import NetworkSpec, libvirt_host
 from components.renderers.cloudinit import (
+    AptMirror,
     Files,
     Hostname,
     Login,
@@ -334,15 +335,21 @@ def guest_nics(
 
 
 def seed(
-    vm: VmConfig, nics: Sequence[Nic], login: Login, owner: str, benchmark: bool = False
+    vm: VmConfig,
+    nics: Sequence[Nic],
+    login: Login,
+    owner: str,
+    benchmark: bool = False,
+    mirror: AptMirror | None = None,
 ) -> Seed:
-    """The VM's cloud-init documents (with ``benchmark``, the suite's files and packages). The
-    instance id follows the other two (and the stack), so a changed document is applied at the
-    guest's next boot."""
+    """The VM's cloud-init documents (with ``benchmark``, the suite's files and packages,
+    from ``mirror`` when given). The instance id follows the other two (and the stack), so a
+    changed document is applied at the guest's next boot."""
     files, packages = guest_suite(benchmark)
     user_data = render_user_data(
         Hostname(vm.name, preserve_hostname=None, manage_etc_hosts=True),
         login,
+        mirror,
         Files(files),
         Packages(packages),
     )

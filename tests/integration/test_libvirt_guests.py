@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,121 +23,45 @@ from typing import Any
 import pytest
 
 from tests.check_run import run_check_sh
-from tests.guests import (
-    NETNS,
-    STORAGE,
-    Guest,
-    Mirror,
-    SshKey,
-    boot,
-    cloud_image,
-    execute,
-    guest_links,
-    in_netns,
-    mirror,
-    new_tag,
-    remove_leftovers,
-    remove_tagged,
-    require_libvirtd,
-    require_qemu,
-    run,
-    virsh,
-)
-from tests.harness import Resource, StackRun, load_stack_file, run_program
+from tests.guests import NETNS, Guest, boot, guest_links, run, virsh
+from tests.libvirt_host_run import K, LabRun, create, delete, lab_run, nat_dhcp
 from tests.validators import require
 
 pytestmark = [pytest.mark.integration, pytest.mark.guest]
 
-COMMAND = "command:local:Command"
-K = "cloud-labs:"
 NAT_CIDR = ipaddress.IPv4Network("192.168.151.0/24")
-DHCP = ("192.168.151.100", "192.168.151.199")
+MGMT_CIDR = ipaddress.IPv4Network("10.0.0.0/24")
+DHCP = nat_dhcp(NAT_CIDR)
 
 
 @dataclass
-class Stack:
-    tag: str
-    storage: Path
-    image: Path
-    image_stamp: tuple[int, int]
-    key: SshKey
-    home: Path
+class Stack(LabRun):
+    home: Path = Path()
     """HOME for Ansible (its temporary files)."""
-    mirror: Mirror
-    config: dict[str, Any]
-    run: StackRun
-    commands: list[Resource]
 
-    @property
-    def vms(self) -> list[dict[str, Any]]:
-        return list(self.config[K + "vms"])
+
+def five_vms(tag: str, shipped: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The shipped VMs, named after the tag, each 1 vCPU, 768 MiB and 3 GiB."""
+    return [
+        {**vm, "name": f"{tag}-{vm['name']}", "memoryMib": 768, "vcpus": 1, "diskGib": 3}
+        for vm in shipped[K + "vms"]
+    ]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    require_libvirtd()
-    require_qemu()
     require("ansible")
-    image = cloud_image()
-    served = mirror()
-    remove_leftovers()
-    tag = new_tag("gv")
-    storage = STORAGE / tag
-    key = SshKey.create(tmp_path_factory.mktemp("ssh"))
-    try:
-        storage.mkdir(parents=True)
-        config = load_stack_file("libvirt-host")
-        config.update(
-            {
-                K + "domainType": "qemu",
-                K + "storageDir": str(storage),
-                K + "baseImage": str(image),
-                K + "sshPublicKey": key.public,
-                K + "allowUndersized": True,
-                K + "hostPreparation": {"enabled": True, "persist": False},
-                K + "natNetwork": {
-                    "name": f"{tag}-nat",
-                    "bridge": f"{tag}n0",
-                    "cidr": str(NAT_CIDR),
-                    "address": "192.168.151.1",
-                    "dhcpStart": DHCP[0],
-                    "dhcpEnd": DHCP[1],
-                    "adoptExisting": False,
-                },
-                K + "managementNetwork": {
-                    "name": f"{tag}-mgmt",
-                    "bridge": f"{tag}m0",
-                    "cidr": "10.0.0.0/24",
-                    "address": "10.0.0.1",
-                },
-                K + "vms": [
-                    {
-                        **vm,
-                        "name": f"{tag}-{vm['name']}",
-                        "memoryMib": 768,
-                        "vcpus": 1,
-                        "diskGib": 3,
-                    }
-                    for vm in config[K + "vms"]
-                ],
-            }
-        )
-        program = run_program(config, stack="guests")
-        st = image.stat()
-        yield Stack(
-            tag=tag,
-            storage=storage,
-            image=image,
-            image_stamp=(st.st_size, st.st_mtime_ns),
-            key=key,
-            home=tmp_path_factory.mktemp("home"),
-            mirror=served,
-            config=config,
-            run=program,
-            commands=program.in_dependency_order(COMMAND),
-        )
-    finally:
-        remove_tagged(tag, storage)
+    keys, home = tmp_path_factory.mktemp("ssh"), tmp_path_factory.mktemp("home")
+    with lab_run(
+        "gv",
+        keys,
+        "guests",
+        five_vms,
+        NAT_CIDR,
+        MGMT_CIDR,
+        hostPreparation={"enabled": True, "persist": False},
+    ) as lab:
+        yield Stack(**vars(lab), home=home)
 
 
 def nic(guest: Guest, mac: str) -> dict[str, Any]:
@@ -156,14 +80,7 @@ def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:
     logs.mkdir()
 
     # --- create: the stack's commands, in order; each domain is watched once it runs ---------
-    guests: dict[str, Guest] = {}
-    by_name = {vm["name"]: vm for vm in stack.vms}
-    for command in stack.commands:
-        execute(command, "create")
-        domain = command.inputs["environment"].get("DOMAIN_NAME")
-        if command.name.endswith("-domain") and domain in by_name:
-            guests[domain] = Guest.of_domain(domain, by_name[domain]["ip"], stack.key, logs)
-    assert sorted(guests) == sorted(by_name), "a VM of the stack was not started"
+    guests = create(stack, logs)
     try:
         boot(list(guests.values()))
         check_guests(stack, guests)
@@ -173,18 +90,7 @@ def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:
             guest.console.close()
 
     # --- delete: nothing of the stack remains ------------------------------------------------
-    for command in reversed(stack.commands):
-        execute(command, "delete")
-    assert [d for d in virsh("list", "--all", "--name").split() if d.startswith(stack.tag)] == []
-    assert [
-        n for n in virsh("net-list", "--all", "--name").split() if n.startswith(stack.tag)
-    ] == []
-    left = sorted(p.name for p in stack.storage.iterdir())
-    assert left == ["consoles"], left
-    for bridge in (f"{stack.tag}n0", f"{stack.tag}m0"):
-        assert in_netns("ip", "link", "show", bridge, check=False) == ""
-    st = stack.image.stat()
-    assert (st.st_size, st.st_mtime_ns) == stack.image_stamp, "the cloud image was changed"
+    delete(stack)
 
 
 def check_guests(stack: Stack, guests: dict[str, Guest]) -> None:

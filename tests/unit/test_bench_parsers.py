@@ -124,3 +124,12 @@ def test_machine_facts_from_this_machines_files() -> None:
 )
 def test_cgroup_memory_limit(text: str, expected: int | None) -> None:
     assert facts.parse_cgroup_limit(text) == expected
+
+
+def test_hpcc_takes_sse3_kernels_under_software_emulation() -> None:
+    from bench.suite import EMULATED_BLAS_CORE, blas_core_for
+
+    assert blas_core_for({"virtualization_vm": "qemu"}, None) == EMULATED_BLAS_CORE == "Prescott"
+    assert blas_core_for({"virtualization_vm": "qemu"}, "Haswell") == "Haswell"
+    assert blas_core_for({"virtualization_vm": "kvm"}, None) is None
+    assert blas_core_for({"virtualization_vm": "none"}, None) is None

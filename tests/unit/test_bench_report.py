@@ -122,6 +122,29 @@ def test_plot_switches_to_a_log_axis_for_emulated_guests() -> None:
     assert figure.axes[0].get_yscale() == "log"
 
 
+def test_report_says_which_machines_run_under_software_emulation(tmp_path: Path) -> None:
+    directory = tmp_path / "lab" / "2026-12-01T100000Z"
+    host = document()
+    docs = {"host": host, "tcg": scaled(host, 0.02, "tcg"), "kvm": scaled(host, 0.9, "kvm")}
+    docs["tcg"]["machine"].update(virtualization="qemu", virtualization_vm="qemu")
+    for name in ("host", "kvm"):
+        docs[name]["machine"].update(virtualization="kvm", virtualization_vm="kvm")
+    machines = {n: {"kind": "vm", "file": f"{n}.json"} for n in docs}
+    report.write_manifest(
+        directory,
+        {"stack": "lab", "lab": "libvirt-host", "started": "x", "profile": "quick",
+         "machines": machines},
+    )  # fmt: skip
+    for n, doc in docs.items():
+        (directory / f"{n}.json").write_text(json.dumps(doc))
+    assert report.emulated(docs) == ["tcg"]
+    report.render_run(directory)
+    text = (directory / "report.md").read_text()
+    assert "Software emulation: tcg (QEMU's TCG" in text
+    assert "| qemu, software emulation (TCG) |" in text
+    assert "kvm, software" not in text
+
+
 def _write_run(stack_dir: Path, name: str, factor: float) -> Path:
     directory = stack_dir / name
     host = document()

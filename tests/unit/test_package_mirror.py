@@ -1,6 +1,7 @@
 """``aptMirror``: one config type for the labs that install distribution packages, the URL
 alone or ``url`` with a ``key`` (or ``trusted``), in the calculator labs' cloud-init and in
-docker-basics' recipes and snapshot, in vbox-cluster's and openstack-k8s' cloud-init."""
+docker-basics' recipes and snapshot, in vbox-cluster's, openstack-k8s' and libvirt-host's
+cloud-init."""
 
 from __future__ import annotations
 
@@ -105,9 +106,18 @@ def _openstack_k8s_user_data(config: dict[str, object]) -> dict[str, str]:
     return {i.name: str(revealed(i.inputs["userData"])[0]) for i in instances}
 
 
+def _libvirt_host_user_data(config: dict[str, object]) -> dict[str, str]:
+    """Every VM's user-data in libvirt-host (its seed command's environment), by VM."""
+    seeds = [r for r in run_program(config, stack="libvirt-host").of_type(CMD)]
+    seeds = [r for r in seeds if r.name.endswith("-seed")]
+    assert len(seeds) == 5, [r.name for r in seeds]
+    return {r.name: r.inputs["environment"]["USER_DATA"] for r in seeds}
+
+
 GUEST_USER_DATA = {
     "vbox-cluster": _vbox_cluster_user_data,
     "openstack-k8s": _openstack_k8s_user_data,
+    "libvirt-host": _libvirt_host_user_data,
 }
 """The labs whose guests install packages through cloud-init with a top-level ``aptMirror``."""
 
