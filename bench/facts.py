@@ -12,6 +12,7 @@ import re
 import shutil
 import socket
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,16 @@ def memory() -> tuple[int, int | None]:
             limit = parse_cgroup_limit(text)
             break
     return total, limit
+
+
+EMULATED = "qemu"
+"""``systemd-detect-virt --vm`` inside a QEMU guest without KVM: software emulation (TCG)."""
+
+
+def emulated(machine: Mapping[str, Any]) -> bool:
+    """Whether the ``machine`` object (:func:`collect`) is a guest under software emulation
+    (QEMU's TCG, no hardware virtualization), as it sees itself."""
+    return machine.get("virtualization_vm") == EMULATED
 
 
 def collect() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.facts import emulated
 from bench.figures import CATALOGUE
 
 MANIFEST = "run.json"
@@ -162,7 +163,7 @@ def render_machines(docs: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, s
         virt = m.get("virtualization") or "—"
         if m.get("virtualization_vm") not in (None, "none", virt):
             virt += f" (VM: {m['virtualization_vm']})"
-        if m.get("virtualization_vm") == EMULATED:
+        if emulated(m):
             virt += ", software emulation (TCG)"
         cells = [
             name,
@@ -182,16 +183,9 @@ def render_machines(docs: Mapping[str, Mapping[str, Any]], kinds: Mapping[str, s
     return "\n".join(lines) + "\n"
 
 
-EMULATED = "qemu"
-"""``systemd-detect-virt --vm`` inside a QEMU guest without KVM: software emulation (TCG)."""
-
-
-def emulated(docs: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """The machines that run under software emulation (QEMU's TCG, no hardware
-    virtualization), as they see themselves."""
-    return [
-        name for name, doc in docs.items() if doc["machine"].get("virtualization_vm") == EMULATED
-    ]
+def emulated_machines(docs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The machines that run under software emulation (:func:`bench.facts.emulated`)."""
+    return [name for name, doc in docs.items() if emulated(doc["machine"])]
 
 
 def failures(docs: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -265,7 +259,7 @@ def render_report(run: Run, earlier: Run | None = None, plot: str | None = PLOT)
         "",
         render_machines(run.docs, run.kinds),
     ]
-    if slow := emulated({guest: run.docs[guest] for guest in run.guests}):
+    if slow := emulated_machines({guest: run.docs[guest] for guest in run.guests}):
         lines += [
             f"Software emulation: {', '.join(slow)} (QEMU's TCG, every guest instruction "
             "translated, no hardware virtualization). Expect CPU and memory ratios far below 1 "

@@ -53,7 +53,7 @@ def blas_core_for(machine: Mapping[str, Any], asked: str | None) -> str | None:
     KVM), else None (OpenBLAS's own detection)."""
     if asked:
         return asked
-    return EMULATED_BLAS_CORE if machine.get("virtualization_vm") == "qemu" else None
+    return EMULATED_BLAS_CORE if facts.emulated(machine) else None
 
 
 def now() -> str:

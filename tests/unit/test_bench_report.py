@@ -137,7 +137,7 @@ def test_report_says_which_machines_run_under_software_emulation(tmp_path: Path)
     )  # fmt: skip
     for n, doc in docs.items():
         (directory / f"{n}.json").write_text(json.dumps(doc))
-    assert report.emulated(docs) == ["tcg"]
+    assert report.emulated_machines(docs) == ["tcg"]
     report.render_run(directory)
     text = (directory / "report.md").read_text()
     assert "Software emulation: tcg (QEMU's TCG" in text
