@@ -137,21 +137,25 @@ def virsh(*args: str, check: bool = True) -> str:
     return sh("virsh", "-q", "-c", URI, *args, check=check)
 
 
-def attempt(command: Resource, action: str, **changes: str) -> subprocess.CompletedProcess[str]:
+def attempt(
+    command: Resource, action: str, *, timeout: float = 300, **changes: str
+) -> subprocess.CompletedProcess[str]:
     """Run a stack's ``command:local:Command`` (its ``create`` or ``delete``) in the namespace
-    with its environment, ``changes`` replacing some of its variables."""
+    as the provider would (its interpreter, by default ``/bin/sh -c``) with its environment,
+    ``changes`` replacing some of its variables."""
     env = {**os.environ, **command.inputs["environment"], **changes}
+    interpreter = command.inputs.get("interpreter") or ["/bin/sh", "-c"]
     return run(
-        ["ip", "netns", "exec", NETNS, "/bin/sh", "-c", command.inputs[action]],
+        ["ip", "netns", "exec", NETNS, *interpreter, command.inputs[action]],
         check=False,
-        timeout=300,
+        timeout=timeout,
         env=env,
     )
 
 
-def execute(command: Resource, action: str, **changes: str) -> str:
+def execute(command: Resource, action: str, *, timeout: float = 300, **changes: str) -> str:
     """:func:`attempt`, which must succeed; its stdout."""
-    result = attempt(command, action, **changes)
+    result = attempt(command, action, timeout=timeout, **changes)
     assert result.returncode == 0, f"{command} {action}: {result.stdout}{result.stderr}"
     return result.stdout
 
@@ -453,6 +457,32 @@ class Guest:
         )
 
 
+def journal(guest: Guest, unit: str) -> str:
+    """The unit's status and journal on ``guest``, for a failure message."""
+    try:
+        seen = guest.ssh(
+            f"systemctl status --no-pager {shlex.quote(unit)}; "
+            f"sudo journalctl --no-pager -n 60 -u {shlex.quote(unit)}",
+            check=False,
+            timeout=60,
+        )
+        return f"--- {guest.name}: {unit} ---\n{seen.stdout}{seen.stderr}"
+    except subprocess.TimeoutExpired:
+        return f"--- {guest.name}: {unit}: no answer over SSH ---"
+
+
+def wait_for(what: str, probe: Any, deadline: float, detail: Any) -> Any:
+    """Call ``probe`` until it returns something true, by ``deadline`` seconds from now."""
+    until = time.monotonic() + deadline
+    while True:
+        seen = probe()
+        if seen:
+            return seen
+        if time.monotonic() > until:
+            raise AssertionError(f"{what}: not within {deadline:g} s\n{detail()}")
+        time.sleep(2)
+
+
 def boot(guests: Sequence[Guest], *, ssh_timeout: float = 1200, ready_timeout: float = 600) -> None:
     """Wait, for every guest in parallel, for SSH then for cloud-init to be done.
 
@@ -491,6 +521,8 @@ class Lab:
         self.storage = storage
         self.image = image or cloud_image()
         self.networks: list[str] = []
+        self.devices: list[str] = []
+        """Bridges made in the namespace (:meth:`bridge`)."""
         self.guests: list[Guest] = []
 
     def __enter__(self) -> Lab:
@@ -514,11 +546,14 @@ class Lab:
         nat: bool = False,
         dhcp: tuple[str, str] | None = None,
         hosts: Sequence[tuple[str, str, str]] = (),
+        dns_hosts: Sequence[tuple[str, str]] = (),
     ) -> str:
         """Define and start a network, NAT or isolated, the namespace's ``address`` on it
         (``192.168.160.1/24``: the guests' gateway, where the mirror answers).
 
-        ``hosts`` are DHCP reservations (mac, ip, hostname). Returns its name.
+        ``hosts`` are DHCP reservations (mac, ip, hostname); ``dns_hosts`` (ip, name) are
+        names the network's own DNS server (libvirt's dnsmasq, at ``address``) answers: an
+        upstream resolver for the guests, with names outside any lab. Returns its name.
         """
         spec = NetworkSpec(
             name=name,
@@ -528,12 +563,35 @@ class Lab:
             dhcp_range=dhcp,
             dhcp_hosts=tuple(hosts),
         )
+        root = ET.fromstring(render_network(spec, OWNER))
+        if dns_hosts:
+            dns = ET.Element("dns")
+            for ip, host in dns_hosts:
+                ET.SubElement(ET.SubElement(dns, "host", {"ip": ip}), "hostname").text = host
+            root.insert(list(root).index(root.find("ip")), dns)  # type: ignore[arg-type]
+        self._define_network(name, ET.tostring(root, encoding="unicode"))
+        return name
+
+    def bridge(self, name: str, device: str, address: str | None = None) -> str:
+        """A bridge ``device`` in the namespace, holding ``address`` when given (a router's
+        side of a subnet; without one, a network the namespace is not on, like a VirtualBox
+        internal network), plugged into libvirt as the bridge-mode network ``name``: no DHCP,
+        DNS or firewall rules of libvirt's. Returns the network's name."""
+        in_netns("ip", "link", "add", device, "type", "bridge")
+        self.devices.append(device)
+        if address is not None:
+            in_netns("ip", "addr", "add", address, "dev", device)
+        in_netns("ip", "link", "set", device, "up")
+        spec = NetworkSpec(name=name, mode="bridge", bridge=device)
+        self._define_network(name, render_network(spec, OWNER))
+        return name
+
+    def _define_network(self, name: str, xml: str) -> None:
         path = self.storage / f"{name}.net.xml"
-        path.write_text(render_network(spec, OWNER))
+        path.write_text(xml)
         virsh("net-define", str(path))
         self.networks.append(name)
         virsh("net-start", name)
-        return name
 
     def guest(
         self,
@@ -585,16 +643,19 @@ class Lab:
         for name in self.networks:
             virsh("net-destroy", name, check=False)
             virsh("net-undefine", name, check=False)
-        self.guests, self.networks = [], []
+        for device in self.devices:
+            in_netns("ip", "link", "del", device, check=False)
+        self.guests, self.networks, self.devices = [], [], []
 
 
 STORAGE = Path("/var/lib/libvirt/images")
 """Where the libvirt tests keep a run's disks, seeds and consoles: ``STORAGE / <tag>``."""
-TEST_TAG = re.compile(r"(?:cl|cs|gb|gi|gk|gs|gv)[0-9a-f]{6}")
+TEST_TAG = re.compile(r"(?:cl|cs|gb|gc|gi|gk|gn|gs|gv)[0-9a-f]{6}")
 """The tag a libvirt test run gives everything it defines (``cl``: the lifecycle test, ``gi``:
 the image test, ``gv``: libvirt-host's guests, ``cs``/``gs``: the snapshot tests, on empty
 disks and on a booted guest, ``gk``: the calculator labs' guests, ``gb``: the benchmark
-suite on one of libvirt-host's guests; then six hex digits): the
+suite on one of libvirt-host's guests, ``gc``/``gn``: vbox-cluster's and vbox-nat's guests;
+then six hex digits): the
 domains, networks and pools are named ``<tag>-...``, the bridges ``<tag>..``, the storage
 ``STORAGE / <tag>``."""
 

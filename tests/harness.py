@@ -76,6 +76,9 @@ class StackRun:
     failing_calls: dict[str, str] = field(default_factory=dict)
     """Invokes the mocks fail (token -> the provider's error), as a provider that cannot
     reach its cloud or finds nothing would."""
+    command_stdout: dict[str, str] = field(default_factory=dict)
+    """What a named ``command:local:Command`` printed, when a test ran it for real (by
+    default the mocks give a made-up digest)."""
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -221,7 +224,8 @@ class RecordingMocks(Mocks):
                 for n in nets
             ]
         elif typ == "command:local:Command":
-            state["stdout"] = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
+            made_up = "sha256:" + hashlib.sha256(args.name.encode()).hexdigest()
+            state["stdout"] = self.run.command_stdout.get(args.name, made_up)
         elif typ == "random:index/randomPassword:RandomPassword":
             # Drawn (deterministically) from the character classes the inputs allow.
             classes = {"lower": "abcdefghijklmnopqrstuvwxyz", "upper": "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}

@@ -26,11 +26,15 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# Count a request id once: the first SET NX wins, retries of the same id read the count.
+# Count a request id once: its first arrival increments the count and keeps the new value under
+# the id; a retry of the same id (the balancer gave up on a slow node and asked another) answers
+# that same value, so the answers stay one distinct number per request.
 _COUNT_ONCE = (
-    "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', 3600) then "
-    "return redis.call('INCR', KEYS[1]) "
-    "else return tonumber(redis.call('GET', KEYS[1]) or '0') end"
+    "local seen = redis.call('GET', KEYS[2]) "
+    "if seen then return tonumber(seen) end "
+    "local value = redis.call('INCR', KEYS[1]) "
+    "redis.call('SET', KEYS[2], value, 'EX', 3600) "
+    "return value"
 )
 
 

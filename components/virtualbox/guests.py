@@ -236,7 +236,8 @@ def master_seed(cluster: Cluster) -> Seed:
         "systemctl enable nfs-kernel-server dnsmasq nginx",
         "systemctl restart nfs-kernel-server dnsmasq nginx",
     ]
-    packages += ["dnsmasq", "nfs-kernel-server", "nginx"]
+    # bind9-host: `host`, to ask master's DNS as the lab does (not on every cloud image).
+    packages += ["dnsmasq", "nfs-kernel-server", "nginx", "bind9-host"]
     user_data = _user_data(cluster.login, name, files, packages, runcmd, False, cluster.apt_mirror)
     return guest_seed(name, user_data, network_config(cluster, cluster.master))
 
@@ -252,7 +253,7 @@ def node_seed(cluster: Cluster, node: Guest) -> Seed:
         File("/opt/counter/counter.py", COUNTER_APP.read_text(), "0755"),
         File("/etc/systemd/system/counter.service", counter_unit(cluster)),
     ]
-    packages += ["nfs-common", "autofs"]
+    packages += ["nfs-common", "autofs", "bind9-host"]
     runcmd = ["systemctl restart autofs"]
     if cluster.redis is not None and cluster.redis.node == node.name:
         packages.append("redis-server")

@@ -73,7 +73,7 @@ DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # recipes under docker/), and the benchmark tools of the guest benchmarks.
 PACKAGES=(
     # vbox-cluster: master, nodes, Redis node
-    nginx dnsmasq nfs-kernel-server nfs-common autofs redis-server
+    nginx dnsmasq nfs-kernel-server nfs-common autofs redis-server bind9-host
     # calculator labs (bootstrap.packages)
     python3
     # openstack-k8s bootstrap (the Kubernetes packages come from their own repositories)

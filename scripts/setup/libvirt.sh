@@ -3,7 +3,8 @@
 #
 # Installs libvirt's daemon and client, QEMU (system x86, software emulation is enough),
 # qemu-img, an ISO tool (genisoimage, which also gives isoinfo), xmllint and dnsmasq from
-# Debian, and what the tests use to reach the guests (ssh, curl, ansible), then starts virtlogd
+# Debian, and what the tests use to reach the guests (ssh, curl, ansible; socat for the port
+# forwards a VirtualBox NAT adapter would make on the host), then starts virtlogd
 # and libvirtd INSIDE the network namespace ${CLOUDLABS_LIBVIRT_NETNS:-cloudlabs-libvirt}: every
 # bridge, dnsmasq and firewall rule libvirt creates for its networks stays in that namespace,
 # never on this machine's own network.
@@ -40,9 +41,9 @@ flock -w 900 9 || die "timed out waiting for ${LOCK_FILE}"
 # virtinst (virt-install) is not needed: the stack renders the domain XML itself.
 apt_install libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients \
     qemu-system-x86 qemu-utils genisoimage libxml2-utils dnsmasq-base iptables iproute2 \
-    openssh-client curl ansible
+    openssh-client curl ansible socat
 for tool in libvirtd virtlogd virsh virt-xml-validate qemu-img qemu-system-x86_64 \
-    genisoimage isoinfo xmllint dnsmasq iptables ip ssh ssh-keygen curl ansible; do
+    genisoimage isoinfo xmllint dnsmasq iptables ip ssh ssh-keygen curl ansible socat; do
     command -v "${tool}" >/dev/null 2>&1 || die "${tool} is missing after the install"
 done
 

@@ -34,7 +34,6 @@ groups, floating IPs, the routers' gateways) are checked only against the mocks.
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 import time
 import uuid
@@ -48,10 +47,21 @@ import pytest
 
 from calculator.config import OPERATOR_ROLES, ROLES
 from components.calculator_bootstrap import FRONT_END, unit_name
-from components.libvirt.xml_render import NetworkSpec, render_network
 from tests import guests
 from tests.check_run import CheckRun, run_check_sh
-from tests.guests import NETNS, Guest, Lab, Mirror, SshKey, boot, config_drive, in_netns, run, virsh
+from tests.guests import (
+    NETNS,
+    Guest,
+    Lab,
+    Mirror,
+    SshKey,
+    boot,
+    config_drive,
+    in_netns,
+    journal,
+    run,
+    wait_for,
+)
 from tests.harness import StackRun, load_stack_file, run_program
 from tests.validators import require
 
@@ -234,20 +244,6 @@ def open_ports(hosts: list[str], ports: list[int]) -> dict[str, list[int]]:
     return dict(json.loads(out))
 
 
-def journal(guest: Guest, unit: str) -> str:
-    """The unit's status and journal on ``guest``, for a failure message."""
-    try:
-        seen = guest.ssh(
-            f"systemctl status --no-pager {shlex.quote(unit)}; "
-            f"sudo journalctl --no-pager -n 60 -u {shlex.quote(unit)}",
-            check=False,
-            timeout=60,
-        )
-        return f"--- {guest.name}: {unit} ---\n{seen.stdout}{seen.stderr}"
-    except subprocess.TimeoutExpired:
-        return f"--- {guest.name}: {unit}: no answer over SSH ---"
-
-
 def journals(booted: Booted) -> str:
     return "\n".join(journal(booted.guests[r], unit_name(r)) for r in ROLES)
 
@@ -265,18 +261,6 @@ def is_down(guest: Guest) -> bool:
         return bool(guest.ssh("true", check=False, timeout=10).returncode == 255)
     except subprocess.TimeoutExpired:
         return True
-
-
-def wait_for(what: str, probe: Any, deadline: float, detail: Any) -> Any:
-    """Call ``probe`` until it returns something true, by ``deadline`` seconds from now."""
-    until = time.monotonic() + deadline
-    while True:
-        seen = probe()
-        if seen:
-            return seen
-        if time.monotonic() > until:
-            raise AssertionError(f"{what}: not within {deadline:g} s\n{detail()}")
-        time.sleep(2)
 
 
 def front_end_computes(booted: Booted) -> None:
@@ -458,30 +442,6 @@ def classless_routes(program: StackRun, config: Mapping[str, Any]) -> str:
     return ",".join([*routes, f"0.0.0.0/0,{front['gatewayIp']}"])
 
 
-@dataclass
-class Bridge:
-    """A bridge in the namespace (the router's side of a sub-network), as a libvirt network."""
-
-    name: str
-    network: str
-
-
-def bridge(lab: Lab, name: str, device: str, address: str) -> Bridge:
-    """A bridge ``device`` holding ``address`` (the router's), plugged into libvirt as the
-    bridge-mode network ``name``; no DHCP of libvirt's, no firewall rules of libvirt's."""
-    in_netns("ip", "link", "add", device, "type", "bridge")
-    in_netns("ip", "addr", "add", address, "dev", device)
-    in_netns("ip", "link", "set", device, "up")
-    path = lab.storage / f"{name}.net.xml"
-    path.write_text(
-        render_network(NetworkSpec(name=name, mode="bridge", bridge=device), guests.OWNER)
-    )
-    virsh("net-define", str(path))
-    lab.networks.append(name)
-    virsh("net-start", name)
-    return Bridge(device, name)
-
-
 def start_dnsmasq(
     storage: Path,
     bridges: Mapping[str, tuple[str, Mapping[str, Any]]],
@@ -526,17 +486,17 @@ class TestNaas:
         # route, the operators by their default route.
         with prepared("openstack-naas", op_net["gatewayIp"], "52:54:00:6b:02") as (booted, lab):
             tag = booted.tag
-            one = bridge(lab, f"{tag}-net1", f"{tag}f0", f"{inter}/24")
-            two = bridge(lab, f"{tag}-net2", f"{tag}o0", f"{op_net['gatewayIp']}/24")
+            one = lab.bridge(f"{tag}-net1", f"{tag}f0", f"{inter}/24")
+            two = lab.bridge(f"{tag}-net2", f"{tag}o0", f"{op_net['gatewayIp']}/24")
             routes = classless_routes(booted.program, booted.config)
             dhcp = start_dnsmasq(
                 booted.storage,
-                {"net1": (one.name, front_net), "net2": (two.name, op_net)},
+                {"net1": (f"{tag}f0", front_net), "net2": (f"{tag}o0", op_net)},
                 list(booted.servers.values()),
                 [f"--dhcp-option=tag:net1,option:classless-static-route,{routes}"],
             )
             try:
-                nets = {r: (one if r == FRONT_END else two).network for r in ROLES}
+                nets = {r: (one if r == FRONT_END else two) for r in ROLES}
                 boot_lab(lab, booted, nets)
                 yield booted
             finally:

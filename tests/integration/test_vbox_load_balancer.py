@@ -7,7 +7,6 @@ three instances of the counter app run behind nginx, with and without a real red
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from apps.counter.counter import Redis
+from tests import post_load
 from tests.check_run import run_check_sh
 from tests.fakes.vbox_runner import free_port_block
 from tests.harness import ROOT, load_stack_file, run_stack_file
@@ -163,36 +163,13 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         lab.close()
 
 
-async def _post(port: int, limit: asyncio.Semaphore) -> tuple[int, str]:
-    async with limit:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            writer.write(
-                b"POST / HTTP/1.1\r\nHost: lab\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )
-            await writer.drain()
-            data = await reader.read()
-        finally:
-            writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body.decode()
-
-
-async def _posts(
+def posts(
     port: int, total: int, concurrency: int, kill: subprocess.Popen[Any] | None = None
 ) -> list[tuple[int, str]]:
-    limit = asyncio.Semaphore(concurrency)
-    tasks = [asyncio.create_task(_post(port, limit)) for _ in range(total)]
-    if kill is not None:
-        # Mid-run: once a quarter of the requests are answered, one instance dies abruptly.
-        while sum(t.done() for t in tasks) < total // 4:
-            await asyncio.sleep(0.01)
-        kill.send_signal(signal.SIGKILL)
-    return await asyncio.gather(*tasks)
-
-
-def posts(port: int, total: int, concurrency: int, **kw: Any) -> list[tuple[int, str]]:
-    return asyncio.run(asyncio.wait_for(_posts(port, total, concurrency, **kw), timeout=180))
+    """``total`` POSTs to the balancer on loopback; with ``kill``, that instance dies abruptly
+    once a quarter of the requests are answered."""
+    at_quarter = (lambda: kill.send_signal(signal.SIGKILL)) if kill is not None else None
+    return post_load.posts("127.0.0.1", port, total, concurrency, at_quarter=at_quarter)
 
 
 COUNT_RE = re.compile(r"has processed (\d+) requests")
@@ -234,6 +211,36 @@ def test_with_redis_killing_an_instance_mid_run_loses_no_request(lab: Lab) -> No
     assert Redis("127.0.0.1", lab.redis_port).command("GET", "counter") == "2000"
     survivors = [p for i, p in enumerate(lab.app_ports) if i != 1]
     assert [lab.count(port) for port in survivors] == [2000, 2000]
+    reported = sorted(int(COUNT_RE.search(b).group(1)) for _, b in answers)  # type: ignore[union-attr]
+    assert reported == list(range(1, 2001)), "a retried request answered another's count"
+
+
+def post_with_id(port: int, request_id: str) -> str:
+    """POST / straight to one instance with ``X-Request-Id`` (as nginx forwards it): the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.0\r\nContent-Length: 0\r\nX-Request-Id: "
+            + request_id.encode()
+            + b"\r\n\r\n"
+        )
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    return data.split(b"\r\n\r\n", 1)[1].decode()
+
+
+def test_a_retried_request_answers_its_own_count_on_any_instance(lab: Lab) -> None:
+    """nginx retries a request that timed out on a slow node on the next one, with the same
+    id: the retry counts nothing and answers the count the request got, not the current one."""
+    lab.start_redis()
+    lab.start_counters(redis=True)
+    first, second = lab.app_ports[0], lab.app_ports[1]
+    answered = COUNT_RE.search(post_with_id(first, "req-a"))
+    assert answered is not None and answered.group(1) == "1"
+    assert COUNT_RE.search(post_with_id(second, "req-b")).group(1) == "2"  # type: ignore[union-attr]
+    retried = COUNT_RE.search(post_with_id(second, "req-a"))
+    assert retried is not None and retried.group(1) == "1", "the retry got the current count"
+    assert [lab.count(port) for port in lab.app_ports] == [2, 2, 2]
 
 
 def test_the_cluster_s_balancer_check_on_the_real_balancer(lab: Lab, tmp_path: Path) -> None:

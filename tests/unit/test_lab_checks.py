@@ -132,7 +132,7 @@ def test_vbox_cluster() -> None:
         f"{SSH} -p 4023 ubuntu@127.0.0.1 hostname"
     )
     dns = checks["master resolves node03 (dnsmasq)"]
-    assert command(dns) == f"{SSH} -p 3022 ubuntu@127.0.0.1 'host -t A node03'"
+    assert command(dns) == f"{SSH} -p 3022 ubuntu@127.0.0.1 'host -t A node03 127.0.0.1'"
     assert dns.expect == Contains("has address 192.168.56.4")
     shared = checks["/shared/data/.cloudlabs-check-t0k3n written on node01 is read on node02"]
     assert isinstance(shared.probe, Steps)
