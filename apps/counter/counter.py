@@ -21,6 +21,7 @@ Endpoints: ``POST /`` counts; ``GET /count`` reads the count; ``GET /health`` an
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import threading
@@ -199,7 +200,11 @@ def make_handler(
 
 
 class Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # Stopped (SIGTERM, `systemctl stop`), the server lets the requests in progress finish:
+    # server_close() joins their threads. An answer cut off after its count was taken would
+    # reach the client as a 200 without its count, which the balancer cannot retry.
+    daemon_threads = False
+    block_on_close = True
     request_queue_size = 1024
 
 
@@ -217,6 +222,14 @@ def main() -> None:
     server = Server((host, port), make_handler(count, label))
     mode = f"redis {redis_host}" if redis_host else "in-process"
     print(f"counter listening on {host}:{port} ({mode} count)", file=sys.stderr, flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        # serve_forever() runs in this thread: it is shut down from another one. Connections
+        # still queued are reset when the socket closes, before any answer: the balancer
+        # retries them on another node.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

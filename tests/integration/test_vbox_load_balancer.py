@@ -215,6 +215,23 @@ def test_with_redis_killing_an_instance_mid_run_loses_no_request(lab: Lab) -> No
     assert reported == list(range(1, 2001)), "a retried request answered another's count"
 
 
+def test_with_redis_stopping_an_instance_mid_run_cuts_no_answer(lab: Lab) -> None:
+    """``systemctl stop`` (SIGTERM) during the run: the instance finishes what it started, so
+    every answer carries its own count; nginx retries the rest on the other instances."""
+    lab.start_redis()
+    lab.start_counters(redis=True)
+    lab.start_nginx()
+    victim = lab.counters[1]
+    at_quarter = lambda: victim.send_signal(signal.SIGTERM)  # noqa: E731
+    answers = post_load.posts("127.0.0.1", lab.lb_port, 2000, 100, at_quarter=at_quarter)
+    assert victim.wait(timeout=30) == 0, "the instance stopped cleanly"
+    assert [s for s, _ in answers if s != 200] == []
+    found = [COUNT_RE.search(b) for _, b in answers]
+    assert all(found), [b for (_, b), m in zip(answers, found, strict=True) if not m][:3]
+    assert sorted(int(m.group(1)) for m in found if m) == list(range(1, 2001))
+    assert Redis("127.0.0.1", lab.redis_port).command("GET", "counter") == "2000"
+
+
 def post_with_id(port: int, request_id: str) -> str:
     """POST / straight to one instance with ``X-Request-Id`` (as nginx forwards it): the body."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
