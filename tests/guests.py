@@ -720,3 +720,15 @@ def remove_leftovers() -> list[str]:
 def guest_links(guest: Guest) -> Iterator[dict[str, Any]]:
     """The guest's network interfaces as ``ip -json addr`` reports them."""
     yield from json.loads(guest.ssh("ip -json addr show").stdout)
+
+
+def nic(guest: Guest, mac: str) -> dict[str, Any]:
+    """The guest's interface with ``mac`` (whatever the guest named it)."""
+    found = [link for link in guest_links(guest) if link.get("address") == mac]
+    assert len(found) == 1, f"{guest.name}: no single NIC with MAC {mac}"
+    return found[0]
+
+
+def ipv4(link: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The interface's IPv4 addresses, as ``ip -json addr`` reports them."""
+    return [a for a in link.get("addr_info", []) if a.get("family") == "inet"]

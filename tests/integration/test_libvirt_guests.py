@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.check_run import run_check_sh
-from tests.guests import NETNS, Guest, boot, guest_links, run, virsh
+from tests.guests import NETNS, Guest, boot, ipv4, nic, run, virsh
 from tests.libvirt_host_run import K, LabRun, create, delete, lab_run, nat_dhcp
 from tests.validators import require
 
@@ -62,17 +62,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         hostPreparation={"enabled": True, "persist": False},
     ) as lab:
         yield Stack(**vars(lab), home=home)
-
-
-def nic(guest: Guest, mac: str) -> dict[str, Any]:
-    """The guest's interface with ``mac``."""
-    found = [link for link in guest_links(guest) if link.get("address") == mac]
-    assert len(found) == 1, f"{guest.name}: no single NIC with MAC {mac}"
-    return found[0]
-
-
-def ipv4(link: dict[str, Any]) -> list[dict[str, Any]]:
-    return [a for a in link.get("addr_info", []) if a.get("family") == "inet"]
 
 
 def test_five_vms_boot_and_are_usable(stack: Stack, tmp_path: Path) -> None:

@@ -45,9 +45,22 @@ from typing import Any
 
 import pytest
 
+from components.virtualbox.machine import colon_mac
 from tests import guests
 from tests.check_run import CheckRun, run_check_sh
-from tests.guests import NETNS, Guest, Lab, SshKey, boot, execute, guest_links, journal, run
+from tests.guests import (
+    NETNS,
+    Guest,
+    Lab,
+    SshKey,
+    boot,
+    execute,
+    in_netns,
+    ipv4,
+    journal,
+    nic,
+    run,
+)
 from tests.harness import ROOT, Resource, StackRun, load_stack_file, run_program
 from tests.validators import require
 
@@ -109,8 +122,8 @@ class Vm:
         return cls(
             role=command.name.removesuffix("-vm"),
             name=env["VM_NAME"],
-            nic1_mac=colon(env["VM_NIC1_MAC"]),
-            nic2_mac=colon(env["VM_NIC2_MAC"]) if env["VM_NIC2"] != "none" else "",
+            nic1_mac=colon_mac(env["VM_NIC1_MAC"]),
+            nic2_mac=colon_mac(env["VM_NIC2_MAC"]) if env["VM_NIC2"] != "none" else "",
             nic2_network=env["VM_NIC2_NETWORK"],
             memory_mib=int(env["VM_MEMORY_MB"]),
             cpus=int(env["VM_CPUS"]),
@@ -122,10 +135,6 @@ class Vm:
     def on(self) -> Guest:
         assert self.guest is not None, f"{self.name} was not booted"
         return self.guest
-
-
-def colon(mac: str) -> str:
-    return ":".join(mac[i : i + 2] for i in range(0, 12, 2)).lower()
 
 
 @dataclass
@@ -186,7 +195,7 @@ def booted_lab(stack: str, prefix: str, **changes: Any) -> Iterator[Booted]:
     require("socat")
     served = guests.mirror()
     guests.remove_leftovers()
-    run(["ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up"])  # the forwards' side
+    in_netns("ip", "link", "set", "lo", "up")  # where the forwards listen
     tag = guests.new_tag(prefix)
     storage = guests.STORAGE / tag
     forwards: list[subprocess.Popen[bytes]] = []
@@ -220,7 +229,7 @@ def booted_lab(stack: str, prefix: str, **changes: Any) -> Iterator[Booted]:
             for c in program.of_type(COMMAND)
             if c.name.endswith("-vm") and c.inputs["environment"]["VM_START"] == "yes"
         ]
-        with Lab(tag, storage) as lab:
+        with Lab(tag, storage, image) as lab:
             nat_hosts = []
             for i, vm in enumerate(started):
                 vm.nat_address = str(NAT.network[FIRST_GUEST + i])
@@ -263,20 +272,9 @@ def booted_lab(stack: str, prefix: str, **changes: Any) -> Iterator[Booted]:
         guests.remove_tagged(tag, storage)
 
 
-def link_with_mac(guest: Guest, mac: str) -> dict[str, Any]:
-    """The guest's interface with ``mac`` (whatever the guest named it)."""
-    found = [link for link in guest_links(guest) if link.get("address") == mac]
-    assert len(found) == 1, f"{guest.name}: no single interface with MAC {mac}"
-    return found[0]
-
-
-def ipv4(link: Mapping[str, Any]) -> list[tuple[str, bool]]:
+def addresses(link: Mapping[str, Any]) -> list[tuple[str, bool]]:
     """The link's IPv4 addresses (with prefix) and whether each came by DHCP (``dynamic``)."""
-    return [
-        (f"{a['local']}/{a['prefixlen']}", bool(a.get("dynamic")))
-        for a in link.get("addr_info", [])
-        if a.get("family") == "inet"
-    ]
+    return [(f"{a['local']}/{a['prefixlen']}", bool(a.get("dynamic"))) for a in ipv4(link)]
 
 
 def ready_waits(booted: Booted) -> None:
@@ -312,16 +310,14 @@ class TestCluster:
         network = cluster.config[K + "network"]
         prefix = network["cidr"].split("/")[1]
         master = cluster.vms["master"]
-        lab_link = link_with_mac(master.on, master.nic2_mac)
-        assert ipv4(lab_link) == [(f"{network['masterIp']}/{prefix}", False)], lab_link
-        assert ipv4(link_with_mac(master.on, master.nic1_mac)) == [
-            (f"{master.nat_address}/24", True)
-        ]
+        lab_link = nic(master.on, master.nic2_mac)
+        assert addresses(lab_link) == [(f"{network['masterIp']}/{prefix}", False)], lab_link
+        assert addresses(nic(master.on, master.nic1_mac)) == [(f"{master.nat_address}/24", True)]
         leases = master.on.ssh("cat /var/lib/misc/dnsmasq.leases").stdout
         for name in ("node01", "node02"):
             vm = cluster.vms[name]
             assert vm.on.ssh("hostname").stdout.strip() == name
-            got = ipv4(link_with_mac(vm.on, vm.nic2_mac))
+            got = addresses(nic(vm.on, vm.nic2_mac))
             assert got == [(f"{lab[name]}/{prefix}", True)], f"{name}: {got}\n{leases}"
             assert f" {vm.nic2_mac} {lab[name]} {name} " in leases, leases
             # The way out is the NAT adapter: master's dnsmasq pushes no router.
